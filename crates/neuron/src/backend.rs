@@ -1,0 +1,158 @@
+//! The compute interface: every numeric kernel a layer, loss or optimizer needs.
+//!
+//! Layers, losses and optimizers never touch numbers directly; they hold [`Backend::Buf`] handles
+//! and call these operations. The CPU implementation is [`crate::Cpu`]; a GPU backend implements
+//! the same trait and nothing above it changes. All matrices are row-major; a buffer may be longer
+//! than the data an operation uses (buffers are sized for the largest batch and reused).
+
+use crate::activation::Activation;
+use crate::adam::AdamHyper;
+use crate::error::Result;
+use crate::float::Float;
+use crate::loss::Loss;
+use crate::rmsprop::RmsPropHyper;
+use crate::sgd::SgdHyper;
+
+/// A matrix operand: a buffer, read as `rows × cols` row-major, optionally transposed.
+#[derive(Clone, Copy)]
+pub struct Operand<'a, B> {
+    /// The storage.
+    pub buf: &'a B,
+    /// Whether the operation reads the transpose of the stored matrix.
+    pub transposed: bool,
+}
+
+/// Numeric kernels over device buffers. See the module documentation.
+pub trait Backend: Clone + Send + Sync + 'static {
+    /// Element type.
+    type E: Float;
+    /// A buffer of `E` living where this backend computes.
+    type Buf: Send + Sync;
+
+    /// A short name, e.g. `"cpu"`.
+    fn name(&self) -> String;
+    /// A zero-filled buffer of `len` elements.
+    fn alloc(&self, len: usize) -> Result<Self::Buf>;
+    /// A buffer holding a copy of `data`.
+    fn upload(&self, data: &[Self::E]) -> Result<Self::Buf>;
+    /// Copies `data` into the start of an existing buffer (which must be long enough).
+    fn write(&self, data: &[Self::E], buf: &mut Self::Buf) -> Result<()>;
+    /// Copies the first `out.len()` elements of `buf` into `out`.
+    fn download(&self, buf: &Self::Buf, out: &mut [Self::E]) -> Result<()>;
+    /// Copies the first `len` elements of `src` into `dst`.
+    fn copy(&self, len: usize, src: &Self::Buf, dst: &mut Self::Buf);
+    /// Sets the first `len` elements to `v`.
+    fn fill(&self, len: usize, v: Self::E, buf: &mut Self::Buf);
+
+    /// `C[m×n] = op(A)[m×k] · op(B)[k×n]`, added to `C` when `accumulate`.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul(
+        &self,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Operand<'_, Self::Buf>,
+        b: Operand<'_, Self::Buf>,
+        c: &mut Self::Buf,
+        accumulate: bool,
+    );
+    /// Fused bias + activation over a `rows × cols` matrix: `Z += b` (bias broadcast over rows,
+    /// when given), then `Y = g(Z)`.
+    fn bias_act(
+        &self,
+        act: Activation,
+        rows: usize,
+        cols: usize,
+        bias: Option<&Self::Buf>,
+        z: &mut Self::Buf,
+        y: &mut Self::Buf,
+    );
+    /// Element-wise `Y = g(X)` over `n` elements.
+    fn act_forward(&self, act: Activation, n: usize, x: &Self::Buf, y: &mut Self::Buf);
+    /// Activation backward: `∂L/∂Z = ∂L/∂Y ⊙ g′(Z)` over `n` elements (uses `Z` or `Y = g(Z)`).
+    fn act_backward(
+        &self,
+        act: Activation,
+        n: usize,
+        z: &Self::Buf,
+        y: &Self::Buf,
+        gy: &Self::Buf,
+        gz: &mut Self::Buf,
+    );
+    /// Column sums of a `rows × cols` matrix into `out[cols]` (the bias gradient).
+    fn col_sum(&self, rows: usize, cols: usize, g: &Self::Buf, out: &mut Self::Buf);
+    /// Row-wise softmax `Y = softmax(X)`, stable (the row maximum is subtracted first).
+    fn softmax(&self, rows: usize, cols: usize, x: &Self::Buf, y: &mut Self::Buf);
+    /// Softmax Jacobian-vector product: `∂L/∂X = Y ⊙ (∂L/∂Y − rowsum(∂L/∂Y ⊙ Y))`.
+    fn softmax_backward(
+        &self,
+        rows: usize,
+        cols: usize,
+        y: &Self::Buf,
+        gy: &Self::Buf,
+        gx: &mut Self::Buf,
+    );
+    /// Inverted dropout over `n` elements: `mask_i = 1/(1−p)` with probability `1−p`, else 0,
+    /// drawn from `hash_uniform(seed, i)`; `Y = X ⊙ mask`.
+    fn dropout(
+        &self,
+        n: usize,
+        p: f64,
+        seed: u64,
+        x: &Self::Buf,
+        mask: &mut Self::Buf,
+        y: &mut Self::Buf,
+    );
+    /// Elementwise product `out = a ⊙ b` over `n` elements.
+    fn mul(&self, n: usize, a: &Self::Buf, b: &Self::Buf, out: &mut Self::Buf);
+    /// Copies rows `idx` of the `cols`-wide matrix `src` into consecutive rows of `dst`.
+    fn gather_rows(&self, cols: usize, src: &Self::Buf, idx: &[usize], dst: &mut Self::Buf);
+    /// Loss of a `rows × cols` output against targets, and its gradient in the same pass.
+    /// Adds the sum over rows of the per-row loss to `acc[0]` and the number of correct
+    /// predictions (classification losses) to `acc[1]`; `grad` receives ∂(mean loss)/∂output.
+    #[allow(clippy::too_many_arguments)]
+    fn loss(
+        &self,
+        loss: &Loss,
+        rows: usize,
+        cols: usize,
+        output: &Self::Buf,
+        target: &Self::Buf,
+        grad: &mut Self::Buf,
+        acc: &mut Self::Buf,
+    );
+    /// Sum of squares of the first `n` elements (for gradient-norm clipping).
+    fn sum_squares(&self, n: usize, x: &Self::Buf) -> f64;
+    /// Whether the first `n` elements are all finite.
+    fn all_finite(&self, n: usize, x: &Self::Buf) -> bool;
+    /// `x *= s` over `n` elements.
+    fn scale(&self, n: usize, s: Self::E, x: &mut Self::Buf);
+    /// One SGD (optionally momentum / Nesterov) update of `n` parameters.
+    fn sgd_update(
+        &self,
+        n: usize,
+        h: &SgdHyper,
+        w: &mut Self::Buf,
+        g: &Self::Buf,
+        velocity: Option<&mut Self::Buf>,
+    );
+    /// One Adam / AdamW update of `n` parameters.
+    fn adam_update(
+        &self,
+        n: usize,
+        h: &AdamHyper,
+        w: &mut Self::Buf,
+        g: &Self::Buf,
+        m: &mut Self::Buf,
+        v: &mut Self::Buf,
+    );
+    /// One RMSprop update of `n` parameters.
+    fn rmsprop_update(
+        &self,
+        n: usize,
+        h: &RmsPropHyper,
+        w: &mut Self::Buf,
+        g: &Self::Buf,
+        sq: &mut Self::Buf,
+    );
+}

@@ -1,0 +1,230 @@
+//! Element-wise, row-wise and loss kernels for the CPU backend.
+
+use crate::activation::Activation;
+use crate::float::Float;
+use crate::rng::hash_uniform;
+
+#[inline(always)]
+fn sigmoid<T: Float>(z: T) -> T {
+    T::one() / (T::one() + (-z).exp())
+}
+
+#[inline(always)]
+fn gelu<T: Float>(z: T) -> T {
+    T::of(Activation::Gelu.apply(z.f64()))
+}
+
+#[inline(always)]
+fn apply<T: Float>(act: Activation, src: &[T], dst: &mut [T]) {
+    let (zero, one) = (T::zero(), T::one());
+    match act {
+        Activation::Identity => dst.copy_from_slice(src),
+        Activation::Relu => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = z.max(zero)),
+        Activation::LeakyRelu { alpha } => {
+            let a = T::of(alpha);
+            dst.iter_mut()
+                .zip(src)
+                .for_each(|(y, &z)| *y = if z > zero { z } else { a * z });
+        }
+        Activation::Sigmoid => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = sigmoid(z)),
+        Activation::Tanh => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = z.tanh()),
+        Activation::Gelu => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = gelu(z)),
+    }
+    let _ = one;
+}
+
+/// `Z += b` (per row), `Y = g(Z)`, one sweep per row.
+pub(super) fn bias_act<T: Float>(
+    act: Activation,
+    rows: usize,
+    cols: usize,
+    bias: Option<&[T]>,
+    z: &mut [T],
+    y: &mut [T],
+) {
+    for r in 0..rows {
+        let zr = &mut z[r * cols..(r + 1) * cols];
+        if let Some(b) = bias {
+            zr.iter_mut().zip(b).for_each(|(v, &bb)| *v += bb);
+        }
+        apply(act, zr, &mut y[r * cols..(r + 1) * cols]);
+    }
+}
+
+pub(super) fn act_forward<T: Float>(act: Activation, x: &[T], y: &mut [T]) {
+    apply(act, x, y);
+}
+
+pub(super) fn act_backward<T: Float>(act: Activation, z: &[T], y: &[T], gy: &[T], gz: &mut [T]) {
+    let (zero, one) = (T::zero(), T::one());
+    let it = gz.iter_mut().zip(gy);
+    match act {
+        Activation::Identity => gz.copy_from_slice(gy),
+        Activation::Relu => it
+            .zip(z)
+            .for_each(|((g, &d), &zz)| *g = if zz > zero { d } else { zero }),
+        Activation::LeakyRelu { alpha } => {
+            let a = T::of(alpha);
+            it.zip(z)
+                .for_each(|((g, &d), &zz)| *g = if zz > zero { d } else { a * d });
+        }
+        Activation::Sigmoid => it
+            .zip(y)
+            .for_each(|((g, &d), &yy)| *g = d * yy * (one - yy)),
+        Activation::Tanh => it
+            .zip(y)
+            .for_each(|((g, &d), &yy)| *g = d * (one - yy * yy)),
+        Activation::Gelu => it
+            .zip(z)
+            .for_each(|((g, &d), &zz)| *g = d * T::of(act.derivative(zz.f64(), 0.0))),
+    }
+}
+
+pub(super) fn col_sum<T: Float>(rows: usize, cols: usize, g: &[T], out: &mut [T]) {
+    out.fill(T::zero());
+    for r in 0..rows {
+        out.iter_mut()
+            .zip(&g[r * cols..(r + 1) * cols])
+            .for_each(|(o, &v)| *o += v);
+    }
+}
+
+/// Stable softmax of one row into `y`; returns `(max, ln Σ e^(x − max))`.
+#[inline]
+fn softmax_row<T: Float>(x: &[T], y: &mut [T]) -> (T, T) {
+    let m = x.iter().copied().fold(T::neg_infinity(), T::max);
+    let mut s = T::zero();
+    for (o, &v) in y.iter_mut().zip(x) {
+        let e = (v - m).exp();
+        *o = e;
+        s += e;
+    }
+    let inv = T::one() / s;
+    y.iter_mut().for_each(|v| *v *= inv);
+    (m, s.ln())
+}
+
+pub(super) fn softmax<T: Float>(rows: usize, cols: usize, x: &[T], y: &mut [T]) {
+    for r in 0..rows {
+        softmax_row(
+            &x[r * cols..(r + 1) * cols],
+            &mut y[r * cols..(r + 1) * cols],
+        );
+    }
+}
+
+pub(super) fn softmax_backward<T: Float>(
+    rows: usize,
+    cols: usize,
+    y: &[T],
+    gy: &[T],
+    gx: &mut [T],
+) {
+    for r in 0..rows {
+        let s = r * cols..(r + 1) * cols;
+        let (yr, gr) = (&y[s.clone()], &gy[s.clone()]);
+        let dot: T = yr.iter().zip(gr).map(|(&a, &b)| a * b).sum();
+        gx[s]
+            .iter_mut()
+            .zip(yr.iter().zip(gr))
+            .for_each(|(o, (&a, &b))| *o = a * (b - dot));
+    }
+}
+
+pub(super) fn dropout<T: Float>(p: f64, seed: u64, x: &[T], mask: &mut [T], y: &mut [T]) {
+    let keep = T::of(1.0 / (1.0 - p));
+    let p = p as f32;
+    for (i, ((m, o), &v)) in mask.iter_mut().zip(y.iter_mut()).zip(x).enumerate() {
+        *m = if hash_uniform(seed, i as u64) < p {
+            T::zero()
+        } else {
+            keep
+        };
+        *o = v * *m;
+    }
+}
+
+/// Returns (Σ_rows per-row loss, correct count); writes ∂(mean loss)/∂output into `grad`.
+pub(super) fn mse<T: Float>(
+    rows: usize,
+    cols: usize,
+    out: &[T],
+    t: &[T],
+    grad: &mut [T],
+) -> (f64, f64) {
+    let n = rows * cols;
+    let scale = T::of(2.0 / n as f64);
+    let mut sum = 0.0f64;
+    for ((g, &o), &tt) in grad[..n].iter_mut().zip(&out[..n]).zip(&t[..n]) {
+        let d = o - tt;
+        sum += d.f64() * d.f64();
+        *g = scale * d;
+    }
+    (sum / cols as f64, 0.0)
+}
+
+pub(super) fn softmax_xent<T: Float>(
+    rows: usize,
+    cols: usize,
+    smoothing: f64,
+    logits: &[T],
+    labels: &[T],
+    grad: &mut [T],
+) -> (f64, f64) {
+    let inv_n = T::of(1.0 / rows as f64);
+    let eps = T::of(smoothing);
+    let off = T::of(smoothing / cols as f64);
+    let on = T::one() - eps + off;
+    let mut sum = 0.0f64;
+    let mut correct = 0.0f64;
+    for r in 0..rows {
+        let s = r * cols..(r + 1) * cols;
+        let x = &logits[s.clone()];
+        let g = &mut grad[s];
+        let label = labels[r].to_usize().unwrap_or(0).min(cols - 1);
+        let (m, lse) = softmax_row(x, g);
+        // loss_r = lse(x) − Σ_j q_j x_j, with lse(x) = m + ln Σ e^(x−m).
+        let mean_x: T = if smoothing > 0.0 {
+            x.iter().copied().sum::<T>() * off
+        } else {
+            T::zero()
+        };
+        let loss = m + lse - (on - off) * x[label] - mean_x;
+        sum += loss.f64();
+        let mut best = 0;
+        for (j, &v) in x.iter().enumerate() {
+            if v > x[best] {
+                best = j;
+            }
+        }
+        if best == label {
+            correct += 1.0;
+        }
+        g.iter_mut().for_each(|v| *v = (*v - off) * inv_n);
+        g[label] -= (on - off) * inv_n;
+    }
+    (sum, correct)
+}
+
+pub(super) fn bce_logits<T: Float>(
+    rows: usize,
+    cols: usize,
+    out: &[T],
+    t: &[T],
+    grad: &mut [T],
+) -> (f64, f64) {
+    let n = rows * cols;
+    let inv = T::of(1.0 / n as f64);
+    let (zero, one) = (T::zero(), T::one());
+    let mut sum = 0.0f64;
+    let mut correct = 0.0f64;
+    for ((g, &x), &tt) in grad[..n].iter_mut().zip(&out[..n]).zip(&t[..n]) {
+        let l = x.max(zero) - x * tt + (one + (-x.abs()).exp()).ln();
+        sum += l.f64();
+        if (x > zero) == (tt > T::of(0.5)) {
+            correct += 1.0;
+        }
+        *g = (sigmoid(x) - tt) * inv;
+    }
+    (sum / cols as f64, correct / cols as f64)
+}

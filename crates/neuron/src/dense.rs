@@ -1,0 +1,154 @@
+//! The fully connected layer, with an optional fused activation.
+//!
+//! Forward, for a batch `X[n, in]`, weights `W[out, in]` (PyTorch's layout), bias `b[out]`:
+//!
+//! ```text
+//! Z = X·Wᵀ + b            Z: [n, out]
+//! Y = g(Z)                (g = identity unless an activation was fused in)
+//! ```
+//!
+//! Backward, given `∂L/∂Y`:
+//!
+//! ```text
+//! G     = ∂L/∂Y ⊙ g′(Z)   G: [n, out]
+//! ∂L/∂W = Gᵀ·X            [out, in]
+//! ∂L/∂b = Σ_rows G        [out]
+//! ∂L/∂X = G·W             [n, in]   (skipped for the first layer)
+//! ```
+
+use crate::activation::Activation;
+use crate::backend::{Backend, Operand};
+use crate::error::Result;
+use crate::layer::{Ctx, Layer, Param};
+
+/// A dense layer at run time. Build models with [`crate::Sequential::builder`].
+pub(crate) struct Dense<B: Backend> {
+    inputs: usize,
+    outputs: usize,
+    act: Activation,
+    w: B::Buf,
+    b: B::Buf,
+    gw: B::Buf,
+    gb: B::Buf,
+    z: B::Buf,
+    y: B::Buf,
+    g: B::Buf,
+}
+
+impl<B: Backend> Dense<B> {
+    pub(crate) fn new(
+        be: &B,
+        inputs: usize,
+        outputs: usize,
+        act: Activation,
+        weights: &[B::E],
+        cap: usize,
+    ) -> Result<Self> {
+        Ok(Dense {
+            inputs,
+            outputs,
+            act,
+            w: be.upload(weights)?,
+            b: be.alloc(outputs)?,
+            gw: be.alloc(inputs * outputs)?,
+            gb: be.alloc(outputs)?,
+            z: be.alloc(cap * outputs)?,
+            y: be.alloc(cap * outputs)?,
+            g: be.alloc(cap * outputs)?,
+        })
+    }
+}
+
+impl<B: Backend> Layer<B> for Dense<B> {
+    fn out_dim(&self) -> usize {
+        self.outputs
+    }
+
+    fn resize(&mut self, be: &B, cap: usize) -> Result<()> {
+        self.z = be.alloc(cap * self.outputs)?;
+        self.y = be.alloc(cap * self.outputs)?;
+        self.g = be.alloc(cap * self.outputs)?;
+        Ok(())
+    }
+
+    fn forward(&mut self, be: &B, x: &B::Buf, rows: usize, _ctx: &Ctx) {
+        let xo = Operand {
+            buf: x,
+            transposed: false,
+        };
+        let wt = Operand {
+            buf: &self.w,
+            transposed: true,
+        };
+        be.matmul(rows, self.outputs, self.inputs, xo, wt, &mut self.z, false);
+        be.bias_act(
+            self.act,
+            rows,
+            self.outputs,
+            Some(&self.b),
+            &mut self.z,
+            &mut self.y,
+        );
+    }
+
+    fn output(&self) -> &B::Buf {
+        &self.y
+    }
+
+    fn backward(&mut self, be: &B, x: &B::Buf, gy: &B::Buf, gx: Option<&mut B::Buf>, rows: usize) {
+        let n = rows * self.outputs;
+        let g: &B::Buf = if self.act == Activation::Identity {
+            gy
+        } else {
+            be.act_backward(self.act, n, &self.z, &self.y, gy, &mut self.g);
+            &self.g
+        };
+        let gt = Operand {
+            buf: g,
+            transposed: true,
+        };
+        let xo = Operand {
+            buf: x,
+            transposed: false,
+        };
+        be.matmul(self.outputs, self.inputs, rows, gt, xo, &mut self.gw, false);
+        be.col_sum(rows, self.outputs, g, &mut self.gb);
+        if let Some(gx) = gx {
+            let go = Operand {
+                buf: g,
+                transposed: false,
+            };
+            let wo = Operand {
+                buf: &self.w,
+                transposed: false,
+            };
+            be.matmul(rows, self.inputs, self.outputs, go, wo, gx, false);
+        }
+    }
+
+    fn params(&mut self) -> Vec<Param<'_, B>> {
+        vec![
+            Param {
+                value: &mut self.w,
+                grad: &self.gw,
+                len: self.inputs * self.outputs,
+            },
+            Param {
+                value: &mut self.b,
+                grad: &self.gb,
+                len: self.outputs,
+            },
+        ]
+    }
+
+    fn param_refs(&self) -> Vec<(&B::Buf, &B::Buf, Vec<usize>)> {
+        vec![
+            (&self.w, &self.gw, vec![self.outputs, self.inputs]),
+            (&self.b, &self.gb, vec![self.outputs]),
+        ]
+    }
+
+    fn param_values_mut(&mut self) -> Vec<&mut B::Buf> {
+        vec![&mut self.w, &mut self.b]
+    }
+}

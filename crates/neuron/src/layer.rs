@@ -1,0 +1,111 @@
+//! What every layer implements, and the serialisable description of a layer.
+
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::init::Init;
+
+/// The description of one layer, as stored in model files (one entry per PyTorch
+/// `nn.Sequential` index: activations count as layers, exactly as in PyTorch).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LayerSpec {
+    /// Fully connected: `Z = X·Wᵀ + b`, `W` is `[outputs, inputs]`.
+    Dense {
+        /// Input width.
+        inputs: usize,
+        /// Output width (number of neurons).
+        outputs: usize,
+        /// Weight initialisation.
+        #[serde(default)]
+        init: Init,
+    },
+    /// An element-wise activation.
+    Activation {
+        /// Which one.
+        activation: Activation,
+    },
+    /// Row-wise softmax, as a layer (PyTorch's `nn.Softmax(dim=1)`).
+    Softmax,
+    /// Inverted dropout with drop probability `p`, active only while training.
+    Dropout {
+        /// Probability that an element is zeroed.
+        p: f64,
+    },
+}
+
+impl LayerSpec {
+    /// The PyTorch module name of this layer (`Linear`, `ReLU`, ...).
+    pub fn torch_name(&self) -> String {
+        match self {
+            LayerSpec::Dense {
+                inputs, outputs, ..
+            } => format!("Linear(in_features={inputs}, out_features={outputs})"),
+            LayerSpec::Activation { activation } => match activation {
+                Activation::Identity => "Identity()".into(),
+                Activation::Sigmoid => "Sigmoid()".into(),
+                Activation::Tanh => "Tanh()".into(),
+                Activation::Relu => "ReLU()".into(),
+                Activation::LeakyRelu { alpha } => format!("LeakyReLU(negative_slope={alpha})"),
+                Activation::Gelu => "GELU()".into(),
+            },
+            LayerSpec::Softmax => "Softmax(dim=1)".into(),
+            LayerSpec::Dropout { p } => format!("Dropout(p={p})"),
+        }
+    }
+
+    /// Number of trainable parameters.
+    pub fn num_params(&self) -> usize {
+        match self {
+            LayerSpec::Dense {
+                inputs, outputs, ..
+            } => inputs * outputs + outputs,
+            _ => 0,
+        }
+    }
+}
+
+/// Per-step information passed to layers' forward pass.
+pub(crate) struct Ctx {
+    /// Training mode (dropout active) or inference.
+    pub train: bool,
+    /// Seed for this step's random masks; each layer mixes in its own index.
+    pub seed: u64,
+}
+
+/// A trainable parameter and its gradient, as handed to optimizers.
+pub(crate) struct Param<'a, B: Backend> {
+    pub value: &'a mut B::Buf,
+    pub grad: &'a B::Buf,
+    pub len: usize,
+}
+
+/// A runtime layer: owns its output, parameters, gradients and scratch buffers, all sized for
+/// `cap` rows, so that a training step allocates nothing.
+pub(crate) trait Layer<B: Backend>: Send {
+    /// Output width.
+    fn out_dim(&self) -> usize;
+    /// Re-allocates the per-row buffers for up to `cap` rows.
+    fn resize(&mut self, be: &B, cap: usize) -> Result<()>;
+    /// Computes the output for the first `rows` rows of `x`.
+    fn forward(&mut self, be: &B, x: &B::Buf, rows: usize, ctx: &Ctx);
+    /// The output of the last forward pass.
+    fn output(&self) -> &B::Buf;
+    /// Given `x` (this layer's last input) and `gy = ∂L/∂Y`, computes the parameter gradients and,
+    /// when `gx` is given, `∂L/∂X`.
+    fn backward(&mut self, be: &B, x: &B::Buf, gy: &B::Buf, gx: Option<&mut B::Buf>, rows: usize);
+    /// Trainable parameters with their gradients (weight first, then bias).
+    fn params(&mut self) -> Vec<Param<'_, B>> {
+        Vec::new()
+    }
+    /// Read access to the parameters: `(value, gradient, shape)`.
+    fn param_refs(&self) -> Vec<(&B::Buf, &B::Buf, Vec<usize>)> {
+        Vec::new()
+    }
+    /// Mutable access to parameter values (loading, gradient checks).
+    fn param_values_mut(&mut self) -> Vec<&mut B::Buf> {
+        Vec::new()
+    }
+}

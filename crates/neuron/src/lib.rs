@@ -1,0 +1,72 @@
+//! # neuron
+//!
+//! Feed-forward neural networks (multi-layer perceptrons): layers of neurons, forward propagation
+//! `Z = X·Wᵀ + b` followed by an activation, backpropagation by the chain rule, and gradient
+//! descent on a loss, all computed on whole mini-batches as matrix arithmetic.
+//!
+//! ```
+//! use neuron::{Cpu, Dataset, FitConfig, Loss, Matrix, Optimizer, OptimizerConfig, Sequential, Silent};
+//!
+//! // XOR, the classic problem no linear model can fit.
+//! let x = Matrix::from_vec(4, 2, vec![0., 0., 0., 1., 1., 0., 1., 1.]).unwrap();
+//! let y = Matrix::from_vec(4, 1, vec![0., 1., 1., 0.]).unwrap();
+//! let data = Dataset::new(x.clone(), y).unwrap();
+//!
+//! let mut model = Sequential::builder(2)
+//!     .dense(8).tanh()
+//!     .dense(1).sigmoid()
+//!     .loss(Loss::Mse)
+//!     .seed(3)
+//!     .build(Cpu::<f32>::new())
+//!     .unwrap();
+//! let mut opt = Optimizer::new(OptimizerConfig::adam(0.05)).unwrap();
+//! let cfg = FitConfig { epochs: 300, batch_size: 4, ..FitConfig::default() };
+//! model.fit(&mut opt, &data, None, &cfg, &mut Silent).unwrap();
+//!
+//! let p = model.predict(&x).unwrap();
+//! assert!(p.get(0, 0) < 0.2 && p.get(1, 0) > 0.8 && p.get(2, 0) > 0.8 && p.get(3, 0) < 0.2);
+//! ```
+//!
+//! The numeric kernels sit behind the [`Backend`] trait; [`Cpu`] implements it for `f32` and `f64`.
+#![warn(missing_docs)]
+
+pub mod activation;
+pub mod adam;
+pub mod backend;
+mod cpu;
+pub mod dataset;
+mod dense;
+mod dropout;
+pub mod error;
+pub mod float;
+pub mod gradcheck;
+pub mod init;
+pub mod layer;
+pub mod loss;
+pub mod matrix;
+pub mod metrics;
+pub mod optimizer;
+pub mod rmsprop;
+pub mod rng;
+pub mod schedule;
+mod sequential;
+pub mod sgd;
+mod softmax;
+pub mod train;
+
+pub use activation::Activation;
+pub use backend::{Backend, Operand};
+pub use cpu::Cpu;
+pub use dataset::Dataset;
+pub use error::{NeuronError, Result};
+pub use float::Float;
+pub use gradcheck::{check_gradients, GradCheckReport};
+pub use init::Init;
+pub use layer::LayerSpec;
+pub use loss::Loss;
+pub use matrix::Matrix;
+pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerState};
+pub use rng::Rng;
+pub use schedule::LrSchedule;
+pub use sequential::{ParamInfo, Sequential, SequentialBuilder};
+pub use train::{Control, EpochRecord, Evaluation, Event, FitConfig, History, Observer, Silent};

@@ -1,0 +1,447 @@
+//! Optimizers: configuration, per-parameter state, and the update step.
+//!
+//! The update formulas are documented in [`crate::sgd`], [`crate::adam`] and [`crate::rmsprop`];
+//! the kernels are in the backend. Gradient clipping by global norm is folded into the update as a
+//! gradient scale, so it costs one reduction and no extra pass.
+
+#[allow(unused_imports)]
+use num_traits::{Float as _, One as _, Zero as _};
+use serde::{Deserialize, Serialize};
+
+use crate::adam::AdamHyper;
+use crate::backend::Backend;
+use crate::error::{NeuronError, Result};
+use crate::float::Float;
+use crate::layer::Param;
+use crate::rmsprop::RmsPropHyper;
+use crate::schedule::LrSchedule;
+use crate::sgd::SgdHyper;
+
+/// Which update rule, with its own hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Plain stochastic gradient descent.
+    Sgd,
+    /// SGD with (heavy-ball) momentum.
+    Momentum {
+        /// Momentum μ in `[0, 1)`.
+        momentum: f64,
+    },
+    /// SGD with Nesterov momentum.
+    Nesterov {
+        /// Momentum μ in `[0, 1)`.
+        momentum: f64,
+    },
+    /// Adam (L2 weight decay added to the gradient).
+    Adam {
+        /// β1.
+        beta1: f64,
+        /// β2.
+        beta2: f64,
+        /// ε.
+        eps: f64,
+    },
+    /// AdamW (decoupled weight decay).
+    AdamW {
+        /// β1.
+        beta1: f64,
+        /// β2.
+        beta2: f64,
+        /// ε.
+        eps: f64,
+    },
+    /// RMSprop.
+    RmsProp {
+        /// Decay ρ of the mean square.
+        rho: f64,
+        /// ε.
+        eps: f64,
+    },
+}
+
+impl OptimizerKind {
+    /// Number of state buffers kept per parameter.
+    fn slots(&self) -> usize {
+        match self {
+            OptimizerKind::Sgd => 0,
+            OptimizerKind::Momentum { .. }
+            | OptimizerKind::Nesterov { .. }
+            | OptimizerKind::RmsProp { .. } => 1,
+            OptimizerKind::Adam { .. } | OptimizerKind::AdamW { .. } => 2,
+        }
+    }
+
+    /// The command-line name: `sgd`, `momentum`, `nesterov`, `adam`, `adamw` or `rmsprop`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Momentum { .. } => "momentum",
+            OptimizerKind::Nesterov { .. } => "nesterov",
+            OptimizerKind::Adam { .. } => "adam",
+            OptimizerKind::AdamW { .. } => "adamw",
+            OptimizerKind::RmsProp { .. } => "rmsprop",
+        }
+    }
+
+    /// Parses a command-line name, with PyTorch's default hyper-parameters (momentum 0.9).
+    pub fn parse(s: &str) -> Option<OptimizerKind> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "sgd" => OptimizerKind::Sgd,
+            "momentum" => OptimizerKind::Momentum { momentum: 0.9 },
+            "nesterov" => OptimizerKind::Nesterov { momentum: 0.9 },
+            "adam" => OptimizerKind::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+            },
+            "adamw" => OptimizerKind::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+            },
+            "rmsprop" => OptimizerKind::RmsProp {
+                rho: 0.99,
+                eps: 1e-8,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Everything that defines an optimizer run.
+///
+/// ```
+/// use neuron::{LrSchedule, OptimizerConfig};
+/// let cfg = OptimizerConfig::adamw(1e-3, 1e-4)
+///     .clip_norm(5.0)
+///     .schedule(LrSchedule::Cosine { warmup: 1.0, min_lr: 0.0 });
+/// assert!(cfg.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerConfig {
+    /// The update rule.
+    pub kind: OptimizerKind,
+    /// Base learning rate.
+    pub lr: f64,
+    /// Weight decay λ (L2 for SGD, Adam, RMSprop; decoupled for AdamW).
+    pub weight_decay: f64,
+    /// Clip gradients to this global L2 norm.
+    pub clip_norm: Option<f64>,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+}
+
+impl OptimizerConfig {
+    /// A configuration with the given rule and learning rate.
+    pub fn new(kind: OptimizerKind, lr: f64) -> Self {
+        OptimizerConfig {
+            kind,
+            lr,
+            weight_decay: 0.0,
+            clip_norm: None,
+            schedule: LrSchedule::Constant,
+        }
+    }
+    /// Plain SGD.
+    pub fn sgd(lr: f64) -> Self {
+        Self::new(OptimizerKind::Sgd, lr)
+    }
+    /// SGD with momentum μ.
+    pub fn momentum(lr: f64, momentum: f64) -> Self {
+        Self::new(OptimizerKind::Momentum { momentum }, lr)
+    }
+    /// SGD with Nesterov momentum μ.
+    pub fn nesterov(lr: f64, momentum: f64) -> Self {
+        Self::new(OptimizerKind::Nesterov { momentum }, lr)
+    }
+    /// Adam with PyTorch's defaults (β = 0.9, 0.999; ε = 1e-8).
+    pub fn adam(lr: f64) -> Self {
+        Self::new(
+            OptimizerKind::parse("adam").unwrap_or(OptimizerKind::Sgd),
+            lr,
+        )
+    }
+    /// AdamW with PyTorch's β and ε, and decoupled weight decay λ.
+    pub fn adamw(lr: f64, weight_decay: f64) -> Self {
+        Self::new(
+            OptimizerKind::parse("adamw").unwrap_or(OptimizerKind::Sgd),
+            lr,
+        )
+        .weight_decay(weight_decay)
+    }
+    /// RMSprop with PyTorch's defaults (ρ = 0.99, ε = 1e-8).
+    pub fn rmsprop(lr: f64) -> Self {
+        Self::new(
+            OptimizerKind::parse("rmsprop").unwrap_or(OptimizerKind::Sgd),
+            lr,
+        )
+    }
+    /// Sets the weight decay.
+    pub fn weight_decay(mut self, wd: f64) -> Self {
+        self.weight_decay = wd;
+        self
+    }
+    /// Clips gradients to a global L2 norm.
+    pub fn clip_norm(mut self, max_norm: f64) -> Self {
+        self.clip_norm = Some(max_norm);
+        self
+    }
+    /// Sets the learning-rate schedule.
+    pub fn schedule(mut self, s: LrSchedule) -> Self {
+        self.schedule = s;
+        self
+    }
+
+    /// Checks every hyper-parameter's range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str, v: f64| NeuronError::arg(format!("{what} must be {v}"));
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(NeuronError::arg(format!(
+                "learning rate must be positive and finite, got {}",
+                self.lr
+            )));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(NeuronError::arg(format!(
+                "weight decay must be ≥ 0, got {}",
+                self.weight_decay
+            )));
+        }
+        if let Some(c) = self.clip_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(NeuronError::arg(format!(
+                    "clip norm must be positive, got {c}"
+                )));
+            }
+        }
+        let unit = |x: f64| (0.0..1.0).contains(&x);
+        match self.kind {
+            OptimizerKind::Sgd => {}
+            OptimizerKind::Momentum { momentum } | OptimizerKind::Nesterov { momentum } => {
+                if !unit(momentum) {
+                    return Err(bad("momentum in [0, 1), got", momentum));
+                }
+            }
+            OptimizerKind::Adam { beta1, beta2, eps }
+            | OptimizerKind::AdamW { beta1, beta2, eps } => {
+                if !unit(beta1) || !unit(beta2) {
+                    return Err(NeuronError::arg(format!(
+                        "Adam betas must be in [0, 1), got {beta1}, {beta2}"
+                    )));
+                }
+                if !(eps > 0.0) {
+                    return Err(bad("a positive epsilon, got", eps));
+                }
+            }
+            OptimizerKind::RmsProp { rho, eps } => {
+                if !unit(rho) {
+                    return Err(bad("rho in [0, 1), got", rho));
+                }
+                if !(eps > 0.0) {
+                    return Err(bad("a positive epsilon, got", eps));
+                }
+            }
+        }
+        match self.schedule {
+            LrSchedule::Step { every, gamma } if every == 0 || !(gamma > 0.0) => Err(
+                NeuronError::arg("step schedule needs every ≥ 1 and gamma > 0"),
+            ),
+            LrSchedule::Exponential { gamma } if !(gamma > 0.0) => {
+                Err(NeuronError::arg("exponential schedule needs gamma > 0"))
+            }
+            LrSchedule::Cosine { warmup, min_lr } if !(warmup >= 0.0 && min_lr >= 0.0) => Err(
+                NeuronError::arg("cosine schedule needs warmup ≥ 0 and min_lr ≥ 0"),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A host copy of an optimizer's complete state, exact (f64 holds every f32 exactly).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerState {
+    /// The configuration.
+    pub config: OptimizerConfig,
+    /// Number of updates done.
+    pub step: u64,
+    /// Per parameter, per slot (velocity; or first and second moments; or mean square).
+    pub slots: Vec<Vec<Vec<f64>>>,
+}
+
+/// An optimizer bound to a backend: configuration, step counter, and state buffers.
+pub struct Optimizer<B: Backend> {
+    config: OptimizerConfig,
+    step: u64,
+    slots: Vec<Vec<B::Buf>>,
+    lens: Vec<usize>,
+    pending: Option<Vec<Vec<Vec<f64>>>>,
+}
+
+impl<B: Backend> Optimizer<B> {
+    /// An optimizer with fresh state. Fails if a hyper-parameter is out of range.
+    pub fn new(config: OptimizerConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Optimizer {
+            config,
+            step: 0,
+            slots: Vec::new(),
+            lens: Vec::new(),
+            pending: None,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// Number of updates done so far.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// Applies one update to `params` with learning rate `lr`. Returns the global gradient norm
+    /// when clipping is on (it is computed only then).
+    pub(crate) fn update(
+        &mut self,
+        be: &B,
+        mut params: Vec<Param<'_, B>>,
+        lr: f64,
+    ) -> Result<Option<f64>> {
+        let nslots = self.config.kind.slots();
+        if let Some(host) = self.pending.take() {
+            if host.len() != params.len()
+                || host
+                    .iter()
+                    .zip(&params)
+                    .any(|(s, p)| s.len() != nslots || s.iter().any(|v| v.len() != p.len))
+            {
+                return Err(NeuronError::Model(
+                    "optimizer state does not match the model's parameters".into(),
+                ));
+            }
+            self.slots = host
+                .iter()
+                .map(|s| {
+                    s.iter()
+                        .map(|v| be.upload(&v.iter().map(|&x| B::E::of(x)).collect::<Vec<_>>()))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<_>>()?;
+        }
+        self.lens = params.iter().map(|p| p.len).collect();
+        if self.slots.len() != params.len() {
+            self.slots = params
+                .iter()
+                .map(|p| {
+                    (0..nslots)
+                        .map(|_| be.alloc(p.len))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<_>>()?;
+        }
+        let mut norm = None;
+        let mut scale = 1.0;
+        if let Some(max) = self.config.clip_norm {
+            let n = params
+                .iter()
+                .map(|p| be.sum_squares(p.len, p.grad))
+                .sum::<f64>()
+                .sqrt();
+            if n > max {
+                scale = max / (n + 1e-6);
+            }
+            norm = Some(n);
+        }
+        self.step += 1;
+        let wd = self.config.weight_decay;
+        for (p, slots) in params.iter_mut().zip(self.slots.iter_mut()) {
+            match self.config.kind {
+                OptimizerKind::Sgd
+                | OptimizerKind::Momentum { .. }
+                | OptimizerKind::Nesterov { .. } => {
+                    let (momentum, nesterov) = match self.config.kind {
+                        OptimizerKind::Momentum { momentum } => (momentum, false),
+                        OptimizerKind::Nesterov { momentum } => (momentum, true),
+                        _ => (0.0, false),
+                    };
+                    let h = SgdHyper {
+                        lr,
+                        momentum,
+                        nesterov,
+                        weight_decay: wd,
+                        grad_scale: scale,
+                    };
+                    be.sgd_update(p.len, &h, p.value, p.grad, slots.first_mut());
+                }
+                OptimizerKind::Adam { beta1, beta2, eps }
+                | OptimizerKind::AdamW { beta1, beta2, eps } => {
+                    let h = AdamHyper {
+                        lr,
+                        beta1,
+                        beta2,
+                        eps,
+                        weight_decay: wd,
+                        decoupled: matches!(self.config.kind, OptimizerKind::AdamW { .. }),
+                        step: self.step,
+                        grad_scale: scale,
+                    };
+                    let (m, v) = slots.split_at_mut(1);
+                    be.adam_update(p.len, &h, p.value, p.grad, &mut m[0], &mut v[0]);
+                }
+                OptimizerKind::RmsProp { rho, eps } => {
+                    let h = RmsPropHyper {
+                        lr,
+                        rho,
+                        eps,
+                        weight_decay: wd,
+                        grad_scale: scale,
+                    };
+                    be.rmsprop_update(p.len, &h, p.value, p.grad, &mut slots[0]);
+                }
+            }
+        }
+        Ok(norm)
+    }
+
+    /// A host copy of the complete state (for checkpoints and inspection).
+    pub fn state(&self, be: &B) -> Result<OptimizerState> {
+        let slots = match &self.pending {
+            Some(h) => h.clone(),
+            None => {
+                let mut out = Vec::new();
+                for (s, &len) in self.slots.iter().zip(&self.lens) {
+                    let mut per = Vec::new();
+                    for buf in s {
+                        let mut host = vec![B::E::zero(); len];
+                        be.download(buf, &mut host)?;
+                        per.push(host.iter().map(|x| x.f64()).collect());
+                    }
+                    out.push(per);
+                }
+                out
+            }
+        };
+        Ok(OptimizerState {
+            config: self.config.clone(),
+            step: self.step,
+            slots,
+        })
+    }
+
+    /// Restores a state saved by [`Optimizer::state`]; it is checked against the model's parameters
+    /// at the next update.
+    pub fn load_state(&mut self, state: OptimizerState) -> Result<()> {
+        state.config.validate()?;
+        self.config = state.config;
+        self.step = state.step;
+        self.slots.clear();
+        self.pending = if state.slots.is_empty() {
+            None
+        } else {
+            Some(state.slots)
+        };
+        Ok(())
+    }
+}

@@ -1,0 +1,433 @@
+//! Mini-batch training: `fit`, evaluation, history, early stopping and progress events.
+
+#[allow(unused_imports)]
+use num_traits::{Float as _, One as _, Zero as _};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::dataset::Dataset;
+use crate::error::{NeuronError, Result};
+use crate::float::Float;
+use crate::loss::Loss;
+use crate::metrics::{regression_report, RegressionReport};
+use crate::optimizer::Optimizer;
+use crate::rng::Rng;
+use crate::sequential::{Sequential, EVAL_CHUNK};
+
+/// How to train.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitConfig {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Samples per mini-batch.
+    pub batch_size: usize,
+    /// Reshuffle the training samples every epoch.
+    pub shuffle: bool,
+    /// Seed for shuffling and the validation split.
+    pub seed: u64,
+    /// Share of the training data held out for validation when no validation set is given.
+    pub validation_split: f64,
+    /// Stop after this many epochs without improvement of the monitored loss (validation loss
+    /// when there is validation data, else training loss), and restore the best weights.
+    pub patience: Option<usize>,
+    /// Smallest decrease of the monitored loss that counts as an improvement.
+    pub min_delta: f64,
+    /// Skip the last batch of an epoch when it is smaller than `batch_size`.
+    pub drop_last: bool,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            epochs: 10,
+            batch_size: 32,
+            shuffle: true,
+            seed: 0,
+            validation_split: 0.0,
+            patience: None,
+            min_delta: 0.0,
+            drop_last: false,
+        }
+    }
+}
+
+impl FitConfig {
+    /// Checks the ranges of every field.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(NeuronError::arg("epochs must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(NeuronError::arg("batch size must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return Err(NeuronError::arg(format!(
+                "validation split must be in [0, 1), got {}",
+                self.validation_split
+            )));
+        }
+        if !(self.min_delta >= 0.0) {
+            return Err(NeuronError::arg("min_delta must be ≥ 0"));
+        }
+        Ok(())
+    }
+}
+
+/// What happened in one epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub loss: f64,
+    /// Training accuracy over the epoch (classification losses).
+    pub accuracy: Option<f64>,
+    /// Validation loss.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy (classification).
+    pub val_accuracy: Option<f64>,
+    /// Validation mean absolute error (regression).
+    pub val_mae: Option<f64>,
+    /// Validation R² (regression).
+    pub val_r2: Option<f64>,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Wall-clock seconds of the epoch (training and validation).
+    pub seconds: f64,
+}
+
+/// The record of a training run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// One record per completed epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// The epoch (from 1) whose weights the model holds after early stopping restored them.
+    pub best_epoch: Option<usize>,
+    /// Whether early stopping (or an observer) ended training before the last epoch.
+    pub stopped_early: bool,
+}
+
+/// Loss and metrics of a model on a data set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Mean loss.
+    pub loss: f64,
+    /// Accuracy (classification losses).
+    pub accuracy: Option<f64>,
+    /// MSE, MAE and R² (regression, i.e. MSE loss).
+    pub regression: Option<RegressionReport>,
+}
+
+/// A progress event sent to an [`Observer`] during [`Sequential::fit`].
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An epoch starts.
+    EpochStart {
+        /// Epoch number, from 1.
+        epoch: usize,
+        /// Number of batches in it.
+        batches: usize,
+        /// Number of training samples per epoch.
+        samples: usize,
+    },
+    /// A batch was trained on.
+    Batch {
+        /// Epoch number, from 1.
+        epoch: usize,
+        /// Batches done in this epoch.
+        batch: usize,
+        /// Mean loss so far in this epoch.
+        running_loss: f64,
+        /// Samples done in this epoch.
+        samples: usize,
+    },
+    /// An epoch ended.
+    EpochEnd(&'a EpochRecord),
+}
+
+/// What an observer wants after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Keep training.
+    Continue,
+    /// Stop after this event (the model keeps its current weights, or the best ones with early
+    /// stopping).
+    Stop,
+}
+
+/// Receives [`Event`]s during training (progress bars, logging, custom stopping rules).
+pub trait Observer {
+    /// Called for each event.
+    fn on_event(&mut self, event: &Event<'_>) -> Control;
+}
+
+impl<F: FnMut(&Event<'_>) -> Control> Observer for F {
+    fn on_event(&mut self, event: &Event<'_>) -> Control {
+        self(event)
+    }
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {
+    fn on_event(&mut self, _: &Event<'_>) -> Control {
+        Control::Continue
+    }
+}
+
+impl<B: Backend> Sequential<B> {
+    fn check_data(&self, d: &Dataset<B::E>, what: &str) -> Result<()> {
+        if d.is_empty() {
+            return Err(NeuronError::data(format!("the {what} data set is empty")));
+        }
+        if d.x.cols() != self.input_dim() {
+            return Err(NeuronError::shape(
+                &format!("{what} features"),
+                format!("{} columns", self.input_dim()),
+                format!("{} columns", d.x.cols()),
+            ));
+        }
+        let tc = self.loss().target_cols(self.output_dim());
+        if d.y.cols() != tc {
+            return Err(NeuronError::shape(
+                &format!("{what} targets"),
+                format!("{tc} columns"),
+                format!("{} columns", d.y.cols()),
+            ));
+        }
+        match self.loss() {
+            Loss::CrossEntropy { .. } => {
+                let c = self.output_dim();
+                if let Some(i) = d.y.as_slice().iter().position(|v| {
+                    let f = v.f64();
+                    !(f >= 0.0 && f < c as f64 && f.fract() == 0.0)
+                }) {
+                    return Err(NeuronError::data(format!(
+                        "{what} row {i}: class label {} is not an integer in [0, {c})",
+                        d.y.as_slice()[i]
+                    )));
+                }
+            }
+            Loss::BinaryCrossEntropy => {
+                if let Some(i) =
+                    d.y.as_slice()
+                        .iter()
+                        .position(|v| !(v.f64() >= 0.0 && v.f64() <= 1.0))
+                {
+                    return Err(NeuronError::data(format!(
+                        "{what} value {i}: binary targets must be in [0, 1]"
+                    )));
+                }
+            }
+            Loss::Mse => {}
+        }
+        Ok(())
+    }
+
+    /// Mean loss and metrics on `data` (inference mode, batched).
+    pub fn evaluate(&mut self, data: &Dataset<B::E>) -> Result<Evaluation> {
+        self.check_data(data, "evaluation")?;
+        let be = self.be.clone();
+        let n = data.len();
+        let chunk = EVAL_CHUNK.min(n);
+        self.reserve(chunk)?;
+        let xs = be.upload(data.x.as_slice())?;
+        let ys = be.upload(data.y.as_slice())?;
+        let (xc, yc) = (data.x.cols(), data.y.cols());
+        let out_dim = self.output_dim();
+        let regression = self.loss() == Loss::Mse;
+        let mut preds = if regression {
+            vec![B::E::zero(); n * out_dim]
+        } else {
+            Vec::new()
+        };
+        be.fill(2, B::E::zero(), &mut self.acc);
+        let idx: Vec<usize> = (0..n).collect();
+        for (c, rows) in idx.chunks(chunk).enumerate() {
+            be.gather_rows(xc, &xs, rows, &mut self.x);
+            be.gather_rows(yc, &ys, rows, &mut self.t);
+            self.forward_loaded(rows.len(), false);
+            self.loss_loaded(rows.len());
+            if regression {
+                let s = c * chunk * out_dim;
+                be.download(self.output_buf(), &mut preds[s..s + rows.len() * out_dim])?;
+            }
+        }
+        let mut acc = [B::E::zero(); 2];
+        be.download(&self.acc, &mut acc)?;
+        let loss = acc[0].f64() / n as f64;
+        Ok(Evaluation {
+            loss,
+            accuracy: (!regression).then(|| acc[1].f64() / n as f64),
+            regression: regression.then(|| {
+                let t: Vec<f64> = data.y.as_slice().iter().map(|v| v.f64()).collect();
+                let p: Vec<f64> = preds.iter().map(|v| v.f64()).collect();
+                regression_report(&t, &p, out_dim)
+            }),
+        })
+    }
+
+    /// Trains on `train` with mini-batch gradient descent.
+    ///
+    /// Each epoch shuffles the samples (seeded), and for each batch runs forward, loss, backward
+    /// and one optimizer update; `validation` (or a `validation_split` carved out of `train`) is
+    /// evaluated after each epoch. The same seeds and thread count give bit-identical weights.
+    pub fn fit(
+        &mut self,
+        opt: &mut Optimizer<B>,
+        train: &Dataset<B::E>,
+        validation: Option<&Dataset<B::E>>,
+        cfg: &FitConfig,
+        observer: &mut dyn Observer,
+    ) -> Result<History> {
+        cfg.validate()?;
+        let split;
+        let (train, validation) = match validation {
+            Some(v) => (train, Some(v)),
+            None if cfg.validation_split > 0.0 => {
+                split = train.split(cfg.validation_split, cfg.seed ^ 0x5EED)?;
+                if split.1.is_empty() || split.0.is_empty() {
+                    return Err(NeuronError::data(
+                        "too few samples to hold out a validation split",
+                    ));
+                }
+                (&split.0, Some(&split.1))
+            }
+            None => (train, None),
+        };
+        self.check_data(train, "training")?;
+        if let Some(v) = validation {
+            self.check_data(v, "validation")?;
+        }
+        let be = self.be.clone();
+        let n = train.len();
+        let bs = cfg.batch_size.min(n);
+        let batches = if cfg.drop_last {
+            n / bs
+        } else {
+            n.div_ceil(bs)
+        };
+        self.reserve(bs)?;
+        let xs = be.upload(train.x.as_slice())?;
+        let ys = be.upload(train.y.as_slice())?;
+        let (xc, yc) = (train.x.cols(), train.y.cols());
+        let classification = self.loss().is_classification();
+        let mut rng = Rng::new(cfg.seed);
+        let mut perm: Vec<usize> = (0..n).collect();
+        let mut history = History::default();
+        let mut best: Option<(f64, Vec<Vec<B::E>>, usize)> = None;
+        let mut since_best = 0;
+        let total = cfg.epochs;
+        let base_lr = opt.config().lr;
+        let schedule = opt.config().schedule;
+        let mut acc = [B::E::zero(); 2];
+        for epoch in 1..=total {
+            let t0 = Instant::now();
+            if cfg.shuffle {
+                rng.shuffle(&mut perm);
+            }
+            let samples = if cfg.drop_last { batches * bs } else { n };
+            if observer.on_event(&Event::EpochStart {
+                epoch,
+                batches,
+                samples,
+            }) == Control::Stop
+            {
+                history.stopped_early = true;
+                break;
+            }
+            be.fill(2, B::E::zero(), &mut self.acc);
+            let mut seen = 0;
+            let mut lr = base_lr;
+            let mut stop = false;
+            for b in 0..batches {
+                let rows = &perm[b * bs..((b + 1) * bs).min(n)];
+                be.gather_rows(xc, &xs, rows, &mut self.x);
+                be.gather_rows(yc, &ys, rows, &mut self.t);
+                self.forward_loaded(rows.len(), true);
+                self.loss_loaded(rows.len());
+                be.download(&self.acc, &mut acc)?;
+                if !acc[0].is_finite() {
+                    return Err(NeuronError::Diverged(format!(
+                        "the loss became {} at epoch {epoch}, batch {}; try a lower learning rate or gradient clipping",
+                        acc[0],
+                        b + 1
+                    )));
+                }
+                self.backward_loaded(rows.len());
+                lr = schedule.lr_at(
+                    base_lr,
+                    (epoch - 1) as f64 + b as f64 / batches as f64,
+                    total,
+                );
+                self.step(opt, lr)?;
+                seen += rows.len();
+                if observer.on_event(&Event::Batch {
+                    epoch,
+                    batch: b + 1,
+                    running_loss: acc[0].f64() / seen as f64,
+                    samples: seen,
+                }) == Control::Stop
+                {
+                    stop = true;
+                    break;
+                }
+            }
+            let loss = acc[0].f64() / seen.max(1) as f64;
+            let accuracy = classification.then(|| acc[1].f64() / seen.max(1) as f64);
+            let val = match validation {
+                Some(v) => Some(self.evaluate(v)?),
+                None => None,
+            };
+            let record = EpochRecord {
+                epoch,
+                loss,
+                accuracy,
+                val_loss: val.as_ref().map(|e| e.loss),
+                val_accuracy: val.as_ref().and_then(|e| e.accuracy),
+                val_mae: val
+                    .as_ref()
+                    .and_then(|e| e.regression.as_ref().map(|r| r.mae)),
+                val_r2: val
+                    .as_ref()
+                    .and_then(|e| e.regression.as_ref().map(|r| r.r2)),
+                lr,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            let monitored = record.val_loss.unwrap_or(record.loss);
+            history.epochs.push(record);
+            if observer.on_event(&Event::EpochEnd(
+                history.epochs.last().expect("just pushed"),
+            )) == Control::Stop
+            {
+                stop = true;
+            }
+            if let Some(patience) = cfg.patience {
+                let improved = best
+                    .as_ref()
+                    .is_none_or(|(b, _, _)| monitored < b - cfg.min_delta);
+                if improved {
+                    best = Some((monitored, self.params()?, epoch));
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                    if since_best >= patience {
+                        stop = true;
+                    }
+                }
+            }
+            if stop {
+                history.stopped_early = epoch < total;
+                break;
+            }
+        }
+        if let Some((_, weights, epoch)) = best {
+            self.set_params(&weights)?;
+            history.best_epoch = Some(epoch);
+        }
+        Ok(history)
+    }
+}
