@@ -29,11 +29,14 @@
 //!
 //! The numeric kernels sit behind the [`Backend`] trait; [`Cpu`] implements it for `f32` and `f64`.
 #![warn(missing_docs)]
+// `!(x > 0.0)` is used on purpose: unlike `x <= 0.0` it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod activation;
 pub mod adam;
 pub mod backend;
 mod cpu;
+pub mod csv;
 pub mod dataset;
 mod dense;
 mod dropout;

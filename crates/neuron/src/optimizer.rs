@@ -125,10 +125,13 @@ pub struct OptimizerConfig {
     /// Base learning rate.
     pub lr: f64,
     /// Weight decay λ (L2 for SGD, Adam, RMSprop; decoupled for AdamW).
+    #[serde(default)]
     pub weight_decay: f64,
     /// Clip gradients to this global L2 norm.
+    #[serde(default)]
     pub clip_norm: Option<f64>,
     /// Learning-rate schedule.
+    #[serde(default)]
     pub schedule: LrSchedule,
 }
 

@@ -176,12 +176,10 @@ fn check_specs(input: usize, specs: &[LayerSpec], loss: &Loss) -> Result<usize> 
                 }
                 width = *outputs;
             }
-            LayerSpec::Dropout { p } => {
-                if !(0.0..1.0).contains(p) {
-                    return Err(NeuronError::arg(format!(
-                        "layer {i}: dropout p must be in [0, 1), got {p}"
-                    )));
-                }
+            LayerSpec::Dropout { p } if !(0.0..1.0).contains(p) => {
+                return Err(NeuronError::arg(format!(
+                    "layer {i}: dropout p must be in [0, 1), got {p}"
+                )));
             }
             LayerSpec::Activation {
                 activation: Activation::LeakyRelu { alpha },

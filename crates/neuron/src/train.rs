@@ -178,6 +178,8 @@ impl Observer for Silent {
     }
 }
 
+type Best<E> = (f64, Vec<Vec<E>>, usize);
+
 impl<B: Backend> Sequential<B> {
     fn check_data(&self, d: &Dataset<B::E>, what: &str) -> Result<()> {
         if d.is_empty() {
@@ -318,7 +320,8 @@ impl<B: Backend> Sequential<B> {
         let mut rng = Rng::new(cfg.seed);
         let mut perm: Vec<usize> = (0..n).collect();
         let mut history = History::default();
-        let mut best: Option<(f64, Vec<Vec<B::E>>, usize)> = None;
+        // (monitored loss, weights, epoch) of the best epoch so far.
+        let mut best: Option<Best<B::E>> = None;
         let mut since_best = 0;
         let total = cfg.epochs;
         let base_lr = opt.config().lr;

@@ -177,11 +177,11 @@ pub(super) fn softmax_xent<T: Float>(
     let on = T::one() - eps + off;
     let mut sum = 0.0f64;
     let mut correct = 0.0f64;
-    for r in 0..rows {
+    for (r, l) in labels[..rows].iter().enumerate() {
         let s = r * cols..(r + 1) * cols;
         let x = &logits[s.clone()];
         let g = &mut grad[s];
-        let label = labels[r].to_usize().unwrap_or(0).min(cols - 1);
+        let label = l.to_usize().unwrap_or(0).min(cols - 1);
         let (m, lse) = softmax_row(x, g);
         // loss_r = lse(x) − Σ_j q_j x_j, with lse(x) = m + ln Σ e^(x−m).
         let mean_x: T = if smoothing > 0.0 {

@@ -1,0 +1,147 @@
+//! Reading CSV files (optionally gzip-compressed) into a table of strings, with line numbers kept
+//! for error messages. Typing and encoding of the columns is done by [`crate::preprocess`].
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{NeuronError, Result};
+
+/// A CSV file as read: a header row and records of equal length.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawTable {
+    /// Where it came from (a path, or a built-in's name), for messages.
+    pub source: String,
+    /// Column names from the header row.
+    pub headers: Vec<String>,
+    /// The records, each as long as `headers`.
+    pub rows: Vec<Vec<String>>,
+    /// The 1-based line number of each record in the file.
+    pub lines: Vec<u64>,
+}
+
+impl RawTable {
+    /// Index of the column named `name`, or with 0-based index `name` when it is a number.
+    pub fn column_index(&self, name: &str) -> Result<usize> {
+        if let Some(i) = self.headers.iter().position(|h| h == name) {
+            return Ok(i);
+        }
+        if let Ok(i) = name.parse::<usize>() {
+            if i < self.headers.len() {
+                return Ok(i);
+            }
+        }
+        Err(NeuronError::data(format!(
+            "{}: no column '{name}' (columns: {})",
+            self.source,
+            self.headers.join(", ")
+        )))
+    }
+}
+
+/// Whether `bytes` start with the gzip magic number.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// Decompresses `bytes` when they are gzip, else returns them unchanged.
+pub fn maybe_gunzip(bytes: Vec<u8>, source: &str) -> Result<Vec<u8>> {
+    if !is_gzip(&bytes) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .read_to_end(&mut out)
+        .map_err(|e| NeuronError::data(format!("{source}: corrupt gzip data: {e}")))?;
+    Ok(out)
+}
+
+/// Reads a CSV file, gzip-compressed or not (detected from its content).
+pub fn read_csv_path(path: impl AsRef<Path>) -> Result<RawTable> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| NeuronError::io(path, e))?;
+    read_csv_bytes(bytes, &path.display().to_string())
+}
+
+/// Parses CSV from memory, gzip-compressed or not.
+pub fn read_csv_bytes(bytes: Vec<u8>, source: &str) -> Result<RawTable> {
+    let bytes = maybe_gunzip(bytes, source)?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(NeuronError::data(format!("{source}: the file is empty")));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(&bytes[..]);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(source, e))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| csv_error(source, e))?;
+        if rec.len() == 1 && rec[0].is_empty() {
+            continue;
+        }
+        lines.push(rec.position().map_or(0, |p| p.line()));
+        rows.push(rec.iter().map(str::to_string).collect());
+    }
+    if rows.is_empty() {
+        return Err(NeuronError::data(format!(
+            "{source}: no data rows after the header"
+        )));
+    }
+    Ok(RawTable {
+        source: source.to_string(),
+        headers,
+        rows,
+        lines,
+    })
+}
+
+fn csv_error(source: &str, e: csv::Error) -> NeuronError {
+    let line = e.position().map(|p| p.line());
+    let msg = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("row has {len} fields, expected {expected_len} like the header"),
+        csv::ErrorKind::Utf8 { .. } => "text is not valid UTF-8".to_string(),
+        _ => e.to_string(),
+    };
+    match line {
+        Some(l) => NeuronError::data(format!("{source}:{l}: {msg}")),
+        None => NeuronError::data(format!("{source}: {msg}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_plain_and_gzip_and_reports_ragged_rows() {
+        let t = read_csv_bytes(b"a,b\n1,2\n3,x\n".to_vec(), "t.csv").unwrap();
+        assert_eq!(t.headers, ["a", "b"]);
+        assert_eq!(t.rows[1], ["3", "x"]);
+        assert_eq!(t.lines, [2, 3]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"a,b\n1,2\n").unwrap();
+        let t = read_csv_bytes(gz.finish().unwrap(), "t.csv.gz").unwrap();
+        assert_eq!(t.rows, vec![vec!["1".to_string(), "2".to_string()]]);
+        let e = read_csv_bytes(b"a,b\n1,2\n3\n".to_vec(), "r.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("r.csv:3") && e.contains("1 fields"), "{e}");
+        assert!(read_csv_bytes(b"".to_vec(), "e.csv")
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        assert!(read_csv_bytes(b"a,b\n".to_vec(), "h.csv")
+            .unwrap_err()
+            .to_string()
+            .contains("no data"));
+    }
+}
