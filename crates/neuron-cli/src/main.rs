@@ -1,1 +1,85 @@
-fn main() {}
+//! The `neuron` command: train, evaluate and predict with multi-layer perceptrons on CSV files,
+//! MNIST-style image directories, or built-in data sets.
+
+mod data;
+mod eval;
+mod gradcheck;
+mod plot;
+mod predict;
+mod progress;
+mod summary;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+/// Build, train, evaluate and ship multi-layer perceptrons.
+#[derive(Parser)]
+#[command(name = "neuron", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model (defaults: the built-in digits, saved to model.safetensors).
+    Train(Box<train::TrainArgs>),
+    /// Evaluate a saved model on labelled data.
+    Eval(eval::EvalArgs),
+    /// Predict with a saved model; writes CSV.
+    Predict(predict::PredictArgs),
+    /// Describe a saved model: layers, shapes, parameters, preprocessing, provenance.
+    Summary(summary::SummaryArgs),
+    /// Check backpropagated gradients against finite differences on random networks.
+    Gradcheck(gradcheck::GradcheckArgs),
+}
+
+/// Sets up the thread pool: `--threads`, else `NEURON_THREADS`, else every available core.
+pub(crate) fn init_threads(threads: Option<usize>) -> anyhow::Result<usize> {
+    let n = match threads {
+        Some(0) => anyhow::bail!("--threads must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    // Ignore the error of a second initialisation (the pool is already set up).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+    Ok(n)
+}
+
+fn main() {
+    // Never a backtrace: an unexpected panic becomes one line and exit code 101.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        eprintln!("neuron: internal error: {msg} (please report this)");
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => train::run(&train::TrainArgs::default_args()),
+        Some(Command::Train(a)) => train::run(&a),
+        Some(Command::Eval(a)) => eval::run(&a),
+        Some(Command::Predict(a)) => predict::run(&a),
+        Some(Command::Summary(a)) => summary::run(&a),
+        Some(Command::Gradcheck(a)) => gradcheck::run(&a),
+    };
+    if let Err(e) = result {
+        // One line: the context chain, skipping causes already spelled out by their parent.
+        let mut line = String::new();
+        for cause in e.chain().map(|c| c.to_string()) {
+            if !line.contains(&cause) {
+                if !line.is_empty() {
+                    line.push_str(": ");
+                }
+                line.push_str(&cause);
+            }
+        }
+        eprintln!("neuron: error: {}", line.replace('\n', " "));
+        std::process::exit(1);
+    }
+}

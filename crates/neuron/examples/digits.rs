@@ -10,10 +10,7 @@ use neuron::{
 };
 
 fn main() -> neuron::Result<()> {
-    let t = read_csv_path(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../data/digits.csv.gz"
-    ))?;
+    let t = read_csv_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz"))?;
     let cols = t.headers.len() - 1;
     let mut x = Vec::new();
     let mut labels = Vec::new();

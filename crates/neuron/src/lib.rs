@@ -34,7 +34,9 @@
 
 pub mod activation;
 pub mod adam;
+pub mod atomic;
 pub mod backend;
+pub mod builtin;
 mod cpu;
 pub mod csv;
 pub mod dataset;
@@ -43,12 +45,15 @@ mod dropout;
 pub mod error;
 pub mod float;
 pub mod gradcheck;
+pub mod idx;
 pub mod init;
 pub mod layer;
 pub mod loss;
 pub mod matrix;
 pub mod metrics;
+pub mod model_file;
 pub mod optimizer;
+pub mod preprocess;
 pub mod rmsprop;
 pub mod rng;
 pub mod schedule;

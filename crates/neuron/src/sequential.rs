@@ -677,3 +677,14 @@ impl<B: Backend> Sequential<B> {
         })
     }
 }
+
+impl<B: Backend> std::fmt::Debug for Sequential<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequential")
+            .field("backend", &self.be.name())
+            .field("input", &self.input)
+            .field("layers", &self.specs)
+            .field("loss", &self.loss)
+            .finish()
+    }
+}

@@ -8,7 +8,7 @@ use neuron::{
 
 #[test]
 fn digits_reach_97_percent_on_held_out_data() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/digits.csv.gz");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
     let t = read_csv_path(path).unwrap();
     let cols = t.headers.len() - 1;
     let mut x = Vec::new();

@@ -1,0 +1,222 @@
+//! Data sources: a CSV file (optionally gzipped), an MNIST-style IDX directory, `fashion-mnist`,
+//! or `builtin:NAME`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use neuron::csv::{read_csv_path, RawTable};
+use neuron::idx::{load_idx_dir, ImageSet, Split};
+
+/// Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Raw data, before preprocessing.
+pub enum Raw {
+    /// Rows of strings (CSV files, built-ins).
+    Table(RawTable),
+    /// Images with labels (IDX).
+    Images(ImageSet),
+}
+
+/// Which IDX files an image source reads.
+pub fn idx_split(train: bool) -> Split {
+    if train {
+        Split::Train
+    } else {
+        Split::Test
+    }
+}
+
+fn idx_dir(src: &str) -> Option<PathBuf> {
+    if src == "fashion-mnist" {
+        return Some(PathBuf::from(FASHION_MNIST_DIR));
+    }
+    let p = Path::new(src);
+    p.is_dir().then(|| p.to_path_buf())
+}
+
+/// Loads `src`. Image sources read their training files when `train`, else their test files.
+pub fn load(src: &str, train: bool) -> Result<Raw> {
+    if let Some(name) = src.strip_prefix("builtin:") {
+        return Ok(Raw::Table(neuron::builtin::load(name)?));
+    }
+    if src == "fashion-mnist" && !Path::new(FASHION_MNIST_DIR).is_dir() {
+        bail!(
+            "Fashion-MNIST is not installed: install it with `apt-get install dataset-fashion-mnist` (it goes to {FASHION_MNIST_DIR}), or pass the directory holding its IDX files"
+        );
+    }
+    if let Some(dir) = idx_dir(src) {
+        let set = load_idx_dir(&dir, idx_split(train))
+            .with_context(|| format!("reading IDX files in {}", dir.display()))?;
+        return Ok(Raw::Images(set));
+    }
+    if !Path::new(src).exists() {
+        bail!(
+            "{src}: no such file or directory (a data source is a CSV file, a directory of IDX files, fashion-mnist, or builtin:{})",
+            neuron::builtin::NAMES.join("|builtin:")
+        );
+    }
+    Ok(Raw::Table(read_csv_path(src)?))
+}
+
+/// Rows encoded for the network.
+pub struct Encoded {
+    /// Inputs.
+    pub x: neuron::Matrix<f32>,
+    /// Class index per row (classification with the target present).
+    pub classes: Option<Vec<usize>>,
+    /// Standardised target per row (regression with the target present).
+    pub values: Option<Vec<f32>>,
+    /// Text columns with categories unseen in training, and how many cells.
+    pub unseen: Vec<(String, usize)>,
+}
+
+/// Applies a fitted preprocessor to raw data.
+pub fn encode(
+    raw: &Raw,
+    pre: &neuron::preprocess::Preprocessor,
+    need_target: bool,
+) -> Result<Encoded> {
+    match raw {
+        Raw::Table(t) => {
+            let e = pre.transform(t, need_target)?;
+            Ok(Encoded {
+                x: e.x,
+                classes: e.classes,
+                values: e.values,
+                unseen: e.unseen,
+            })
+        }
+        Raw::Images(set) => {
+            if set.x.cols() != pre.input_width() {
+                bail!(
+                    "the model expects {} features, the images have {} pixels ({}×{})",
+                    pre.input_width(),
+                    set.x.cols(),
+                    set.height,
+                    set.width
+                );
+            }
+            let labels = pre
+                .labels()
+                .context("the model is a regression model; image data have class labels")?;
+            let mut classes = Vec::with_capacity(set.labels.len());
+            for (i, l) in set.labels.iter().enumerate() {
+                let s = l.to_string();
+                match labels.iter().position(|x| *x == s) {
+                    Some(k) => classes.push(k),
+                    None => bail!(
+                        "image {i}: label {s} was not seen in training (classes: {})",
+                        labels.join(", ")
+                    ),
+                }
+            }
+            Ok(Encoded {
+                x: set.x.clone(),
+                classes: Some(classes),
+                values: None,
+                unseen: Vec::new(),
+            })
+        }
+    }
+}
+
+/// A subset of a table's rows.
+pub fn table_rows(t: &RawTable, idx: &[usize]) -> RawTable {
+    RawTable {
+        source: t.source.clone(),
+        headers: t.headers.clone(),
+        rows: idx.iter().map(|&i| t.rows[i].clone()).collect(),
+        lines: idx.iter().map(|&i| t.lines[i]).collect(),
+    }
+}
+
+/// Network targets for the given loss: class indices, 0/1, one-hot, or values.
+pub fn targets(e: &Encoded, loss: neuron::Loss, outputs: usize) -> Result<neuron::Matrix<f32>> {
+    use neuron::{Loss, Matrix};
+    let n = e.x.rows();
+    Ok(match (&e.classes, &e.values) {
+        (Some(c), _) => match loss {
+            Loss::CrossEntropy { .. } => {
+                Matrix::from_vec(n, 1, c.iter().map(|&k| k as f32).collect())?
+            }
+            Loss::BinaryCrossEntropy if outputs == 1 => {
+                Matrix::from_vec(n, 1, c.iter().map(|&k| k as f32).collect())?
+            }
+            _ => {
+                let mut m = Matrix::zeros(n, outputs);
+                for (r, &k) in c.iter().enumerate() {
+                    m.set(r, k, 1.0);
+                }
+                m
+            }
+        },
+        (None, Some(v)) => Matrix::from_vec(n, 1, v.clone())?,
+        (None, None) => bail!("the data have no target column"),
+    })
+}
+
+/// Predicted class index per row for a classification model.
+pub fn classes_from_outputs(out: &neuron::Matrix<f32>) -> Vec<usize> {
+    if out.cols() == 1 {
+        out.as_slice()
+            .iter()
+            .map(|&v| usize::from(v > 0.0))
+            .collect()
+    } else {
+        out.argmax_rows()
+    }
+}
+
+/// Class probabilities `[n, classes]` from a classification model's outputs.
+pub fn probabilities(out: &neuron::Matrix<f32>, loss: neuron::Loss) -> neuron::Matrix<f32> {
+    use neuron::{Loss, Matrix};
+    let (n, k) = (out.rows(), out.cols());
+    match loss {
+        Loss::CrossEntropy { .. } => {
+            let mut p = out.clone();
+            for r in 0..n {
+                let row = p.row_mut(r);
+                let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut s = 0.0;
+                for v in row.iter_mut() {
+                    *v = (*v - m).exp();
+                    s += *v;
+                }
+                row.iter_mut().for_each(|v| *v /= s);
+            }
+            p
+        }
+        Loss::BinaryCrossEntropy if k == 1 => {
+            let mut p = Matrix::zeros(n, 2);
+            for r in 0..n {
+                let p1 = 1.0 / (1.0 + (-out.get(r, 0)).exp());
+                p.set(r, 0, 1.0 - p1);
+                p.set(r, 1, p1);
+            }
+            p
+        }
+        Loss::BinaryCrossEntropy => {
+            let mut p = out.clone();
+            p.as_mut_slice()
+                .iter_mut()
+                .for_each(|v| *v = 1.0 / (1.0 + (-*v).exp()));
+            p
+        }
+        Loss::Mse => {
+            // Outputs regressed onto one-hot targets: clip to [0, 1] and normalise.
+            let mut p = out.clone();
+            for r in 0..n {
+                let row = p.row_mut(r);
+                row.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+                let s: f32 = row.iter().sum();
+                if s > 0.0 {
+                    row.iter_mut().for_each(|v| *v /= s);
+                } else {
+                    row.iter_mut().for_each(|v| *v = 1.0 / k as f32);
+                }
+            }
+            p
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! `neuron predict`: predictions of a saved model, as CSV.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use neuron::preprocess::Task;
+
+use crate::data::{self, classes_from_outputs, probabilities};
+
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// The model file (from `neuron train`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Data to predict: a CSV file (the target column may be absent), an IDX directory, or builtin:NAME.
+    #[arg(long)]
+    pub data: String,
+    /// Add one `p_<label>` probability column per class.
+    #[arg(long)]
+    pub proba: bool,
+    /// Write the CSV here (atomically) instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Threads to use (default: all cores; also NEURON_THREADS).
+    #[arg(long, env = "NEURON_THREADS")]
+    pub threads: Option<usize>,
+}
+
+fn quote(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn run(a: &PredictArgs) -> Result<()> {
+    crate::init_threads(a.threads)?;
+    let (mut model, meta, pre) = crate::eval::load(&a.model)?;
+    let raw = data::load(&a.data, false)?;
+    let e = data::encode(&raw, &pre, false)?;
+    for (col, n) in &e.unseen {
+        eprintln!("neuron: warning: column '{col}': {n} cell(s) with categories unseen in training (encoded as all zeros)");
+    }
+    let out = model.predict(&e.x)?;
+    let mut csv = String::new();
+    match (pre.task(), pre.labels()) {
+        (Task::Classify, Some(labels)) => {
+            let classes = classes_from_outputs(&out);
+            let probs = a.proba.then(|| probabilities(&out, meta.loss));
+            csv.push_str("prediction");
+            if a.proba {
+                for l in labels {
+                    csv.push(',');
+                    csv.push_str(&quote(&format!("p_{l}")));
+                }
+            }
+            csv.push('\n');
+            for (r, &c) in classes.iter().enumerate() {
+                csv.push_str(&quote(&labels[c]));
+                if let Some(p) = &probs {
+                    for v in p.row(r) {
+                        let _ = write!(csv, ",{v:.6}");
+                    }
+                }
+                csv.push('\n');
+            }
+        }
+        _ => {
+            if a.proba {
+                anyhow::bail!(
+                    "--proba needs a classification model; this one is a regression model"
+                );
+            }
+            csv.push_str("prediction\n");
+            for &v in out.as_slice() {
+                let _ = writeln!(csv, "{}", pre.unscale_value(v as f64));
+            }
+        }
+    }
+    match &a.out {
+        Some(p) => {
+            neuron::atomic::atomic_write(p, csv.as_bytes())?;
+            eprintln!("wrote {} predictions to {}", e.x.rows(), p.display());
+        }
+        None => print!("{csv}"),
+    }
+    Ok(())
+}

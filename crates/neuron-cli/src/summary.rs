@@ -1,0 +1,112 @@
+//! `neuron summary`: what a model file holds.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use neuron::preprocess::{ColumnEncoding, TargetEncoding};
+
+#[derive(clap::Args)]
+pub struct SummaryArgs {
+    /// The model file.
+    #[arg(long)]
+    pub model: PathBuf,
+}
+
+pub fn run(a: &SummaryArgs) -> Result<()> {
+    let (model, meta) = neuron::model_file::load_model(&a.model)?;
+    println!("model     {}", a.model.display());
+    println!("format    {}", meta.format);
+    println!("inputs    {}", meta.input_dim);
+    println!("outputs   {}", model.output_dim());
+    println!("loss      {}", meta.loss.name());
+    println!();
+    println!(
+        "{:<6} {:<44} {:<16} {:>10}",
+        "index", "layer (PyTorch)", "output", "params"
+    );
+    let info = model.param_info();
+    let mut width = meta.input_dim;
+    for (i, spec) in meta.layers.iter().enumerate() {
+        if let neuron::LayerSpec::Dense { outputs, .. } = spec {
+            width = *outputs;
+        }
+        println!(
+            "{:<6} {:<44} {:<16} {:>10}",
+            i,
+            spec.torch_name(),
+            format!("[n, {width}]"),
+            spec.num_params()
+        );
+    }
+    println!(
+        "{:<6} {:<44} {:<16} {:>10}",
+        "",
+        "total",
+        "",
+        model.num_params()
+    );
+    println!();
+    println!("tensors (safetensors, loadable with torch.nn.Sequential.load_state_dict):");
+    for p in &info {
+        println!("  {:<12} {:?}", p.name, p.shape);
+    }
+    if let Some(pre) = &meta.preprocessing {
+        println!();
+        let numeric = pre
+            .columns
+            .iter()
+            .filter(|c| matches!(c, ColumnEncoding::Numeric { .. }))
+            .count();
+        let text: Vec<String> = pre
+            .columns
+            .iter()
+            .filter_map(|c| match c {
+                ColumnEncoding::Categorical {
+                    name, categories, ..
+                } => Some(format!("{name} ({} categories)", categories.len())),
+                _ => None,
+            })
+            .collect();
+        match pre.image {
+            Some([h, w]) => println!("features  {h}×{w} image pixels scaled to [0, 1]"),
+            None => println!(
+                "features  {numeric} numeric{}{}",
+                if pre.standardize {
+                    " (standardised)"
+                } else {
+                    ""
+                },
+                if text.is_empty() {
+                    String::new()
+                } else {
+                    format!(", one-hot: {}", text.join(", "))
+                }
+            ),
+        }
+        if let Some(i) = pre.impute {
+            println!("impute    {i:?}");
+        }
+        match &pre.target {
+            TargetEncoding::Classes { name, labels } => {
+                println!(
+                    "target    '{name}': {} classes ({})",
+                    labels.len(),
+                    labels.join(", ")
+                )
+            }
+            TargetEncoding::Value { name, mean, std } => {
+                println!("target    '{name}': regression (trained on (y − {mean:.4}) / {std:.4})")
+            }
+        }
+    }
+    if !meta.provenance.is_null() {
+        println!();
+        println!("provenance");
+        if let Some(o) = meta.provenance.as_object() {
+            for (k, v) in o {
+                println!("  {k}: {}", v);
+            }
+        }
+    }
+    Ok(())
+}

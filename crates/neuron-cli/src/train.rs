@@ -1,0 +1,541 @@
+//! `neuron train`: fit a model on a data source, save it, report test metrics.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use neuron::model_file::{save_model, ModelMeta, FORMAT};
+use neuron::preprocess::{Impute, Preprocessor, Task};
+use neuron::{
+    Activation, Cpu, Dataset, FitConfig, Loss, LrSchedule, Optimizer, OptimizerConfig,
+    OptimizerKind, Rng, Sequential,
+};
+use serde_json::json;
+
+use crate::data::{self, Raw};
+use crate::progress::Progress;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    Auto,
+    Classify,
+    Regress,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LossArg {
+    Auto,
+    Mse,
+    CrossEntropy,
+    Bce,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ImputeArg {
+    Mean,
+    Median,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleArg {
+    Constant,
+    Cosine,
+    Step,
+    Exponential,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct TrainArgs {
+    /// Training data: a CSV file (optionally .gz), a directory of IDX files, fashion-mnist, or
+    /// builtin:digits|table-area|xor|circles|spirals.
+    #[arg(long, default_value = "builtin:digits")]
+    pub data: String,
+    /// Target column, by name or 0-based index (default: the last column).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Task: auto treats text labels or at most 20 distinct integers as classes.
+    #[arg(long, value_enum, default_value_t = TaskArg::Auto)]
+    pub task: TaskArg,
+    /// Hidden layer widths, comma-separated (default: 128,64 for tables, 512,256 for images).
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// Hidden activation: relu, sigmoid, tanh, leaky-relu, gelu or identity.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
+    /// Loss: auto is cross-entropy for classification, mse for regression.
+    #[arg(long, value_enum, default_value_t = LossArg::Auto)]
+    pub loss: LossArg,
+    /// Label smoothing for cross-entropy, in [0, 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
+    /// Optimizer: sgd, momentum, nesterov, adam, adamw or rmsprop.
+    #[arg(long, default_value = "adamw")]
+    pub optimizer: String,
+    /// Learning rate (default 1e-3; 0.01 for sgd, momentum and nesterov).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Weight decay (decoupled for adamw, L2 otherwise).
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+    pub weight_decay: f64,
+    /// Momentum for momentum and nesterov.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// Clip gradients to this global norm.
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value_t = ScheduleArg::Constant)]
+    pub schedule: ScheduleArg,
+    /// Warm-up epochs for the cosine schedule.
+    #[arg(long, default_value_t = 0.0)]
+    pub warmup: f64,
+    /// Dropout after each hidden layer, in [0, 1) (default 0 for tables, 0.2 for images).
+    #[arg(long, allow_negative_numbers = true)]
+    pub dropout: Option<f64>,
+    /// Maximum number of epochs (default 200 for tables, 20 for images).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Mini-batch size (default 32 for tables, 128 for images).
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch_size: Option<i64>,
+    /// Share of the training rows held out for validation (early stopping, progress).
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub val_split: f64,
+    /// Share of a table's rows held out as a test set, reported at the end (0 to train on all;
+    /// image directories use their own test files).
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    pub test_split: f64,
+    /// Stop after this many epochs without validation improvement, keeping the best weights
+    /// (default 20 for tables, 5 for images; 0 disables).
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Seed for initialisation, shuffling, splits and dropout.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Threads to use (default: all cores; also NEURON_THREADS).
+    #[arg(long, env = "NEURON_THREADS")]
+    pub threads: Option<usize>,
+    /// Standardise numeric CSV features (the default).
+    #[arg(long, overrides_with = "no_standardize")]
+    pub standardize: bool,
+    /// Do not standardise numeric CSV features.
+    #[arg(long)]
+    pub no_standardize: bool,
+    /// Fill empty cells from training statistics (text columns: most frequent category).
+    #[arg(long, value_enum)]
+    pub impute: Option<ImputeArg>,
+    /// Keep the sample order (no per-epoch shuffling).
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Start from a saved model's architecture, preprocessing and weights.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Where to save the model.
+    #[arg(long, default_value = "model.safetensors")]
+    pub out: PathBuf,
+    /// Write per-epoch history and final metrics as JSON here.
+    #[arg(long)]
+    pub metrics_json: Option<PathBuf>,
+    /// Draw training and validation curves to this PNG or SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Parser)]
+struct Wrapper {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+impl TrainArgs {
+    /// The options of a plain `neuron train`.
+    pub fn default_args() -> TrainArgs {
+        Wrapper::parse_from(["train"]).args
+    }
+}
+
+/// Options resolved against the kind of data.
+struct Resolved {
+    hidden: Vec<usize>,
+    activation: Activation,
+    dropout: f64,
+    epochs: usize,
+    batch: usize,
+    patience: Option<usize>,
+    optimizer: OptimizerConfig,
+}
+
+fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
+    let hidden: Vec<usize> = match &a.layers {
+        Some(s) => {
+            let parts: Vec<&str> = s
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            if parts.is_empty() {
+                bail!("--layers is empty: give hidden widths like 128,64");
+            }
+            parts
+                .iter()
+                .map(|p| match p.parse::<usize>() {
+                    Ok(0) | Err(_) => bail!("--layers: '{p}' is not a positive width"),
+                    Ok(n) => Ok(n),
+                })
+                .collect::<Result<_>>()?
+        }
+        None if images => vec![512, 256],
+        None => vec![128, 64],
+    };
+    let activation = Activation::parse(&a.activation).with_context(|| {
+        format!(
+            "--activation: unknown '{}' (relu, sigmoid, tanh, leaky-relu, gelu, identity)",
+            a.activation
+        )
+    })?;
+    let dropout = a.dropout.unwrap_or(if images { 0.2 } else { 0.0 });
+    if !(0.0..1.0).contains(&dropout) {
+        bail!("--dropout must be in [0, 1), got {dropout}");
+    }
+    let epochs = a.epochs.unwrap_or(if images { 20 } else { 200 });
+    if epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let batch = match a.batch_size {
+        Some(b) if b <= 0 => bail!("--batch-size must be at least 1, got {b}"),
+        Some(b) => b as usize,
+        None if images => 128,
+        None => 32,
+    };
+    if !(0.0..1.0).contains(&a.val_split) {
+        bail!("--val-split must be in [0, 1), got {}", a.val_split);
+    }
+    if !(0.0..1.0).contains(&a.test_split) {
+        bail!("--test-split must be in [0, 1), got {}", a.test_split);
+    }
+    let patience = match a.patience.unwrap_or(if images { 5 } else { 20 }) {
+        0 => None,
+        p => Some(p),
+    };
+    let kind = match OptimizerKind::parse(&a.optimizer) {
+        Some(OptimizerKind::Momentum { .. }) => OptimizerKind::Momentum {
+            momentum: a.momentum,
+        },
+        Some(OptimizerKind::Nesterov { .. }) => OptimizerKind::Nesterov {
+            momentum: a.momentum,
+        },
+        Some(k) => k,
+        None => bail!(
+            "--optimizer: unknown '{}' (sgd, momentum, nesterov, adam, adamw, rmsprop)",
+            a.optimizer
+        ),
+    };
+    let lr = a.lr.unwrap_or(match kind {
+        OptimizerKind::Sgd | OptimizerKind::Momentum { .. } | OptimizerKind::Nesterov { .. } => {
+            0.01
+        }
+        _ => 1e-3,
+    });
+    if !(lr > 0.0 && lr.is_finite()) {
+        bail!("--lr must be a positive number, got {lr}");
+    }
+    let schedule = match a.schedule {
+        ScheduleArg::Constant => LrSchedule::Constant,
+        ScheduleArg::Cosine => LrSchedule::Cosine {
+            warmup: a.warmup,
+            min_lr: 0.0,
+        },
+        ScheduleArg::Step => LrSchedule::Step {
+            every: (epochs / 3).max(1),
+            gamma: 0.1,
+        },
+        ScheduleArg::Exponential => LrSchedule::Exponential { gamma: 0.95 },
+    };
+    let mut optimizer = OptimizerConfig::new(kind, lr)
+        .weight_decay(a.weight_decay)
+        .schedule(schedule);
+    optimizer.clip_norm = a.clip_norm;
+    optimizer.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Resolved {
+        hidden,
+        activation,
+        dropout,
+        epochs,
+        batch,
+        patience,
+        optimizer,
+    })
+}
+
+fn loss_for(a: &TrainArgs, task: Task) -> Result<Loss> {
+    Ok(match (a.loss, task) {
+        (LossArg::Auto | LossArg::CrossEntropy, Task::Classify) => Loss::CrossEntropy {
+            label_smoothing: a.label_smoothing,
+        },
+        (LossArg::Bce, Task::Classify) => Loss::BinaryCrossEntropy,
+        (LossArg::Mse, _) | (LossArg::Auto, Task::Regress) => Loss::Mse,
+        (l, Task::Regress) => {
+            bail!("--loss {l:?} needs a classification target; this target is numeric (regression)")
+        }
+    })
+}
+
+/// Training, validation and test data, encoded, plus the preprocessing.
+struct Prepared {
+    pre: Preprocessor,
+    train: data::Encoded,
+    test: Option<data::Encoded>,
+    images: bool,
+}
+
+fn prepare(a: &TrainArgs, init: Option<&Preprocessor>) -> Result<Prepared> {
+    let raw = data::load(&a.data, true)?;
+    match raw {
+        Raw::Images(set) => {
+            let pre = match init {
+                Some(p) => p.clone(),
+                None => {
+                    let mut labels: Vec<u8> = set.labels.clone();
+                    labels.sort_unstable();
+                    labels.dedup();
+                    if labels.len() < 2 {
+                        bail!(
+                            "{}: all images have the same label; classification needs two classes",
+                            a.data
+                        );
+                    }
+                    let max = *labels.last().unwrap_or(&0) as usize;
+                    Preprocessor::for_images(
+                        set.height,
+                        set.width,
+                        (0..=max).map(|l| l.to_string()).collect(),
+                    )
+                }
+            };
+            let train = data::encode(&Raw::Images(set), &pre, true)?;
+            let test = match data::load(&a.data, false) {
+                Ok(raw) => Some(data::encode(&raw, &pre, true)?),
+                Err(_) => None,
+            };
+            Ok(Prepared {
+                pre,
+                train,
+                test,
+                images: true,
+            })
+        }
+        Raw::Table(t) => {
+            let mut idx: Vec<usize> = (0..t.rows.len()).collect();
+            Rng::new(a.seed ^ 0x7E57).shuffle(&mut idx);
+            let n_test = (t.rows.len() as f64 * a.test_split).round() as usize;
+            let (test_idx, train_idx) = idx.split_at(n_test);
+            let mut train_idx = train_idx.to_vec();
+            train_idx.sort_unstable();
+            let train_t = data::table_rows(&t, &train_idx);
+            let pre = match init {
+                Some(p) => p.clone(),
+                None => {
+                    let task = match a.task {
+                        TaskArg::Auto => None,
+                        TaskArg::Classify => Some(Task::Classify),
+                        TaskArg::Regress => Some(Task::Regress),
+                    };
+                    let impute = a.impute.map(|i| match i {
+                        ImputeArg::Mean => Impute::Mean,
+                        ImputeArg::Median => Impute::Median,
+                    });
+                    Preprocessor::fit(
+                        &train_t,
+                        a.target.as_deref(),
+                        task,
+                        !a.no_standardize,
+                        impute,
+                    )?
+                }
+            };
+            let train = data::encode(&Raw::Table(train_t), &pre, true)?;
+            let test = if test_idx.is_empty() {
+                None
+            } else {
+                let mut ti = test_idx.to_vec();
+                ti.sort_unstable();
+                Some(data::encode(
+                    &Raw::Table(data::table_rows(&t, &ti)),
+                    &pre,
+                    true,
+                )?)
+            };
+            Ok(Prepared {
+                pre,
+                train,
+                test,
+                images: false,
+            })
+        }
+    }
+}
+
+pub fn run(a: &TrainArgs) -> Result<()> {
+    let threads = crate::init_threads(a.threads)?;
+    let init = match &a.init {
+        Some(p) => Some(crate::eval::load(p)?),
+        None => None,
+    };
+    let prep = prepare(a, init.as_ref().map(|(_, _, p)| p))?;
+    let r = resolve(a, prep.images)?;
+    let task = prep.pre.task();
+    let (mut model, loss) = match init {
+        Some((mut m, meta, _)) => {
+            if a.label_smoothing > 0.0 {
+                m.set_loss(Loss::CrossEntropy {
+                    label_smoothing: a.label_smoothing,
+                })?;
+            }
+            let loss = m.loss();
+            let _ = meta;
+            (m, loss)
+        }
+        None => {
+            let loss = loss_for(a, task)?;
+            let outputs = match (prep.pre.labels(), loss) {
+                (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
+                (Some(l), _) => l.len(),
+                (None, _) => 1,
+            };
+            let mut b = Sequential::builder(prep.pre.input_width());
+            for &h in &r.hidden {
+                b = b.dense(h).activation(r.activation);
+                if r.dropout > 0.0 {
+                    b = b.dropout(r.dropout);
+                }
+            }
+            let m = b
+                .dense(outputs)
+                .loss(loss)
+                .seed(a.seed)
+                .build(Cpu::<f32>::with_threads(threads))?;
+            (m, loss)
+        }
+    };
+    let y = data::targets(&prep.train, loss, model.output_dim())?;
+    let train = Dataset::new(prep.train.x.clone(), y)?;
+    if a.val_split > 0.0 {
+        let n_val = (train.len() as f64 * a.val_split).round() as usize;
+        if n_val == 0 || n_val >= train.len() {
+            bail!(
+                "{} training rows are too few to hold out a {:.0} % validation split (use --val-split 0)",
+                train.len(),
+                a.val_split * 100.0
+            );
+        }
+    }
+    let mut opt = Optimizer::new(r.optimizer.clone())?;
+    let cfg = FitConfig {
+        epochs: r.epochs,
+        batch_size: r.batch,
+        shuffle: !a.no_shuffle,
+        seed: a.seed,
+        validation_split: a.val_split,
+        patience: if a.val_split > 0.0 { r.patience } else { None },
+        min_delta: 0.0,
+        drop_last: false,
+    };
+    if !a.quiet {
+        eprintln!(
+            "training {} on {} ({} samples, {} features) → {}: {} parameters, {}, {} {} lr {}, batch {}, up to {} epochs, {} thread{}",
+            match task {
+                Task::Classify => "a classifier",
+                Task::Regress => "a regressor",
+            },
+            a.data,
+            train.len(),
+            prep.pre.input_width(),
+            model.specs().iter().map(|s| s.torch_name()).collect::<Vec<_>>().join(" → "),
+            model.num_params(),
+            loss.name(),
+            r.optimizer.kind.name(),
+            if r.optimizer.weight_decay > 0.0 { format!("(weight decay {})", r.optimizer.weight_decay) } else { String::new() },
+            r.optimizer.lr,
+            r.batch,
+            r.epochs,
+            threads,
+            if threads == 1 { "" } else { "s" }
+        );
+    }
+    let mut progress = Progress::new(a.quiet, r.epochs);
+    let t0 = Instant::now();
+    let history = model.fit(&mut opt, &train, None, &cfg, &mut progress)?;
+    let train_seconds = t0.elapsed().as_secs_f64();
+
+    let test_report = match &prep.test {
+        Some(e) => Some(crate::eval::compute(&mut model, &prep.pre, e)?),
+        None => None,
+    };
+    let test_json = test_report.as_ref().map(crate::eval::to_json);
+    let provenance = json!({
+        "neuron_version": env!("CARGO_PKG_VERSION"),
+        "created_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        "data": a.data,
+        "train_samples": train.len(),
+        "epochs_run": history.epochs.len(),
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early,
+        "train_seconds": train_seconds,
+        "threads": threads,
+        "seed": a.seed,
+        "optimizer": r.optimizer,
+        "batch_size": r.batch,
+        "val_split": a.val_split,
+        "test_split": if prep.images { serde_json::Value::Null } else { json!(a.test_split) },
+        "init": a.init.as_ref().map(|p| p.display().to_string()),
+        "test": test_json,
+    });
+    let meta = ModelMeta {
+        format: FORMAT.into(),
+        input_dim: model.input_dim(),
+        layers: model.specs().to_vec(),
+        loss,
+        preprocessing: Some(prep.pre.clone()),
+        provenance,
+    };
+    save_model(&a.out, &model, &meta).with_context(|| format!("saving {}", a.out.display()))?;
+    if let Some(p) = &a.metrics_json {
+        let j = json!({ "history": history, "test": test_json, "train_seconds": train_seconds });
+        neuron::atomic::atomic_write(p, serde_json::to_string_pretty(&j)?.as_bytes())?;
+    }
+    if let Some(p) = &a.plot {
+        crate::plot::draw(p, &history, task)?;
+    }
+    if !a.quiet {
+        let last = history.epochs.last();
+        eprintln!(
+            "trained {} epochs in {:.1}s{}; saved {}",
+            history.epochs.len(),
+            train_seconds,
+            match (history.best_epoch, history.stopped_early) {
+                (Some(b), true) => format!(" (stopped early, best epoch {b} restored)"),
+                (Some(b), false) => format!(" (best epoch {b} restored)"),
+                _ => String::new(),
+            },
+            a.out.display()
+        );
+        if let Some(r) = &test_report {
+            println!(
+                "test metrics ({}):",
+                if prep.images {
+                    "the data's test files".to_string()
+                } else {
+                    format!("{:.0} % of the rows held out", a.test_split * 100.0)
+                }
+            );
+            crate::eval::print(r);
+        } else if let Some(l) = last {
+            println!("final training loss {:.4}", l.loss);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! Model files: safetensors whose tensors are named and shaped exactly as PyTorch's
+//! `nn.Sequential` of the same layers (`0.weight` `[out, in]`, `0.bias`, `2.weight`, …; activation
+//! layers take an index too), so `model.load_state_dict(safetensors.torch.load_file(path))` works.
+//! Everything else (architecture, loss, preprocessing, class labels, provenance) is JSON in the
+//! file's metadata under the key `neuron`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::atomic_write;
+use crate::backend::Backend;
+use crate::cpu::Cpu;
+use crate::error::{NeuronError, Result};
+use crate::float::Float;
+use crate::layer::LayerSpec;
+use crate::loss::Loss;
+use crate::preprocess::Preprocessor;
+use crate::sequential::Sequential;
+
+/// The format tag written in every model file.
+pub const FORMAT: &str = "neuron-mlp/1";
+
+/// Everything in a model file besides the weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Number of network inputs.
+    pub input_dim: usize,
+    /// The layers, one per `nn.Sequential` index.
+    pub layers: Vec<LayerSpec>,
+    /// The training loss (decides how outputs become probabilities).
+    pub loss: Loss,
+    /// How raw data becomes inputs, and outputs become labels or values.
+    pub preprocessing: Option<Preprocessor>,
+    /// How the model was made: free-form JSON (options, data, history summary, versions).
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+}
+
+/// Serialises a model and its metadata into safetensors bytes (weights stored as f32).
+pub fn to_bytes<B: Backend>(model: &Sequential<B>, meta: &ModelMeta) -> Result<Vec<u8>> {
+    let info = model.param_info();
+    let mut raw: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(info.len());
+    for (i, p) in info.iter().enumerate() {
+        let values = model.param(i)?;
+        if let Some(bad) = values.iter().find(|v| !v.f64().is_finite()) {
+            return Err(NeuronError::Diverged(format!(
+                "refusing to save: parameter {} holds a non-finite value ({bad})",
+                p.name
+            )));
+        }
+        let bytes = values
+            .iter()
+            .flat_map(|v| (v.f64() as f32).to_le_bytes())
+            .collect();
+        raw.push((p.name.clone(), p.shape.clone(), bytes));
+    }
+    let views = raw
+        .iter()
+        .map(|(n, s, b)| {
+            Ok((
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).map_err(st_err)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let json = serde_json::to_string(meta).map_err(|e| NeuronError::Model(e.to_string()))?;
+    let info = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        ("neuron".to_string(), json),
+    ]);
+    safetensors::serialize(views, Some(info)).map_err(st_err)
+}
+
+fn st_err(e: safetensors::SafeTensorError) -> NeuronError {
+    NeuronError::Model(format!("safetensors: {e}"))
+}
+
+/// Saves atomically (temporary file, then rename).
+pub fn save_model<B: Backend>(
+    path: impl AsRef<Path>,
+    model: &Sequential<B>,
+    meta: &ModelMeta,
+) -> Result<()> {
+    let bytes = to_bytes(model, meta)?;
+    atomic_write(path, &bytes)
+}
+
+/// Parses and validates model-file bytes into a CPU model.
+pub fn from_bytes(bytes: &[u8], source: &str) -> Result<(Sequential<Cpu<f32>>, ModelMeta)> {
+    let bad = |m: String| NeuronError::Model(format!("{source}: {m}"));
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file ({e})")))?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file ({e})")))?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("neuron"))
+        .ok_or_else(|| {
+            bad("not a neuron model (no 'neuron' metadata; was it saved by another tool?)".into())
+        })?;
+    let meta: ModelMeta = serde_json::from_str(json)
+        .map_err(|e| bad(format!("unreadable model description: {e}")))?;
+    if meta.format != FORMAT {
+        return Err(bad(format!(
+            "unsupported format '{}' (this neuron reads {FORMAT})",
+            meta.format
+        )));
+    }
+    if let Some(p) = &meta.preprocessing {
+        if p.input_width() != meta.input_dim {
+            return Err(bad(format!(
+                "preprocessing produces {} inputs but the network takes {}",
+                p.input_width(),
+                meta.input_dim
+            )));
+        }
+    }
+    // Build once to learn the expected names and shapes (this also validates the architecture).
+    let skeleton = Sequential::from_specs(
+        Cpu::<f32>::new(),
+        meta.input_dim,
+        meta.layers.clone(),
+        meta.loss,
+        0,
+        None,
+    )
+    .map_err(|e| bad(format!("invalid architecture: {e}")))?;
+    let info = skeleton.param_info();
+    if st.len() != info.len() {
+        return Err(bad(format!(
+            "expected {} tensors, found {}",
+            info.len(),
+            st.len()
+        )));
+    }
+    let mut weights = Vec::with_capacity(info.len());
+    for p in &info {
+        let t = st
+            .tensor(&p.name)
+            .map_err(|_| bad(format!("missing tensor '{}'", p.name)))?;
+        if t.dtype() != Dtype::F32 {
+            return Err(bad(format!(
+                "tensor '{}' is {:?}, expected F32",
+                p.name,
+                t.dtype()
+            )));
+        }
+        if t.shape() != p.shape.as_slice() {
+            return Err(bad(format!(
+                "tensor '{}' has shape {:?}, expected {:?}",
+                p.name,
+                t.shape(),
+                p.shape
+            )));
+        }
+        let v: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(bad(format!("tensor '{}' holds non-finite values", p.name)));
+        }
+        weights.push(v);
+    }
+    let model = Sequential::from_specs(
+        Cpu::<f32>::new(),
+        meta.input_dim,
+        meta.layers.clone(),
+        meta.loss,
+        0,
+        Some(&weights),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    Ok((model, meta))
+}
+
+/// Loads and validates a model file.
+pub fn load_model(path: impl AsRef<Path>) -> Result<(Sequential<Cpu<f32>>, ModelMeta)> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| NeuronError::io(path, e))?;
+    from_bytes(&bytes, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::Matrix;
+
+    fn meta(m: &Sequential<Cpu<f32>>) -> ModelMeta {
+        ModelMeta {
+            format: FORMAT.into(),
+            input_dim: m.input_dim(),
+            layers: m.specs().to_vec(),
+            loss: m.loss(),
+            preprocessing: None,
+            provenance: serde_json::json!({"test": true}),
+        }
+    }
+
+    #[test]
+    fn round_trip_is_exact_and_bad_files_are_refused() {
+        let mut m = Sequential::builder(3)
+            .dense(4)
+            .relu()
+            .dense(2)
+            .loss(Loss::cross_entropy())
+            .seed(2)
+            .build(Cpu::<f32>::new())
+            .unwrap();
+        let bytes = to_bytes(&m, &meta(&m)).unwrap();
+        let (mut back, meta2) = from_bytes(&bytes, "m").unwrap();
+        assert_eq!(meta2, meta(&m));
+        assert_eq!(back.params().unwrap(), m.params().unwrap());
+        let x = Matrix::from_vec(1, 3, vec![0.1, 0.2, 0.3]).unwrap();
+        assert_eq!(back.predict(&x).unwrap(), m.predict(&x).unwrap());
+        assert!(from_bytes(&bytes[..bytes.len() - 3], "m").is_err());
+        assert!(from_bytes(b"garbage", "m")
+            .unwrap_err()
+            .to_string()
+            .contains("not a valid safetensors"));
+        let foreign = safetensors::serialize(Vec::<(String, TensorView)>::new(), None).unwrap();
+        assert!(from_bytes(&foreign, "m")
+            .unwrap_err()
+            .to_string()
+            .contains("not a neuron model"));
+        m.set_param(0, &[f32::NAN; 12]).unwrap();
+        assert!(to_bytes(&m, &meta(&m)).is_err());
+    }
+}

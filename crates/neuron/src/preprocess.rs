@@ -1,0 +1,635 @@
+//! Turning a table of strings into numbers a network can learn from, and back: column typing,
+//! one-hot encoding of text features, imputation, standardisation, and target encoding. The fitted
+//! [`Preprocessor`] is stored in model files so evaluation and prediction apply exactly the
+//! training-time transformation.
+
+use serde::{Deserialize, Serialize};
+
+use crate::csv::RawTable;
+use crate::error::{NeuronError, Result};
+use crate::matrix::Matrix;
+
+/// What the model predicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// A class label.
+    Classify,
+    /// A real value.
+    Regress,
+}
+
+/// How missing cells are filled (statistics from the training rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impute {
+    /// Mean of the column (most frequent category for text columns).
+    Mean,
+    /// Median of the column (most frequent category for text columns).
+    Median,
+}
+
+/// How one input column becomes network inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ColumnEncoding {
+    /// A number, standardised as `(v − mean) / std`.
+    Numeric {
+        /// Column name.
+        name: String,
+        /// Subtracted (0 when not standardising).
+        mean: f64,
+        /// Divided by (1 when not standardising).
+        std: f64,
+        /// Value for empty cells, when imputing.
+        fill: Option<f64>,
+    },
+    /// A text category, one-hot encoded over the categories seen in training.
+    Categorical {
+        /// Column name.
+        name: String,
+        /// Categories seen in training (one input each).
+        categories: Vec<String>,
+        /// Category for empty cells, when imputing.
+        fill: Option<String>,
+    },
+}
+
+impl ColumnEncoding {
+    /// The column's name.
+    pub fn name(&self) -> &str {
+        match self {
+            ColumnEncoding::Numeric { name, .. } | ColumnEncoding::Categorical { name, .. } => name,
+        }
+    }
+    /// Number of network inputs it produces.
+    pub fn width(&self) -> usize {
+        match self {
+            ColumnEncoding::Numeric { .. } => 1,
+            ColumnEncoding::Categorical { categories, .. } => categories.len(),
+        }
+    }
+}
+
+/// How the target column is encoded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TargetEncoding {
+    /// Class labels, in index order.
+    Classes {
+        /// Column name.
+        name: String,
+        /// The label of each class index.
+        labels: Vec<String>,
+    },
+    /// A real value, standardised for training and restored at prediction.
+    Value {
+        /// Column name.
+        name: String,
+        /// Mean of the training targets.
+        mean: f64,
+        /// Standard deviation of the training targets.
+        std: f64,
+    },
+}
+
+/// The fitted transformation from raw rows to network inputs and targets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessor {
+    /// One encoding per input column, in input order.
+    pub columns: Vec<ColumnEncoding>,
+    /// The target.
+    pub target: TargetEncoding,
+    /// Whether numeric features are standardised.
+    pub standardize: bool,
+    /// Missing-value policy.
+    pub impute: Option<Impute>,
+    /// Image geometry `[height, width]` when the inputs are pixels.
+    #[serde(default)]
+    pub image: Option<[usize; 2]>,
+}
+
+/// Rows turned into numbers.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// Network inputs.
+    pub x: Matrix<f32>,
+    /// Class index per row (classification targets), when the target column was present.
+    pub classes: Option<Vec<usize>>,
+    /// Standardised target per row (regression), when present.
+    pub values: Option<Vec<f32>>,
+    /// For each text column with categories unseen in training: (column, number of cells).
+    pub unseen: Vec<(String, usize)>,
+}
+
+/// Classification when the target has text labels, or at most this many distinct integers.
+pub const MAX_AUTO_CLASSES: usize = 20;
+
+fn parse_num(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok()
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}
+
+/// Sorts labels numerically when they all are numbers, else lexicographically.
+fn sort_labels(labels: &mut [String]) {
+    if labels.iter().all(|l| parse_num(l).is_some()) {
+        labels.sort_by(|a, b| {
+            parse_num(a)
+                .unwrap_or(0.0)
+                .total_cmp(&parse_num(b).unwrap_or(0.0))
+        });
+    } else {
+        labels.sort();
+    }
+}
+
+fn at(t: &RawTable, r: usize, c: usize) -> String {
+    format!(
+        "{}:{}: column '{}' (field {})",
+        t.source,
+        t.lines[r],
+        t.headers[c],
+        c + 1
+    )
+}
+
+impl Preprocessor {
+    /// Fits on a training table. `target` names the target column (or its 0-based index); `None`
+    /// means the last column. `task` `None` means detect it.
+    pub fn fit(
+        t: &RawTable,
+        target: Option<&str>,
+        task: Option<Task>,
+        standardize: bool,
+        impute: Option<Impute>,
+    ) -> Result<Self> {
+        if t.headers.len() < 2 {
+            return Err(NeuronError::data(format!(
+                "{}: needs at least one feature column and a target column",
+                t.source
+            )));
+        }
+        let tc = match target {
+            Some(name) => t.column_index(name)?,
+            None => t.headers.len() - 1,
+        };
+        let target = Self::fit_target(t, tc, task)?;
+        let mut columns = Vec::new();
+        for c in (0..t.headers.len()).filter(|&c| c != tc) {
+            columns.push(Self::fit_column(t, c, standardize, impute)?);
+        }
+        Ok(Preprocessor {
+            columns,
+            target,
+            standardize,
+            impute,
+            image: None,
+        })
+    }
+
+    fn fit_target(t: &RawTable, tc: usize, task: Option<Task>) -> Result<TargetEncoding> {
+        let name = t.headers[tc].clone();
+        if let Some(r) = t.rows.iter().position(|row| row[tc].is_empty()) {
+            return Err(NeuronError::data(format!(
+                "{}: the target is empty",
+                at(t, r, tc)
+            )));
+        }
+        let nums: Vec<Option<f64>> = t.rows.iter().map(|row| parse_num(&row[tc])).collect();
+        let numeric = nums.iter().all(Option::is_some);
+        let task = match task {
+            Some(task) => task,
+            None => {
+                let mut distinct: Vec<&str> = t.rows.iter().map(|r| r[tc].as_str()).collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                let integers = nums.iter().all(|v| v.is_some_and(|x| x.fract() == 0.0));
+                if !numeric || (integers && distinct.len() <= MAX_AUTO_CLASSES) {
+                    Task::Classify
+                } else {
+                    Task::Regress
+                }
+            }
+        };
+        match task {
+            Task::Classify => {
+                let mut labels: Vec<String> = t.rows.iter().map(|r| r[tc].clone()).collect();
+                labels.sort_unstable();
+                labels.dedup();
+                sort_labels(&mut labels);
+                if labels.len() < 2 {
+                    return Err(NeuronError::data(format!(
+                        "{}: the target column '{name}' has a single class ({}); classification needs at least two",
+                        t.source, labels[0]
+                    )));
+                }
+                Ok(TargetEncoding::Classes { name, labels })
+            }
+            Task::Regress => {
+                let mut v = Vec::with_capacity(nums.len());
+                for (r, x) in nums.iter().enumerate() {
+                    match x {
+                        Some(x) if x.is_finite() => v.push(*x),
+                        Some(x) => {
+                            return Err(NeuronError::data(format!(
+                                "{}: target {x} is not finite",
+                                at(t, r, tc)
+                            )))
+                        }
+                        None => {
+                            return Err(NeuronError::data(format!(
+                                "{}: '{}' is not a number (regression needs numeric targets)",
+                                at(t, r, tc),
+                                t.rows[r][tc]
+                            )))
+                        }
+                    }
+                }
+                let (mean, std) = mean_std(&v);
+                Ok(TargetEncoding::Value {
+                    name,
+                    mean,
+                    std: if std > 1e-12 { std } else { 1.0 },
+                })
+            }
+        }
+    }
+
+    fn fit_column(
+        t: &RawTable,
+        c: usize,
+        standardize: bool,
+        impute: Option<Impute>,
+    ) -> Result<ColumnEncoding> {
+        let name = t.headers[c].clone();
+        let cells: Vec<&str> = t.rows.iter().map(|r| r[c].as_str()).collect();
+        let filled: Vec<&str> = cells.iter().copied().filter(|s| !s.is_empty()).collect();
+        if let (None, Some(r)) = (impute, cells.iter().position(|s| s.is_empty())) {
+            return Err(NeuronError::data(format!(
+                "{}: empty cell (use --impute mean or --impute median to fill missing values)",
+                at(t, r, c)
+            )));
+        }
+        if filled.is_empty() {
+            return Err(NeuronError::data(format!(
+                "{}: column '{name}' has no values",
+                t.source
+            )));
+        }
+        let numeric_count = filled.iter().filter(|s| parse_num(s).is_some()).count();
+        if numeric_count * 2 >= filled.len() {
+            // A numeric column: every filled cell must be a finite number.
+            let mut v = Vec::with_capacity(filled.len());
+            for (r, s) in cells.iter().enumerate() {
+                if s.is_empty() {
+                    continue;
+                }
+                match parse_num(s) {
+                    Some(x) if x.is_finite() => v.push(x),
+                    Some(_) => {
+                        return Err(NeuronError::data(format!(
+                            "{}: '{s}' is not a finite number",
+                            at(t, r, c)
+                        )))
+                    }
+                    None => {
+                        return Err(NeuronError::data(format!(
+                            "{}: '{s}' is not a number",
+                            at(t, r, c)
+                        )))
+                    }
+                }
+            }
+            let (mean, std) = mean_std(&v);
+            let fill = impute.map(|i| match i {
+                Impute::Mean => mean,
+                Impute::Median => median(&v),
+            });
+            let (mean, std) = if standardize {
+                (mean, if std > 1e-12 { std } else { 1.0 })
+            } else {
+                (0.0, 1.0)
+            };
+            Ok(ColumnEncoding::Numeric {
+                name,
+                mean,
+                std,
+                fill,
+            })
+        } else {
+            let mut categories: Vec<String> = filled.iter().map(|s| s.to_string()).collect();
+            categories.sort_unstable();
+            categories.dedup();
+            let fill = impute.map(|_| {
+                let mut best = (0, String::new());
+                for cat in &categories {
+                    let n = filled.iter().filter(|s| *s == cat).count();
+                    if n > best.0 {
+                        best = (n, cat.clone());
+                    }
+                }
+                best.1
+            });
+            Ok(ColumnEncoding::Categorical {
+                name,
+                categories,
+                fill,
+            })
+        }
+    }
+
+    /// A preprocessor for images of `h × w` pixels already scaled to [0, 1], with class labels.
+    pub fn for_images(h: usize, w: usize, labels: Vec<String>) -> Self {
+        Preprocessor {
+            columns: (0..h * w)
+                .map(|i| ColumnEncoding::Numeric {
+                    name: format!("px{i}"),
+                    mean: 0.0,
+                    std: 1.0,
+                    fill: None,
+                })
+                .collect(),
+            target: TargetEncoding::Classes {
+                name: "label".into(),
+                labels,
+            },
+            standardize: false,
+            impute: None,
+            image: Some([h, w]),
+        }
+    }
+
+    /// Number of network inputs.
+    pub fn input_width(&self) -> usize {
+        self.columns.iter().map(ColumnEncoding::width).sum()
+    }
+
+    /// The task.
+    pub fn task(&self) -> Task {
+        match self.target {
+            TargetEncoding::Classes { .. } => Task::Classify,
+            TargetEncoding::Value { .. } => Task::Regress,
+        }
+    }
+
+    /// Class labels (classification), in index order.
+    pub fn labels(&self) -> Option<&[String]> {
+        match &self.target {
+            TargetEncoding::Classes { labels, .. } => Some(labels),
+            TargetEncoding::Value { .. } => None,
+        }
+    }
+
+    /// The target column's name.
+    pub fn target_name(&self) -> &str {
+        match &self.target {
+            TargetEncoding::Classes { name, .. } | TargetEncoding::Value { name, .. } => name,
+        }
+    }
+
+    /// Turns a standardised prediction back into the target's units.
+    pub fn unscale_value(&self, v: f64) -> f64 {
+        match self.target {
+            TargetEncoding::Value { mean, std, .. } => v * std + mean,
+            TargetEncoding::Classes { .. } => v,
+        }
+    }
+
+    /// Encodes a table with the fitted transformation. Columns are matched by name; the target
+    /// column is optional unless `need_target`.
+    pub fn transform(&self, t: &RawTable, need_target: bool) -> Result<Encoded> {
+        let find = |name: &str| t.headers.iter().position(|h| h == name);
+        let mut idx = Vec::with_capacity(self.columns.len());
+        for col in &self.columns {
+            idx.push(find(col.name()).ok_or_else(|| {
+                NeuronError::data(format!(
+                    "{}: missing feature column '{}' (the model expects {} features: {})",
+                    t.source,
+                    col.name(),
+                    self.columns.len(),
+                    self.columns
+                        .iter()
+                        .map(ColumnEncoding::name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?);
+        }
+        let tc = find(self.target_name());
+        if need_target && tc.is_none() {
+            return Err(NeuronError::data(format!(
+                "{}: no target column '{}'",
+                t.source,
+                self.target_name()
+            )));
+        }
+        let width = self.input_width();
+        let n = t.rows.len();
+        let mut x = vec![0.0f32; n * width];
+        let mut unseen = vec![0usize; self.columns.len()];
+        for (r, row) in t.rows.iter().enumerate() {
+            let mut off = r * width;
+            for (k, (col, &c)) in self.columns.iter().zip(&idx).enumerate() {
+                let cell = row[c].as_str();
+                match col {
+                    ColumnEncoding::Numeric {
+                        mean, std, fill, ..
+                    } => {
+                        let v = if cell.is_empty() {
+                            fill.ok_or_else(|| {
+                                NeuronError::data(format!(
+                                    "{}: empty cell (train with --impute to fill missing values)",
+                                    at(t, r, c)
+                                ))
+                            })?
+                        } else {
+                            match parse_num(cell) {
+                                Some(v) if v.is_finite() => v,
+                                Some(_) => {
+                                    return Err(NeuronError::data(format!(
+                                        "{}: '{cell}' is not a finite number",
+                                        at(t, r, c)
+                                    )))
+                                }
+                                None => {
+                                    return Err(NeuronError::data(format!(
+                                        "{}: '{cell}' is not a number",
+                                        at(t, r, c)
+                                    )))
+                                }
+                            }
+                        };
+                        x[off] = ((v - mean) / std) as f32;
+                        off += 1;
+                    }
+                    ColumnEncoding::Categorical {
+                        categories, fill, ..
+                    } => {
+                        let cell = if cell.is_empty() {
+                            fill.as_deref().ok_or_else(|| {
+                                NeuronError::data(format!(
+                                    "{}: empty cell (train with --impute to fill missing values)",
+                                    at(t, r, c)
+                                ))
+                            })?
+                        } else {
+                            cell
+                        };
+                        match categories.iter().position(|s| s == cell) {
+                            Some(j) => x[off + j] = 1.0,
+                            None => unseen[k] += 1,
+                        }
+                        off += categories.len();
+                    }
+                }
+            }
+        }
+        let (mut classes, mut values) = (None, None);
+        if let Some(tc) = tc {
+            match &self.target {
+                TargetEncoding::Classes { labels, name } => {
+                    let mut v = Vec::with_capacity(n);
+                    for (r, row) in t.rows.iter().enumerate() {
+                        let cell = &row[tc];
+                        let k = labels.iter().position(|l| l == cell).or_else(|| {
+                            // Numeric labels written differently ("1.0" for "1").
+                            let x = parse_num(cell)?;
+                            labels.iter().position(|l| parse_num(l) == Some(x))
+                        });
+                        match k {
+                            Some(k) => v.push(k),
+                            None => {
+                                return Err(NeuronError::data(format!(
+                                    "{}: label '{cell}' was not seen in training (the model knows {} classes of '{name}': {})",
+                                    at(t, r, tc),
+                                    labels.len(),
+                                    labels.join(", ")
+                                )))
+                            }
+                        }
+                    }
+                    classes = Some(v);
+                }
+                TargetEncoding::Value { mean, std, .. } => {
+                    let mut v = Vec::with_capacity(n);
+                    for (r, row) in t.rows.iter().enumerate() {
+                        match parse_num(&row[tc]) {
+                            Some(x) if x.is_finite() => v.push(((x - mean) / std) as f32),
+                            _ => {
+                                return Err(NeuronError::data(format!(
+                                    "{}: '{}' is not a finite number",
+                                    at(t, r, tc),
+                                    row[tc]
+                                )))
+                            }
+                        }
+                    }
+                    values = Some(v);
+                }
+            }
+        }
+        Ok(Encoded {
+            x: Matrix::from_vec(n, width, x)?,
+            classes,
+            values,
+            unseen: self
+                .columns
+                .iter()
+                .zip(unseen)
+                .filter(|(_, u)| *u > 0)
+                .map(|(c, u)| (c.name().to_string(), u))
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csv::read_csv_bytes;
+
+    fn table(s: &str) -> RawTable {
+        read_csv_bytes(s.as_bytes().to_vec(), "t.csv").unwrap()
+    }
+
+    #[test]
+    fn encodes_numeric_text_and_targets() {
+        let t = table("a,color,y\n1,red,cat\n3,blue,dog\n5,red,cat\n");
+        let p = Preprocessor::fit(&t, None, None, true, None).unwrap();
+        assert_eq!(p.input_width(), 3);
+        assert_eq!(p.labels().unwrap(), ["cat", "dog"]);
+        let e = p.transform(&t, true).unwrap();
+        let sd = (8.0f64 / 3.0).sqrt() as f32;
+        assert!((e.x.get(0, 0) + 2.0 / sd).abs() < 1e-6);
+        assert_eq!(&e.x.row(1)[1..], &[1.0, 0.0]); // blue, red sorted
+        assert_eq!(e.classes.unwrap(), [0, 1, 0]);
+        let t2 = table("a,color\n2,green\n");
+        let e2 = p.transform(&t2, false).unwrap();
+        assert_eq!(e2.unseen, vec![("color".to_string(), 1)]);
+    }
+
+    #[test]
+    fn detects_tasks_and_reports_bad_cells() {
+        let t = table("a,y\n1,0.5\n2,1.5\n3,2.5\n");
+        assert_eq!(
+            Preprocessor::fit(&t, None, None, true, None)
+                .unwrap()
+                .task(),
+            Task::Regress
+        );
+        let t = table("a,y\n1,1\n2,2\n3,1\n");
+        assert_eq!(
+            Preprocessor::fit(&t, None, None, true, None)
+                .unwrap()
+                .task(),
+            Task::Classify
+        );
+        let e =
+            Preprocessor::fit(&table("a,y\n1,1\nx,2\n3,1\n"), None, None, true, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("t.csv:3: column 'a' (field 1): 'x' is not a number"),
+            "{e}"
+        );
+        let e = Preprocessor::fit(&table("a,y\n1,1\nnan,2\n"), None, None, true, None).unwrap_err();
+        assert!(e.to_string().contains("not a finite number"), "{e}");
+        let e = Preprocessor::fit(&table("a,y\n1,1\n,2\n"), None, None, true, None).unwrap_err();
+        assert!(e.to_string().contains("--impute"), "{e}");
+        let p = Preprocessor::fit(
+            &table("a,y\n1,1\n,2\n5,1\n"),
+            None,
+            None,
+            false,
+            Some(Impute::Median),
+        )
+        .unwrap();
+        assert_eq!(
+            p.transform(&table("a,y\n,1\n"), true).unwrap().x.get(0, 0),
+            3.0
+        );
+        let e = Preprocessor::fit(&table("a,y\n1,1\n2,1\n"), None, None, true, None).unwrap_err();
+        assert!(e.to_string().contains("single class"), "{e}");
+        let e =
+            Preprocessor::fit(&table("a,y\n1,1\n2,1\n"), Some("z"), None, true, None).unwrap_err();
+        assert!(e.to_string().contains("no column 'z'"), "{e}");
+    }
+}
