@@ -1,6 +1,7 @@
 //! The `neuron` command: train, evaluate and predict with multi-layer perceptrons on CSV files,
 //! MNIST-style image directories, or built-in data sets.
 
+mod bench;
 mod data;
 mod eval;
 mod gradcheck;
@@ -30,6 +31,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Describe a saved model: layers, shapes, parameters, preprocessing, provenance.
     Summary(summary::SummaryArgs),
+    /// Measure training speed and prediction latency (Fashion-MNIST or random data).
+    Bench(bench::BenchArgs),
     /// Check backpropagated gradients against finite differences on random networks.
     Gradcheck(gradcheck::GradcheckArgs),
 }
@@ -67,6 +70,7 @@ fn main() {
         Some(Command::Predict(a)) => predict::run(&a),
         Some(Command::Summary(a)) => summary::run(&a),
         Some(Command::Gradcheck(a)) => gradcheck::run(&a),
+        Some(Command::Bench(a)) => bench::run(&a),
     };
     if let Err(e) = result {
         // One line: the context chain, skipping causes already spelled out by their parent.

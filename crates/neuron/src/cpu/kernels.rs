@@ -131,11 +131,20 @@ pub(super) fn softmax_backward<T: Float>(
     }
 }
 
-pub(super) fn dropout<T: Float>(p: f64, seed: u64, x: &[T], mask: &mut [T], y: &mut [T]) {
+/// Dropout over a chunk whose first element has global index `offset` (the mask of element `i`
+/// depends only on `(seed, i)`, however the work is split).
+pub(super) fn dropout<T: Float>(
+    p: f64,
+    seed: u64,
+    offset: u64,
+    x: &[T],
+    mask: &mut [T],
+    y: &mut [T],
+) {
     let keep = T::of(1.0 / (1.0 - p));
     let p = p as f32;
     for (i, ((m, o), &v)) in mask.iter_mut().zip(y.iter_mut()).zip(x).enumerate() {
-        *m = if hash_uniform(seed, i as u64) < p {
+        *m = if hash_uniform(seed, offset + i as u64) < p {
             T::zero()
         } else {
             keep

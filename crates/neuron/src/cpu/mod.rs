@@ -6,6 +6,8 @@ mod update;
 
 use std::marker::PhantomData;
 
+use rayon::prelude::*;
+
 use crate::activation::Activation;
 use crate::adam::AdamHyper;
 use crate::backend::{Backend, Operand};
@@ -17,7 +19,83 @@ use crate::sgd::SgdHyper;
 
 /// Products with fewer multiply-adds than this run on one thread: splitting small products
 /// between threads costs more than it saves.
-const PARALLEL_MIN_MACS: usize = 4 << 20;
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+
+/// Element-wise passes over fewer elements than this run on one thread.
+const PARALLEL_MIN_ELEMS: usize = 1 << 15;
+
+/// A raw pointer that may cross threads (each thread touches a disjoint part).
+#[derive(Clone, Copy)]
+struct Ptr<T>(*mut T);
+// SAFETY: `Ptr` is only used for disjoint blocks of buffers that outlive the threads using them.
+unsafe impl<T> Send for Ptr<T> {}
+unsafe impl<T> Sync for Ptr<T> {}
+
+/// One row-major product `C[m×n] (+)= A[m×k]·B[k×n]` with explicit strides (in elements).
+#[derive(Clone, Copy)]
+struct Gemm<T> {
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Ptr<T>,
+    a_rs: usize,
+    a_cs: usize,
+    b: Ptr<T>,
+    b_rs: usize,
+    b_cs: usize,
+    c: Ptr<T>,
+    /// Row stride of C (the full product's `n`, also for column blocks).
+    ldc: usize,
+    accumulate: bool,
+}
+
+impl<T: Float> Gemm<T> {
+    /// The block of output columns `[j, j + size)`.
+    fn columns(mut self, j: usize, size: usize) -> Self {
+        // SAFETY (pointer offsets): j < n, so both stay inside their buffers.
+        self.b = Ptr(unsafe { self.b.0.add(j * self.b_cs) });
+        self.c = Ptr(unsafe { self.c.0.add(j) });
+        self.n = size;
+        self
+    }
+
+    /// The block of output rows `[i, i + size)`.
+    fn rows(mut self, i: usize, size: usize) -> Self {
+        // SAFETY (pointer offsets): i < m, so both stay inside their buffers.
+        self.a = Ptr(unsafe { self.a.0.add(i * self.a_rs) });
+        self.c = Ptr(unsafe { self.c.0.add(i * self.ldc) });
+        self.m = size;
+        self
+    }
+
+    /// # Safety
+    /// Every strided access must lie inside live buffers, and the output must not be aliased.
+    unsafe fn run(self) {
+        unsafe {
+            gemm::gemm(
+                self.m,
+                self.n,
+                self.k,
+                self.c.0,
+                1,
+                self.ldc as isize,
+                self.accumulate,
+                self.a.0,
+                self.a_cs as isize,
+                self.a_rs as isize,
+                self.b.0,
+                self.b_cs as isize,
+                self.b_rs as isize,
+                T::one(),
+                T::one(),
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    }
+}
 
 /// Computes on the CPU in `T` (`f32` or `f64`), using up to `threads` threads for large products.
 ///
@@ -61,6 +139,21 @@ impl<T> Cpu<T> {
     /// The number of threads used for large products.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Elements per parallel chunk for a pass over `n` elements: all of them when the pass is
+    /// small or there is one thread, else an even share per thread, a multiple of `align`.
+    fn chunk(&self, n: usize, align: usize) -> usize {
+        if self.threads <= 1 || n < PARALLEL_MIN_ELEMS {
+            n.max(1)
+        } else {
+            n.div_ceil(self.threads).next_multiple_of(align.max(1))
+        }
+    }
+
+    /// Rows per parallel chunk for a pass over `rows × cols`.
+    fn row_chunk(&self, rows: usize, cols: usize) -> usize {
+        (self.chunk(rows * cols, cols.max(1)) / cols.max(1)).max(1)
     }
 }
 
@@ -138,46 +231,50 @@ impl<T: Float> Backend for Cpu<T> {
             return;
         }
         // Row-major strides; a transposed operand is the stored matrix read column-wise.
-        let (a_rs, a_cs) = if a.transposed {
-            (1, m as isize)
-        } else {
-            (k as isize, 1)
+        let (a_rs, a_cs) = if a.transposed { (1, m) } else { (k, 1) };
+        let (b_rs, b_cs) = if b.transposed { (1, k) } else { (n, 1) };
+        let full = Gemm {
+            m,
+            n,
+            k,
+            a: Ptr(a.buf.as_ptr() as *mut T),
+            a_rs,
+            a_cs,
+            b: Ptr(b.buf.as_ptr() as *mut T),
+            b_rs,
+            b_cs,
+            c: Ptr(c.as_mut_ptr()),
+            ldc: n,
+            accumulate,
         };
-        let (b_rs, b_cs) = if b.transposed {
-            (1, k as isize)
+        let parts = self.threads.min(if m * n * k >= PARALLEL_MIN_MACS {
+            usize::MAX
         } else {
-            (n as isize, 1)
-        };
-        let par = if self.threads > 1 && m * n * k >= PARALLEL_MIN_MACS {
-            gemm::Parallelism::Rayon(self.threads)
-        } else {
-            gemm::Parallelism::None
-        };
-        // SAFETY: the asserts above guarantee every strided access stays inside the buffers, and
-        // `c` does not alias `a` or `b` (it is borrowed mutably).
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                c.as_mut_ptr(),
-                1,
-                n as isize,
-                accumulate,
-                a.buf.as_ptr(),
-                a_cs,
-                a_rs,
-                b.buf.as_ptr(),
-                b_cs,
-                b_rs,
-                T::one(),
-                T::one(),
-                false,
-                false,
-                false,
-                par,
-            );
+            1
+        });
+        if parts <= 1 {
+            // SAFETY: the asserts above keep every access inside the buffers; `c` is exclusive.
+            unsafe { full.run() };
+            return;
         }
+        // Split the output into `parts` blocks along its longer side; each thread computes one
+        // block single-threaded. The partition is fixed, so results do not depend on scheduling.
+        let along_n = n >= m;
+        let len = if along_n { n } else { m };
+        let step = len.div_ceil(parts).next_multiple_of(16).min(len);
+        rayon::scope(|s| {
+            for start in (0..len).step_by(step) {
+                let size = step.min(len - start);
+                let part = if along_n {
+                    full.columns(start, size)
+                } else {
+                    full.rows(start, size)
+                };
+                // SAFETY: the blocks are disjoint parts of `c`, and their operands lie inside
+                // `a` and `b`, which outlive the scope.
+                s.spawn(move |_| unsafe { part.run() });
+            }
+        });
     }
 
     fn bias_act(
@@ -189,11 +286,20 @@ impl<T: Float> Backend for Cpu<T> {
         z: &mut Vec<T>,
         y: &mut Vec<T>,
     ) {
-        kernels::bias_act(act, rows, cols, bias.map(|b| &b[..cols]), z, y);
+        let bias = bias.map(|b| &b[..cols]);
+        let c = self.row_chunk(rows, cols) * cols;
+        z[..rows * cols]
+            .par_chunks_mut(c)
+            .zip(y[..rows * cols].par_chunks_mut(c))
+            .for_each(|(z, y)| kernels::bias_act(act, z.len() / cols, cols, bias, z, y));
     }
 
     fn act_forward(&self, act: Activation, n: usize, x: &Vec<T>, y: &mut Vec<T>) {
-        kernels::act_forward(act, &x[..n], &mut y[..n]);
+        let c = self.chunk(n, 64);
+        x[..n]
+            .par_chunks(c)
+            .zip(y[..n].par_chunks_mut(c))
+            .for_each(|(x, y)| kernels::act_forward(act, x, y));
     }
 
     fn act_backward(
@@ -205,7 +311,13 @@ impl<T: Float> Backend for Cpu<T> {
         gy: &Vec<T>,
         gz: &mut Vec<T>,
     ) {
-        kernels::act_backward(act, &z[..n], &y[..n], &gy[..n], &mut gz[..n]);
+        let c = self.chunk(n, 64);
+        gz[..n]
+            .par_chunks_mut(c)
+            .zip(z[..n].par_chunks(c))
+            .zip(y[..n].par_chunks(c))
+            .zip(gy[..n].par_chunks(c))
+            .for_each(|(((gz, z), y), gy)| kernels::act_backward(act, z, y, gy, gz));
     }
 
     fn col_sum(&self, rows: usize, cols: usize, g: &Vec<T>, out: &mut Vec<T>) {
@@ -213,27 +325,55 @@ impl<T: Float> Backend for Cpu<T> {
     }
 
     fn softmax(&self, rows: usize, cols: usize, x: &Vec<T>, y: &mut Vec<T>) {
-        kernels::softmax(rows, cols, x, y);
+        let c = self.row_chunk(rows, cols) * cols;
+        x[..rows * cols]
+            .par_chunks(c)
+            .zip(y[..rows * cols].par_chunks_mut(c))
+            .for_each(|(x, y)| kernels::softmax(x.len() / cols, cols, x, y));
     }
 
     fn softmax_backward(&self, rows: usize, cols: usize, y: &Vec<T>, gy: &Vec<T>, gx: &mut Vec<T>) {
-        kernels::softmax_backward(rows, cols, y, gy, gx);
+        let c = self.row_chunk(rows, cols) * cols;
+        gx[..rows * cols]
+            .par_chunks_mut(c)
+            .zip(y[..rows * cols].par_chunks(c))
+            .zip(gy[..rows * cols].par_chunks(c))
+            .for_each(|((gx, y), gy)| kernels::softmax_backward(gx.len() / cols, cols, y, gy, gx));
     }
 
     fn dropout(&self, n: usize, p: f64, seed: u64, x: &Vec<T>, mask: &mut Vec<T>, y: &mut Vec<T>) {
-        kernels::dropout(p, seed, &x[..n], &mut mask[..n], &mut y[..n]);
+        let c = self.chunk(n, 64);
+        mask[..n]
+            .par_chunks_mut(c)
+            .zip(y[..n].par_chunks_mut(c))
+            .zip(x[..n].par_chunks(c))
+            .enumerate()
+            .for_each(|(i, ((m, y), x))| kernels::dropout(p, seed, (i * c) as u64, x, m, y));
     }
 
     fn mul(&self, n: usize, a: &Vec<T>, b: &Vec<T>, out: &mut Vec<T>) {
-        for ((o, &x), &y) in out[..n].iter_mut().zip(&a[..n]).zip(&b[..n]) {
-            *o = x * y;
-        }
+        let c = self.chunk(n, 64);
+        out[..n]
+            .par_chunks_mut(c)
+            .zip(a[..n].par_chunks(c))
+            .zip(b[..n].par_chunks(c))
+            .for_each(|((o, a), b)| {
+                for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                    *o = x * y;
+                }
+            });
     }
 
     fn gather_rows(&self, cols: usize, src: &Vec<T>, idx: &[usize], dst: &mut Vec<T>) {
-        for (r, &i) in idx.iter().enumerate() {
-            dst[r * cols..(r + 1) * cols].copy_from_slice(&src[i * cols..(i + 1) * cols]);
-        }
+        let rows = self.row_chunk(idx.len(), cols);
+        dst[..idx.len() * cols]
+            .par_chunks_mut(rows * cols)
+            .zip(idx.par_chunks(rows))
+            .for_each(|(dst, idx)| {
+                for (d, &i) in dst.chunks_exact_mut(cols).zip(idx) {
+                    d.copy_from_slice(&src[i * cols..(i + 1) * cols]);
+                }
+            });
     }
 
     fn loss(
@@ -277,7 +417,18 @@ impl<T: Float> Backend for Cpu<T> {
         g: &Vec<T>,
         vel: Option<&mut Vec<T>>,
     ) {
-        update::sgd(h, &mut w[..n], &g[..n], vel.map(|v| &mut v[..n]));
+        let c = self.chunk(n, 64);
+        match vel {
+            Some(v) => w[..n]
+                .par_chunks_mut(c)
+                .zip(g[..n].par_chunks(c))
+                .zip(v[..n].par_chunks_mut(c))
+                .for_each(|((w, g), v)| update::sgd(h, w, g, Some(v))),
+            None => w[..n]
+                .par_chunks_mut(c)
+                .zip(g[..n].par_chunks(c))
+                .for_each(|(w, g)| update::sgd(h, w, g, None)),
+        }
     }
 
     fn adam_update(
@@ -289,7 +440,13 @@ impl<T: Float> Backend for Cpu<T> {
         m: &mut Vec<T>,
         v: &mut Vec<T>,
     ) {
-        update::adam(h, &mut w[..n], &g[..n], &mut m[..n], &mut v[..n]);
+        let c = self.chunk(n, 64);
+        w[..n]
+            .par_chunks_mut(c)
+            .zip(g[..n].par_chunks(c))
+            .zip(m[..n].par_chunks_mut(c))
+            .zip(v[..n].par_chunks_mut(c))
+            .for_each(|(((w, g), m), v)| update::adam(h, w, g, m, v));
     }
 
     fn rmsprop_update(
@@ -300,6 +457,60 @@ impl<T: Float> Backend for Cpu<T> {
         g: &Vec<T>,
         sq: &mut Vec<T>,
     ) {
-        update::rmsprop(h, &mut w[..n], &g[..n], &mut sq[..n]);
+        let c = self.chunk(n, 64);
+        w[..n]
+            .par_chunks_mut(c)
+            .zip(g[..n].par_chunks(c))
+            .zip(sq[..n].par_chunks_mut(c))
+            .for_each(|((w, g), sq)| update::rmsprop(h, w, g, sq));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    /// The threaded (block-split) product equals a plain triple loop, for every transpose combination
+    /// and both split directions.
+    #[test]
+    fn split_products_match_the_definition() {
+        let mut r = Rng::new(1);
+        for &(m, n, k) in &[(130, 300, 70), (300, 130, 70), (64, 1000, 33)] {
+            let a: Vec<f64> = (0..m * k).map(|_| r.normal()).collect();
+            let b: Vec<f64> = (0..k * n).map(|_| r.normal()).collect();
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let at = |i: usize, l: usize| if ta { a[l * m + i] } else { a[i * k + l] };
+                let bt = |l: usize, j: usize| if tb { b[j * k + l] } else { b[l * n + j] };
+                for threads in [1, 2, 3] {
+                    let cpu = Cpu::<f64>::with_threads(threads);
+                    let mut c = vec![1.0; m * n];
+                    cpu.matmul(
+                        m,
+                        n,
+                        k,
+                        Operand {
+                            buf: &a,
+                            transposed: ta,
+                        },
+                        Operand {
+                            buf: &b,
+                            transposed: tb,
+                        },
+                        &mut c,
+                        true,
+                    );
+                    for i in 0..m {
+                        for j in 0..n {
+                            let want = 1.0 + (0..k).map(|l| at(i, l) * bt(l, j)).sum::<f64>();
+                            assert!(
+                                (c[i * n + j] - want).abs() < 1e-9,
+                                "{m}×{n}×{k} {ta} {tb} t{threads} ({i},{j})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }
