@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use neuron::metrics::{
     classification_report, regression_report, ClassificationReport, RegressionReport,
 };
-use neuron::model_file::{load_model, ModelMeta};
+use neuron::model_file::{load_model_on, ModelMeta};
 use neuron::preprocess::Preprocessor;
 use neuron::{Cpu, Sequential};
 use serde_json::json;
@@ -36,8 +36,11 @@ pub enum Report {
 }
 
 /// Loads a model and checks it carries preprocessing (every CLI-trained model does).
-pub fn load(path: &PathBuf) -> Result<(Sequential<Cpu<f32>>, ModelMeta, Preprocessor)> {
-    let (model, meta) = load_model(path)?;
+pub fn load(
+    path: &PathBuf,
+    threads: usize,
+) -> Result<(Sequential<Cpu<f32>>, ModelMeta, Preprocessor)> {
+    let (model, meta) = load_model_on(path, Cpu::with_threads(threads))?;
     let pre = meta.preprocessing.clone().with_context(|| {
         format!(
             "{}: the model has no preprocessing description",
@@ -154,8 +157,8 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
-    crate::init_threads(a.threads)?;
-    let (mut model, _, pre) = load(&a.model)?;
+    let threads = crate::init_threads(a.threads)?;
+    let (mut model, _, pre) = load(&a.model, threads)?;
     let raw = data::load(&a.data, false)?;
     let e = data::encode(&raw, &pre, true)?;
     for (col, n) in &e.unseen {

@@ -37,18 +37,14 @@ enum Command {
     Gradcheck(gradcheck::GradcheckArgs),
 }
 
-/// Sets up the thread pool: `--threads`, else `NEURON_THREADS`, else every available core.
+/// The number of threads to compute with: `--threads`, else `NEURON_THREADS`, else every
+/// available core.
 pub(crate) fn init_threads(threads: Option<usize>) -> anyhow::Result<usize> {
-    let n = match threads {
+    match threads {
         Some(0) => anyhow::bail!("--threads must be at least 1"),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    // Ignore the error of a second initialisation (the pool is already set up).
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global();
-    Ok(n)
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
 }
 
 fn main() {

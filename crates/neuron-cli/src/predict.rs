@@ -36,8 +36,8 @@ fn quote(s: &str) -> String {
 }
 
 pub fn run(a: &PredictArgs) -> Result<()> {
-    crate::init_threads(a.threads)?;
-    let (mut model, meta, pre) = crate::eval::load(&a.model)?;
+    let threads = crate::init_threads(a.threads)?;
+    let (mut model, meta, pre) = crate::eval::load(&a.model, threads)?;
     let raw = data::load(&a.data, false)?;
     let e = data::encode(&raw, &pre, false)?;
     for (col, n) in &e.unseen {

@@ -382,7 +382,7 @@ fn prepare(a: &TrainArgs, init: Option<&Preprocessor>) -> Result<Prepared> {
 pub fn run(a: &TrainArgs) -> Result<()> {
     let threads = crate::init_threads(a.threads)?;
     let init = match &a.init {
-        Some(p) => Some(crate::eval::load(p)?),
+        Some(p) => Some(crate::eval::load(p, threads)?),
         None => None,
     };
     let prep = prepare(a, init.as_ref().map(|(_, _, p)| p))?;

@@ -90,8 +90,17 @@ pub fn save_model<B: Backend>(
     atomic_write(path, &bytes)
 }
 
-/// Parses and validates model-file bytes into a CPU model.
+/// Parses and validates model-file bytes into a CPU model using every core.
 pub fn from_bytes(bytes: &[u8], source: &str) -> Result<(Sequential<Cpu<f32>>, ModelMeta)> {
+    from_bytes_on(bytes, source, Cpu::new())
+}
+
+/// Parses and validates model-file bytes into a model on the given CPU backend.
+pub fn from_bytes_on(
+    bytes: &[u8],
+    source: &str,
+    cpu: Cpu<f32>,
+) -> Result<(Sequential<Cpu<f32>>, ModelMeta)> {
     let bad = |m: String| NeuronError::Model(format!("{source}: {m}"));
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| bad(format!("not a valid safetensors file ({e})")))?;
@@ -123,7 +132,7 @@ pub fn from_bytes(bytes: &[u8], source: &str) -> Result<(Sequential<Cpu<f32>>, M
     }
     // Build once to learn the expected names and shapes (this also validates the architecture).
     let skeleton = Sequential::from_specs(
-        Cpu::<f32>::new(),
+        Cpu::<f32>::with_threads(1),
         meta.input_dim,
         meta.layers.clone(),
         meta.loss,
@@ -170,7 +179,7 @@ pub fn from_bytes(bytes: &[u8], source: &str) -> Result<(Sequential<Cpu<f32>>, M
         weights.push(v);
     }
     let model = Sequential::from_specs(
-        Cpu::<f32>::new(),
+        cpu,
         meta.input_dim,
         meta.layers.clone(),
         meta.loss,
@@ -181,11 +190,19 @@ pub fn from_bytes(bytes: &[u8], source: &str) -> Result<(Sequential<Cpu<f32>>, M
     Ok((model, meta))
 }
 
-/// Loads and validates a model file.
+/// Loads and validates a model file (computing on every core).
 pub fn load_model(path: impl AsRef<Path>) -> Result<(Sequential<Cpu<f32>>, ModelMeta)> {
+    load_model_on(path, Cpu::new())
+}
+
+/// Loads and validates a model file onto the given CPU backend.
+pub fn load_model_on(
+    path: impl AsRef<Path>,
+    cpu: Cpu<f32>,
+) -> Result<(Sequential<Cpu<f32>>, ModelMeta)> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| NeuronError::io(path, e))?;
-    from_bytes(&bytes, &path.display().to_string())
+    from_bytes_on(&bytes, &path.display().to_string(), cpu)
 }
 
 #[cfg(test)]

@@ -2,11 +2,12 @@
 //! for everything else.
 
 mod kernels;
+mod team;
 mod update;
 
 use std::marker::PhantomData;
 
-use rayon::prelude::*;
+use team::Team;
 
 use crate::activation::Activation;
 use crate::adam::AdamHyper;
@@ -30,6 +31,14 @@ struct Ptr<T>(*mut T);
 // SAFETY: `Ptr` is only used for disjoint blocks of buffers that outlive the threads using them.
 unsafe impl<T> Send for Ptr<T> {}
 unsafe impl<T> Sync for Ptr<T> {}
+
+/// The elements `s..e` of the buffer at `p`.
+///
+/// # Safety
+/// `s..e` must lie inside the buffer, and no other live reference may overlap it.
+unsafe fn sub<'a, T>(p: Ptr<T>, s: usize, e: usize) -> &'a mut [T] {
+    unsafe { std::slice::from_raw_parts_mut(p.0.add(s), e - s) }
+}
 
 /// One row-major product `C[m×n] (+)= A[m×k]·B[k×n]` with explicit strides (in elements).
 #[derive(Clone, Copy)]
@@ -110,28 +119,28 @@ impl<T: Float> Gemm<T> {
 #[derive(Clone, Debug)]
 pub struct Cpu<T> {
     threads: usize,
+    team: Team,
     _t: PhantomData<T>,
 }
 
 impl<T> Default for Cpu<T> {
     fn default() -> Self {
-        Cpu {
-            threads: rayon::current_num_threads(),
-            _t: PhantomData,
-        }
+        Self::with_threads(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 }
 
 impl<T> Cpu<T> {
-    /// A CPU backend using as many threads as the current rayon pool has.
+    /// A CPU backend using every available core.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// A CPU backend using at most `threads` threads (at least 1) for matrix products.
     pub fn with_threads(threads: usize) -> Self {
+        let threads = threads.max(1);
         Cpu {
-            threads: threads.max(1),
+            threads,
+            team: Team::get(threads),
             _t: PhantomData,
         }
     }
@@ -149,6 +158,19 @@ impl<T> Cpu<T> {
         } else {
             n.div_ceil(self.threads).next_multiple_of(align.max(1))
         }
+    }
+
+    /// Calls `f(start, end)` for consecutive ranges of `chunk` elements covering `0..n`, one
+    /// range per thread, in parallel.
+    fn split(&self, n: usize, chunk: usize, f: impl Fn(usize, usize) + Sync) {
+        let chunk = chunk.max(1);
+        let parts = n.div_ceil(chunk);
+        if parts <= 1 {
+            f(0, n);
+            return;
+        }
+        self.team
+            .run(parts, &|i| f(i * chunk, ((i + 1) * chunk).min(n)));
     }
 
     /// Rows per parallel chunk for a pass over `rows × cols`.
@@ -262,18 +284,15 @@ impl<T: Float> Backend for Cpu<T> {
         let along_n = n >= m;
         let len = if along_n { n } else { m };
         let step = len.div_ceil(parts).next_multiple_of(16).min(len);
-        rayon::scope(|s| {
-            for start in (0..len).step_by(step) {
-                let size = step.min(len - start);
-                let part = if along_n {
-                    full.columns(start, size)
-                } else {
-                    full.rows(start, size)
-                };
-                // SAFETY: the blocks are disjoint parts of `c`, and their operands lie inside
-                // `a` and `b`, which outlive the scope.
-                s.spawn(move |_| unsafe { part.run() });
-            }
+        self.split(len, step, |start, end| {
+            let part = if along_n {
+                full.columns(start, end - start)
+            } else {
+                full.rows(start, end - start)
+            };
+            // SAFETY: the blocks are disjoint parts of `c`, and their operands lie inside `a` and
+            // `b`, which outlive the call.
+            unsafe { part.run() }
         });
     }
 
@@ -287,19 +306,23 @@ impl<T: Float> Backend for Cpu<T> {
         y: &mut Vec<T>,
     ) {
         let bias = bias.map(|b| &b[..cols]);
-        let c = self.row_chunk(rows, cols) * cols;
-        z[..rows * cols]
-            .par_chunks_mut(c)
-            .zip(y[..rows * cols].par_chunks_mut(c))
-            .for_each(|(z, y)| kernels::bias_act(act, z.len() / cols, cols, bias, z, y));
+        let (zp, yp) = (
+            Ptr(z[..rows * cols].as_mut_ptr()),
+            Ptr(y[..rows * cols].as_mut_ptr()),
+        );
+        self.split(rows * cols, self.row_chunk(rows, cols) * cols, |s, e| {
+            // SAFETY: `split` hands out disjoint ranges inside the buffers.
+            let (z, y) = unsafe { (sub(zp, s, e), sub(yp, s, e)) };
+            kernels::bias_act(act, (e - s) / cols, cols, bias, z, y)
+        });
     }
 
     fn act_forward(&self, act: Activation, n: usize, x: &Vec<T>, y: &mut Vec<T>) {
-        let c = self.chunk(n, 64);
-        x[..n]
-            .par_chunks(c)
-            .zip(y[..n].par_chunks_mut(c))
-            .for_each(|(x, y)| kernels::act_forward(act, x, y));
+        let (x, yp) = (&x[..n], Ptr(y[..n].as_mut_ptr()));
+        self.split(n, self.chunk(n, 64), |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            kernels::act_forward(act, &x[s..e], unsafe { sub(yp, s, e) })
+        });
     }
 
     fn act_backward(
@@ -311,13 +334,11 @@ impl<T: Float> Backend for Cpu<T> {
         gy: &Vec<T>,
         gz: &mut Vec<T>,
     ) {
-        let c = self.chunk(n, 64);
-        gz[..n]
-            .par_chunks_mut(c)
-            .zip(z[..n].par_chunks(c))
-            .zip(y[..n].par_chunks(c))
-            .zip(gy[..n].par_chunks(c))
-            .for_each(|(((gz, z), y), gy)| kernels::act_backward(act, z, y, gy, gz));
+        let (z, y, gy, gp) = (&z[..n], &y[..n], &gy[..n], Ptr(gz[..n].as_mut_ptr()));
+        self.split(n, self.chunk(n, 64), |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            kernels::act_backward(act, &z[s..e], &y[s..e], &gy[s..e], unsafe { sub(gp, s, e) })
+        });
     }
 
     fn col_sum(&self, rows: usize, cols: usize, g: &Vec<T>, out: &mut Vec<T>) {
@@ -325,55 +346,57 @@ impl<T: Float> Backend for Cpu<T> {
     }
 
     fn softmax(&self, rows: usize, cols: usize, x: &Vec<T>, y: &mut Vec<T>) {
-        let c = self.row_chunk(rows, cols) * cols;
-        x[..rows * cols]
-            .par_chunks(c)
-            .zip(y[..rows * cols].par_chunks_mut(c))
-            .for_each(|(x, y)| kernels::softmax(x.len() / cols, cols, x, y));
+        let (x, yp) = (&x[..rows * cols], Ptr(y[..rows * cols].as_mut_ptr()));
+        self.split(rows * cols, self.row_chunk(rows, cols) * cols, |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            kernels::softmax((e - s) / cols, cols, &x[s..e], unsafe { sub(yp, s, e) })
+        });
     }
 
     fn softmax_backward(&self, rows: usize, cols: usize, y: &Vec<T>, gy: &Vec<T>, gx: &mut Vec<T>) {
-        let c = self.row_chunk(rows, cols) * cols;
-        gx[..rows * cols]
-            .par_chunks_mut(c)
-            .zip(y[..rows * cols].par_chunks(c))
-            .zip(gy[..rows * cols].par_chunks(c))
-            .for_each(|((gx, y), gy)| kernels::softmax_backward(gx.len() / cols, cols, y, gy, gx));
+        let n = rows * cols;
+        let (y, gy, gp) = (&y[..n], &gy[..n], Ptr(gx[..n].as_mut_ptr()));
+        self.split(n, self.row_chunk(rows, cols) * cols, |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            kernels::softmax_backward((e - s) / cols, cols, &y[s..e], &gy[s..e], unsafe {
+                sub(gp, s, e)
+            })
+        });
     }
 
     fn dropout(&self, n: usize, p: f64, seed: u64, x: &Vec<T>, mask: &mut Vec<T>, y: &mut Vec<T>) {
-        let c = self.chunk(n, 64);
-        mask[..n]
-            .par_chunks_mut(c)
-            .zip(y[..n].par_chunks_mut(c))
-            .zip(x[..n].par_chunks(c))
-            .enumerate()
-            .for_each(|(i, ((m, y), x))| kernels::dropout(p, seed, (i * c) as u64, x, m, y));
+        let (x, mp, yp) = (
+            &x[..n],
+            Ptr(mask[..n].as_mut_ptr()),
+            Ptr(y[..n].as_mut_ptr()),
+        );
+        self.split(n, self.chunk(n, 64), |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            let (m, y) = unsafe { (sub(mp, s, e), sub(yp, s, e)) };
+            kernels::dropout(p, seed, s as u64, &x[s..e], m, y)
+        });
     }
 
     fn mul(&self, n: usize, a: &Vec<T>, b: &Vec<T>, out: &mut Vec<T>) {
-        let c = self.chunk(n, 64);
-        out[..n]
-            .par_chunks_mut(c)
-            .zip(a[..n].par_chunks(c))
-            .zip(b[..n].par_chunks(c))
-            .for_each(|((o, a), b)| {
-                for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
-                    *o = x * y;
-                }
-            });
+        let (a, b, op) = (&a[..n], &b[..n], Ptr(out[..n].as_mut_ptr()));
+        self.split(n, self.chunk(n, 64), |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            let o = unsafe { sub(op, s, e) };
+            for ((o, &x), &y) in o.iter_mut().zip(&a[s..e]).zip(&b[s..e]) {
+                *o = x * y;
+            }
+        });
     }
 
     fn gather_rows(&self, cols: usize, src: &Vec<T>, idx: &[usize], dst: &mut Vec<T>) {
-        let rows = self.row_chunk(idx.len(), cols);
-        dst[..idx.len() * cols]
-            .par_chunks_mut(rows * cols)
-            .zip(idx.par_chunks(rows))
-            .for_each(|(dst, idx)| {
-                for (d, &i) in dst.chunks_exact_mut(cols).zip(idx) {
-                    d.copy_from_slice(&src[i * cols..(i + 1) * cols]);
-                }
-            });
+        let dp = Ptr(dst[..idx.len() * cols].as_mut_ptr());
+        self.split(idx.len(), self.row_chunk(idx.len(), cols), |s, e| {
+            // SAFETY: disjoint row ranges (see `split`).
+            let d = unsafe { sub(dp, s * cols, e * cols) };
+            for (d, &i) in d.chunks_exact_mut(cols).zip(&idx[s..e]) {
+                d.copy_from_slice(&src[i * cols..(i + 1) * cols]);
+            }
+        });
     }
 
     fn loss(
@@ -417,18 +440,13 @@ impl<T: Float> Backend for Cpu<T> {
         g: &Vec<T>,
         vel: Option<&mut Vec<T>>,
     ) {
-        let c = self.chunk(n, 64);
-        match vel {
-            Some(v) => w[..n]
-                .par_chunks_mut(c)
-                .zip(g[..n].par_chunks(c))
-                .zip(v[..n].par_chunks_mut(c))
-                .for_each(|((w, g), v)| update::sgd(h, w, g, Some(v))),
-            None => w[..n]
-                .par_chunks_mut(c)
-                .zip(g[..n].par_chunks(c))
-                .for_each(|(w, g)| update::sgd(h, w, g, None)),
-        }
+        let (g, wp) = (&g[..n], Ptr(w[..n].as_mut_ptr()));
+        let vp = vel.map(|v| Ptr(v[..n].as_mut_ptr()));
+        self.split(n, self.chunk(n, 64), |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            let (w, v) = unsafe { (sub(wp, s, e), vp.map(|vp| sub(vp, s, e))) };
+            update::sgd(h, w, &g[s..e], v)
+        });
     }
 
     fn adam_update(
@@ -440,13 +458,17 @@ impl<T: Float> Backend for Cpu<T> {
         m: &mut Vec<T>,
         v: &mut Vec<T>,
     ) {
-        let c = self.chunk(n, 64);
-        w[..n]
-            .par_chunks_mut(c)
-            .zip(g[..n].par_chunks(c))
-            .zip(m[..n].par_chunks_mut(c))
-            .zip(v[..n].par_chunks_mut(c))
-            .for_each(|(((w, g), m), v)| update::adam(h, w, g, m, v));
+        let (g, wp, mp, vp) = (
+            &g[..n],
+            Ptr(w[..n].as_mut_ptr()),
+            Ptr(m[..n].as_mut_ptr()),
+            Ptr(v[..n].as_mut_ptr()),
+        );
+        self.split(n, self.chunk(n, 64), |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            let (w, m, v) = unsafe { (sub(wp, s, e), sub(mp, s, e), sub(vp, s, e)) };
+            update::adam(h, w, &g[s..e], m, v)
+        });
     }
 
     fn rmsprop_update(
@@ -457,12 +479,12 @@ impl<T: Float> Backend for Cpu<T> {
         g: &Vec<T>,
         sq: &mut Vec<T>,
     ) {
-        let c = self.chunk(n, 64);
-        w[..n]
-            .par_chunks_mut(c)
-            .zip(g[..n].par_chunks(c))
-            .zip(sq[..n].par_chunks_mut(c))
-            .for_each(|((w, g), sq)| update::rmsprop(h, w, g, sq));
+        let (g, wp, sp) = (&g[..n], Ptr(w[..n].as_mut_ptr()), Ptr(sq[..n].as_mut_ptr()));
+        self.split(n, self.chunk(n, 64), |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            let (w, sq) = unsafe { (sub(wp, s, e), sub(sp, s, e)) };
+            update::rmsprop(h, w, &g[s..e], sq)
+        });
     }
 }
 

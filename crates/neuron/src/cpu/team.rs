@@ -1,0 +1,214 @@
+//! A small team of helper threads that pick up work within microseconds.
+//!
+//! A training step on small batches is a sequence of short parallel passes (tens of microseconds
+//! each). A general-purpose pool puts idle workers to sleep, and waking them costs about as much as
+//! the pass itself. Here the calling thread runs part 0 of every job while helpers, spinning between
+//! jobs, run the other parts; helpers that stay idle for a while back off to sleeping, so an idle
+//! process does not burn CPU.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+/// How long an idle helper spins before it starts yielding, then sleeping.
+const SPIN: Duration = Duration::from_micros(200);
+const YIELD: Duration = Duration::from_millis(2);
+
+type Job = *const (dyn Fn(usize) + Sync);
+
+struct Shared {
+    /// Incremented for every job; helpers wait for it to change.
+    generation: AtomicUsize,
+    /// The current job, its number of parts and its generation (valid while a job is running).
+    job: Mutex<Option<(SendJob, usize, usize)>>,
+    /// Parts not finished yet.
+    remaining: AtomicUsize,
+    shutdown: AtomicBool,
+    helpers: Mutex<Vec<Thread>>,
+}
+
+#[derive(Clone, Copy)]
+struct SendJob(Job);
+// SAFETY: the job is only dereferenced while `run` keeps the closure alive and waits for it.
+unsafe impl Send for SendJob {}
+
+/// Shuts the helpers down when the last handle goes.
+struct Handle {
+    shared: Arc<Shared>,
+    submit: Mutex<()>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        if let Ok(h) = self.shared.helpers.lock() {
+            h.iter().for_each(Thread::unpark);
+        }
+    }
+}
+
+/// A calling thread plus `size − 1` helper threads.
+#[derive(Clone)]
+pub(crate) struct Team {
+    handle: Arc<Handle>,
+    size: usize,
+}
+
+impl std::fmt::Debug for Team {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Team({})", self.size)
+    }
+}
+
+thread_local! {
+    static IN_TEAM: Cell<bool> = const { Cell::new(false) };
+}
+
+fn helper(shared: Arc<Shared>, index: usize) {
+    IN_TEAM.with(|f| f.set(true));
+    // Generations start at 0 and the first job is 1: a helper that starts late still sees it.
+    let mut seen = 0;
+    loop {
+        let idle_since = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            if shared.shutdown.load(Ordering::Acquire) {
+                return;
+            }
+            let g = shared.generation.load(Ordering::Acquire);
+            if g != seen {
+                seen = g;
+                break;
+            }
+            spins = spins.wrapping_add(1);
+            if !spins.is_multiple_of(256) {
+                std::hint::spin_loop();
+                continue;
+            }
+            // Reading the clock is costly: only every 256 spins.
+            let idle = idle_since.elapsed();
+            if idle < SPIN {
+                std::hint::spin_loop();
+            } else if idle < YIELD {
+                thread::yield_now();
+            } else {
+                thread::park_timeout(Duration::from_millis(50));
+            }
+        }
+        let job = shared.job.lock().map(|j| *j).unwrap_or(None);
+        if let Some((job, parts, generation)) = job {
+            // A job published after the one this helper woke for is picked up next time round.
+            if index < parts && generation == seen {
+                // SAFETY: `Team::run` keeps the closure alive until `remaining` reaches 0.
+                let f = unsafe { &*job.0 };
+                let _ = catch_unwind(AssertUnwindSafe(|| f(index)));
+                shared.remaining.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+}
+
+impl Team {
+    /// The shared team of `size` threads (the caller and `size − 1` helpers), created once per size.
+    pub(crate) fn get(size: usize) -> Team {
+        static TEAMS: OnceLock<Mutex<HashMap<usize, Team>>> = OnceLock::new();
+        let size = size.max(1);
+        let mut teams = TEAMS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        teams.entry(size).or_insert_with(|| Team::new(size)).clone()
+    }
+
+    fn new(size: usize) -> Team {
+        let shared = Arc::new(Shared {
+            generation: AtomicUsize::new(0),
+            job: Mutex::new(None),
+            remaining: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            helpers: Mutex::new(Vec::new()),
+        });
+        let mut threads = Vec::new();
+        for i in 1..size {
+            let s = shared.clone();
+            if let Ok(h) = thread::Builder::new()
+                .name(format!("neuron-{i}"))
+                .spawn(move || helper(s, i))
+            {
+                threads.push(h.thread().clone());
+            }
+        }
+        let size = threads.len() + 1;
+        if let Ok(mut h) = shared.helpers.lock() {
+            *h = threads;
+        }
+        Team {
+            handle: Arc::new(Handle {
+                shared,
+                submit: Mutex::new(()),
+            }),
+            size,
+        }
+    }
+
+    /// Runs `f(0)`, …, `f(parts − 1)`, in parallel when `parts > 1`, and returns when all are
+    /// done. `parts` must not exceed the team size.
+    pub(crate) fn run(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        let nested = IN_TEAM.with(|t| t.get());
+        if parts <= 1 || self.size == 1 || nested {
+            (0..parts).for_each(f);
+            return;
+        }
+        let parts = parts.min(self.size);
+        let shared = &self.handle.shared;
+        let _guard = self.handle.submit.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the lifetime is erased only while this function waits for every part to finish.
+        let job: Job = unsafe {
+            std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f)
+        };
+        let generation = shared.generation.load(Ordering::Acquire) + 1;
+        if let Ok(mut j) = shared.job.lock() {
+            *j = Some((SendJob(job), parts, generation));
+        }
+        shared.remaining.store(parts - 1, Ordering::Release);
+        shared.generation.store(generation, Ordering::Release);
+        if let Ok(h) = shared.helpers.lock() {
+            h.iter().for_each(Thread::unpark);
+        }
+        IN_TEAM.with(|t| t.set(true));
+        let r = catch_unwind(AssertUnwindSafe(|| f(0)));
+        IN_TEAM.with(|t| t.set(false));
+        while shared.remaining.load(Ordering::Acquire) != 0 {
+            std::hint::spin_loop();
+        }
+        if let Ok(mut j) = shared.job.lock() {
+            *j = None;
+        }
+        if let Err(p) = r {
+            std::panic::resume_unwind(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_runs_once() {
+        let team = Team::get(3);
+        for parts in 1..=3 {
+            let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+            for _ in 0..1000 {
+                team.run(parts, &|i| {
+                    hits[i].fetch_add(1, Ordering::Relaxed);
+                });
+            }
+            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1000));
+        }
+    }
+}
