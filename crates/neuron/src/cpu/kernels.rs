@@ -237,3 +237,51 @@ pub(super) fn bce_logits<T: Float>(
     }
     (sum / cols as f64, correct / cols as f64)
 }
+
+/// `y[j] (+)= Σ_l x[l] · w[j·k + l]` for `j` in `0..y.len()`: a row vector times the transpose of a
+/// row-major matrix (one sample through a dense layer). Dot products of contiguous rows, with
+/// eight independent accumulators so the compiler vectorises them.
+pub(super) fn vec_mat_t<T: Float>(x: &[T], w: &[T], k: usize, y: &mut [T], accumulate: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU features were just detected.
+            unsafe { vec_mat_t_avx2(x, w, k, y, accumulate) };
+            return;
+        }
+    }
+    vec_mat_t_generic(x, w, k, y, accumulate);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn vec_mat_t_avx2<T: Float>(x: &[T], w: &[T], k: usize, y: &mut [T], accumulate: bool) {
+    vec_mat_t_generic(x, w, k, y, accumulate);
+}
+
+#[inline(always)]
+fn vec_mat_t_generic<T: Float>(x: &[T], w: &[T], k: usize, y: &mut [T], accumulate: bool) {
+    let x = &x[..k];
+    for (j, out) in y.iter_mut().enumerate() {
+        let row = &w[j * k..(j + 1) * k];
+        let mut acc = [T::zero(); 16];
+        let (xc, xr) = x.split_at(k / 16 * 16);
+        let (wc, wr) = row.split_at(k / 16 * 16);
+        for (xs, ws) in xc.chunks_exact(16).zip(wc.chunks_exact(16)) {
+            for i in 0..16 {
+                acc[i] = xs[i].mul_add(ws[i], acc[i]);
+            }
+        }
+        let mut s = T::zero();
+        for (&a, &b) in xr.iter().zip(wr) {
+            s = a.mul_add(b, s);
+        }
+        for a in acc {
+            s += a;
+        }
+        *out = if accumulate { *out + s } else { s };
+    }
+}

@@ -252,6 +252,20 @@ impl<T: Float> Backend for Cpu<T> {
             }
             return;
         }
+        if m == 1 && !a.transposed && b.transposed {
+            // One sample through a dense layer: dot products with W's rows, split across threads.
+            let (x, w, cp) = (&a.buf[..k], &b.buf[..n * k], Ptr(c.as_mut_ptr()));
+            let chunk = if n * k >= PARALLEL_MIN_MACS / 8 {
+                n.div_ceil(self.threads).next_multiple_of(8)
+            } else {
+                n
+            };
+            self.split(n, chunk, |s, e| {
+                // SAFETY: disjoint ranges of `c` (see `split`).
+                kernels::vec_mat_t(x, &w[s * k..e * k], k, unsafe { sub(cp, s, e) }, accumulate)
+            });
+            return;
+        }
         // Row-major strides; a transposed operand is the stored matrix read column-wise.
         let (a_rs, a_cs) = if a.transposed { (1, m) } else { (k, 1) };
         let (b_rs, b_cs) = if b.transposed { (1, k) } else { (n, 1) };
@@ -498,7 +512,13 @@ mod tests {
     #[test]
     fn split_products_match_the_definition() {
         let mut r = Rng::new(1);
-        for &(m, n, k) in &[(130, 300, 70), (300, 130, 70), (64, 1000, 33)] {
+        for &(m, n, k) in &[
+            (130, 300, 70),
+            (300, 130, 70),
+            (64, 1000, 33),
+            (1, 700, 200),
+            (1, 9, 5),
+        ] {
             let a: Vec<f64> = (0..m * k).map(|_| r.normal()).collect();
             let b: Vec<f64> = (0..k * n).map(|_| r.normal()).collect();
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
