@@ -76,5 +76,5 @@ pub use matrix::Matrix;
 pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerState};
 pub use rng::Rng;
 pub use schedule::LrSchedule;
-pub use sequential::{ParamInfo, Sequential, SequentialBuilder};
+pub use sequential::{param_shapes, ParamInfo, Sequential, SequentialBuilder};
 pub use train::{Control, EpochRecord, Evaluation, Event, FitConfig, History, Observer, Silent};

@@ -130,17 +130,9 @@ pub fn from_bytes_on(
             )));
         }
     }
-    // Build once to learn the expected names and shapes (this also validates the architecture).
-    let skeleton = Sequential::from_specs(
-        Cpu::<f32>::with_threads(1),
-        meta.input_dim,
-        meta.layers.clone(),
-        meta.loss,
-        0,
-        None,
-    )
-    .map_err(|e| bad(format!("invalid architecture: {e}")))?;
-    let info = skeleton.param_info();
+    // The expected names and shapes, computed without allocating anything of the claimed size.
+    let info = crate::sequential::param_shapes(meta.input_dim, &meta.layers, &meta.loss)
+        .map_err(|e| bad(format!("invalid architecture: {e}")))?;
     if st.len() != info.len() {
         return Err(bad(format!(
             "expected {} tensors, found {}",

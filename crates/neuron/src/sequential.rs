@@ -207,6 +207,29 @@ fn check_specs(input: usize, specs: &[LayerSpec], loss: &Loss) -> Result<usize> 
     Ok(width)
 }
 
+/// Names and shapes of the parameter tensors a model of these layers has, in order, without
+/// building it (validates the architecture first).
+pub fn param_shapes(input: usize, specs: &[LayerSpec], loss: &Loss) -> Result<Vec<ParamInfo>> {
+    check_specs(input, specs, loss)?;
+    let mut out = Vec::new();
+    for (i, s) in specs.iter().enumerate() {
+        if let LayerSpec::Dense {
+            inputs, outputs, ..
+        } = s
+        {
+            out.push(ParamInfo {
+                name: format!("{i}.weight"),
+                shape: vec![*outputs, *inputs],
+            });
+            out.push(ParamInfo {
+                name: format!("{i}.bias"),
+                shape: vec![*outputs],
+            });
+        }
+    }
+    Ok(out)
+}
+
 impl Sequential<crate::Cpu<f32>> {
     /// Starts a model whose input rows have `inputs` features. The backend (and so the element
     /// type) is chosen at [`SequentialBuilder::build`].
