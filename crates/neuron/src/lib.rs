@@ -77,4 +77,7 @@ pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerState};
 pub use rng::Rng;
 pub use schedule::LrSchedule;
 pub use sequential::{param_shapes, ParamInfo, Sequential, SequentialBuilder};
-pub use train::{Control, EpochRecord, Evaluation, Event, FitConfig, History, Observer, Silent};
+pub use train::{
+    Checkpointer, Control, EpochRecord, Evaluation, Event, FitConfig, History, Observer, Resume,
+    Silent, TrainState,
+};

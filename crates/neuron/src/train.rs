@@ -107,6 +107,9 @@ pub struct History {
     pub best_epoch: Option<usize>,
     /// Whether early stopping (or an observer) ended training before the last epoch.
     pub stopped_early: bool,
+    /// Whether an observer stopped training in the middle of an epoch.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// Loss and metrics of a model on a data set.
@@ -177,8 +180,6 @@ impl Observer for Silent {
         Control::Continue
     }
 }
-
-type Best<E> = (f64, Vec<Vec<E>>, usize);
 
 impl<B: Backend> Sequential<B> {
     fn check_data(&self, d: &Dataset<B::E>, what: &str) -> Result<()> {
@@ -285,6 +286,28 @@ impl<B: Backend> Sequential<B> {
         cfg: &FitConfig,
         observer: &mut dyn Observer,
     ) -> Result<History> {
+        self.fit_from(opt, train, validation, cfg, observer, None, None)
+    }
+
+    /// [`Sequential::fit`], resumable: starts from `resume` (a state saved by `checkpointer` in an
+    /// earlier run, with the model's weights and the optimizer's state already restored), and hands
+    /// `checkpointer` the complete state after every epoch it asks for, at the end, and when an
+    /// observer stops training mid-epoch (then `History::interrupted` is set). Continuing from a
+    /// saved state gives bit-identical results to a run that was never interrupted.
+    ///
+    /// A non-finite loss stops training with [`NeuronError::Diverged`]; the model and optimizer are
+    /// then put back as they were at the start of that epoch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_from(
+        &mut self,
+        opt: &mut Optimizer<B>,
+        train: &Dataset<B::E>,
+        validation: Option<&Dataset<B::E>>,
+        cfg: &FitConfig,
+        observer: &mut dyn Observer,
+        resume: Option<Resume<B::E>>,
+        mut checkpointer: Option<&mut dyn Checkpointer<B>>,
+    ) -> Result<History> {
         cfg.validate()?;
         let split;
         let (train, validation) = match validation {
@@ -304,6 +327,10 @@ impl<B: Backend> Sequential<B> {
         if let Some(v) = validation {
             self.check_data(v, "validation")?;
         }
+        let (mut st, mut best_weights) = match resume {
+            Some(r) => (r.state, r.best_weights),
+            None => (TrainState::new(cfg.seed), None),
+        };
         let be = self.be.clone();
         let n = train.len();
         let bs = cfg.batch_size.min(n);
@@ -312,125 +339,227 @@ impl<B: Backend> Sequential<B> {
         } else {
             n.div_ceil(bs)
         };
-        self.reserve(bs)?;
-        let xs = be.upload(train.x.as_slice())?;
-        let ys = be.upload(train.y.as_slice())?;
-        let (xc, yc) = (train.x.cols(), train.y.cols());
-        let classification = self.loss().is_classification();
-        let mut rng = Rng::new(cfg.seed);
-        let mut perm: Vec<usize> = (0..n).collect();
-        let mut history = History::default();
-        // (monitored loss, weights, epoch) of the best epoch so far.
-        let mut best: Option<Best<B::E>> = None;
-        let mut since_best = 0;
         let total = cfg.epochs;
         let base_lr = opt.config().lr;
         let schedule = opt.config().schedule;
-        let mut acc = [B::E::zero(); 2];
-        for epoch in 1..=total {
-            let t0 = Instant::now();
-            if cfg.shuffle {
-                rng.shuffle(&mut perm);
-            }
-            let samples = if cfg.drop_last { batches * bs } else { n };
-            if observer.on_event(&Event::EpochStart {
-                epoch,
-                batches,
-                samples,
-            }) == Control::Stop
-            {
-                history.stopped_early = true;
-                break;
-            }
-            be.fill(2, B::E::zero(), &mut self.acc);
-            let mut seen = 0;
-            let mut lr = base_lr;
-            let mut stop = false;
-            for b in 0..batches {
-                let rows = &perm[b * bs..((b + 1) * bs).min(n)];
-                be.gather_rows(xc, &xs, rows, &mut self.x);
-                be.gather_rows(yc, &ys, rows, &mut self.t);
-                self.forward_loaded(rows.len(), true);
-                self.loss_loaded(rows.len());
-                be.download(&self.acc, &mut acc)?;
-                if !acc[0].is_finite() {
-                    return Err(NeuronError::Diverged(format!(
-                        "the loss became {} at epoch {epoch}, batch {}; try a lower learning rate or gradient clipping",
-                        acc[0],
-                        b + 1
-                    )));
+        let classification = self.loss().is_classification();
+        if !st.finished {
+            self.reserve(bs)?;
+            let xs = be.upload(train.x.as_slice())?;
+            let ys = be.upload(train.y.as_slice())?;
+            let (xc, yc) = (train.x.cols(), train.y.cols());
+            self.train_steps = st.train_steps;
+            let mut perm: Vec<usize> = (0..n).collect();
+            let mut acc = [B::E::zero(); 2];
+            while st.epoch <= total {
+                let epoch = st.epoch;
+                // This epoch's order, regenerated from the generator's state at its start.
+                let mut rng = st.rng.clone();
+                perm.iter_mut().enumerate().for_each(|(i, p)| *p = i);
+                if cfg.shuffle {
+                    rng.shuffle(&mut perm);
                 }
-                self.backward_loaded(rows.len());
-                lr = schedule.lr_at(
+                let snapshot = (self.params()?, opt.state(&be)?, self.train_steps);
+                let t0 = Instant::now();
+                let samples = if cfg.drop_last { batches * bs } else { n };
+                let mut interrupted = observer.on_event(&Event::EpochStart {
+                    epoch,
+                    batches,
+                    samples,
+                }) == Control::Stop;
+                be.write(
+                    &[B::E::of(st.epoch_sums[0]), B::E::of(st.epoch_sums[1])],
+                    &mut self.acc,
+                )?;
+                let mut seen = st.epoch_seen;
+                let mut lr = schedule.lr_at(
                     base_lr,
-                    (epoch - 1) as f64 + b as f64 / batches as f64,
+                    (epoch - 1) as f64 + st.batch as f64 / batches as f64,
                     total,
                 );
-                self.step(opt, lr)?;
-                seen += rows.len();
-                if observer.on_event(&Event::Batch {
+                let mut b = st.batch;
+                while !interrupted && b < batches {
+                    let rows = &perm[b * bs..((b + 1) * bs).min(n)];
+                    be.gather_rows(xc, &xs, rows, &mut self.x);
+                    be.gather_rows(yc, &ys, rows, &mut self.t);
+                    self.forward_loaded(rows.len(), true);
+                    self.loss_loaded(rows.len());
+                    be.download(&self.acc, &mut acc)?;
+                    if !acc[0].is_finite() {
+                        let what = if acc[0].is_nan() { "NaN" } else { "infinite" };
+                        self.set_params(&snapshot.0)?;
+                        opt.load_state(snapshot.1)?;
+                        self.train_steps = snapshot.2;
+                        return Err(NeuronError::Diverged(format!(
+                            "the loss became {what} at epoch {epoch}, batch {} of {batches}; the weights from the start of epoch {epoch} were kept. Try a lower learning rate, gradient clipping, or standardised inputs",
+                            b + 1
+                        )));
+                    }
+                    self.backward_loaded(rows.len());
+                    lr = schedule.lr_at(
+                        base_lr,
+                        (epoch - 1) as f64 + b as f64 / batches as f64,
+                        total,
+                    );
+                    self.step(opt, lr)?;
+                    seen += rows.len();
+                    b += 1;
+                    interrupted = observer.on_event(&Event::Batch {
+                        epoch,
+                        batch: b,
+                        running_loss: acc[0].f64() / seen as f64,
+                        samples: seen,
+                    }) == Control::Stop;
+                }
+                if interrupted && b < batches {
+                    be.download(&self.acc, &mut acc)?;
+                    st.batch = b;
+                    st.epoch_sums = [acc[0].f64(), acc[1].f64()];
+                    st.epoch_seen = seen;
+                    st.epoch_seconds += t0.elapsed().as_secs_f64();
+                    st.train_steps = self.train_steps;
+                    st.history.interrupted = true;
+                    if let Some(c) = checkpointer.as_deref_mut() {
+                        c.save(self, opt, &st, best_weights.as_deref())?;
+                    }
+                    break;
+                }
+                be.download(&self.acc, &mut acc)?;
+                let loss = acc[0].f64() / seen.max(1) as f64;
+                let accuracy = classification.then(|| acc[1].f64() / seen.max(1) as f64);
+                let val = match validation {
+                    Some(v) => Some(self.evaluate(v)?),
+                    None => None,
+                };
+                let record = EpochRecord {
                     epoch,
-                    batch: b + 1,
-                    running_loss: acc[0].f64() / seen as f64,
-                    samples: seen,
-                }) == Control::Stop
-                {
-                    stop = true;
+                    loss,
+                    accuracy,
+                    val_loss: val.as_ref().map(|e| e.loss),
+                    val_accuracy: val.as_ref().and_then(|e| e.accuracy),
+                    val_mae: val
+                        .as_ref()
+                        .and_then(|e| e.regression.as_ref().map(|r| r.mae)),
+                    val_r2: val
+                        .as_ref()
+                        .and_then(|e| e.regression.as_ref().map(|r| r.r2)),
+                    lr,
+                    seconds: st.epoch_seconds + t0.elapsed().as_secs_f64(),
+                };
+                let monitored = record.val_loss.unwrap_or(record.loss);
+                st.history.epochs.push(record);
+                let mut stop = observer.on_event(&Event::EpochEnd(
+                    st.history.epochs.last().expect("just pushed"),
+                )) == Control::Stop;
+                if let Some(patience) = cfg.patience {
+                    if st.best.is_none_or(|(b, _)| monitored < b - cfg.min_delta) {
+                        st.best = Some((monitored, epoch));
+                        best_weights = Some(self.params()?);
+                        st.since_best = 0;
+                    } else {
+                        st.since_best += 1;
+                        stop |= st.since_best >= patience;
+                    }
+                }
+                st.epoch += 1;
+                st.batch = 0;
+                st.rng = rng;
+                st.epoch_sums = [0.0; 2];
+                st.epoch_seen = 0;
+                st.epoch_seconds = 0.0;
+                st.train_steps = self.train_steps;
+                st.history.interrupted = false;
+                if stop || epoch == total {
+                    st.finished = true;
+                    st.history.stopped_early = epoch < total;
+                }
+                if let Some(c) = checkpointer.as_deref_mut() {
+                    if st.finished || c.due(epoch) {
+                        c.save(self, opt, &st, best_weights.as_deref())?;
+                    }
+                }
+                if st.finished {
                     break;
                 }
             }
-            let loss = acc[0].f64() / seen.max(1) as f64;
-            let accuracy = classification.then(|| acc[1].f64() / seen.max(1) as f64);
-            let val = match validation {
-                Some(v) => Some(self.evaluate(v)?),
-                None => None,
-            };
-            let record = EpochRecord {
-                epoch,
-                loss,
-                accuracy,
-                val_loss: val.as_ref().map(|e| e.loss),
-                val_accuracy: val.as_ref().and_then(|e| e.accuracy),
-                val_mae: val
-                    .as_ref()
-                    .and_then(|e| e.regression.as_ref().map(|r| r.mae)),
-                val_r2: val
-                    .as_ref()
-                    .and_then(|e| e.regression.as_ref().map(|r| r.r2)),
-                lr,
-                seconds: t0.elapsed().as_secs_f64(),
-            };
-            let monitored = record.val_loss.unwrap_or(record.loss);
-            history.epochs.push(record);
-            if observer.on_event(&Event::EpochEnd(
-                history.epochs.last().expect("just pushed"),
-            )) == Control::Stop
-            {
-                stop = true;
-            }
-            if let Some(patience) = cfg.patience {
-                let improved = best
-                    .as_ref()
-                    .is_none_or(|(b, _, _)| monitored < b - cfg.min_delta);
-                if improved {
-                    best = Some((monitored, self.params()?, epoch));
-                    since_best = 0;
-                } else {
-                    since_best += 1;
-                    if since_best >= patience {
-                        stop = true;
-                    }
-                }
-            }
-            if stop {
-                history.stopped_early = epoch < total;
-                break;
-            }
         }
-        if let Some((_, weights, epoch)) = best {
-            self.set_params(&weights)?;
-            history.best_epoch = Some(epoch);
+        let mut history = st.history;
+        if let (Some(w), Some((_, epoch))) = (best_weights, st.best) {
+            if !history.interrupted {
+                self.set_params(&w)?;
+                history.best_epoch = Some(epoch);
+            }
         }
         Ok(history)
     }
+}
+
+/// Where a training run stands, besides the weights and the optimizer state: everything needed to
+/// continue it exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// The epoch in progress or next to run (from 1).
+    pub epoch: usize,
+    /// Batches of that epoch already done.
+    pub batch: usize,
+    /// The shuffling generator as it was at the start of `epoch`.
+    pub rng: Rng,
+    /// Training forward passes so far (they key the dropout masks).
+    pub train_steps: u64,
+    /// Sums of the loss and of correct predictions over the epoch's batches done so far.
+    pub epoch_sums: [f64; 2],
+    /// Samples of the epoch done so far.
+    pub epoch_seen: usize,
+    /// Seconds spent in the epoch so far.
+    pub epoch_seconds: f64,
+    /// Monitored loss and epoch of the best epoch so far (early stopping).
+    pub best: Option<(f64, usize)>,
+    /// Epochs since the best one.
+    pub since_best: usize,
+    /// The completed epochs.
+    pub history: History,
+    /// Whether training has ended (last epoch done, or stopped early).
+    pub finished: bool,
+}
+
+impl TrainState {
+    /// The state before the first epoch of a run seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        TrainState {
+            epoch: 1,
+            batch: 0,
+            rng: Rng::new(seed),
+            train_steps: 0,
+            epoch_sums: [0.0; 2],
+            epoch_seen: 0,
+            epoch_seconds: 0.0,
+            best: None,
+            since_best: 0,
+            history: History::default(),
+            finished: false,
+        }
+    }
+}
+
+/// A saved state to continue training from.
+#[derive(Clone, Debug)]
+pub struct Resume<E> {
+    /// The training state.
+    pub state: TrainState,
+    /// The best weights so far, when early stopping is on.
+    pub best_weights: Option<Vec<Vec<E>>>,
+}
+
+/// Receives the complete training state to save it (see [`Sequential::fit_from`]).
+pub trait Checkpointer<B: Backend> {
+    /// Whether to save after epoch `epoch` (from 1) completes.
+    fn due(&mut self, epoch: usize) -> bool;
+    /// Saves the model's weights, the optimizer's state, the training state and the best weights.
+    fn save(
+        &mut self,
+        model: &Sequential<B>,
+        opt: &Optimizer<B>,
+        state: &TrainState,
+        best_weights: Option<&[Vec<B::E>]>,
+    ) -> Result<()>;
 }

@@ -33,10 +33,10 @@ fn digits_reach_97_percent_on_held_out_data() {
         }
     }
     let mut model = Sequential::builder(cols)
-        .dense(256)
+        .dense(512)
         .relu()
         .dropout(0.2)
-        .dense(128)
+        .dense(256)
         .relu()
         .dropout(0.2)
         .dense(10)
