@@ -5,25 +5,29 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use neuron::checkpoint::{load_checkpoint, save_checkpoint};
 use neuron::model_file::{save_model, ModelMeta, FORMAT};
 use neuron::preprocess::{Impute, Preprocessor, Task};
 use neuron::{
-    Activation, Cpu, Dataset, FitConfig, Loss, LrSchedule, Optimizer, OptimizerConfig,
-    OptimizerKind, Rng, Sequential,
+    Activation, Checkpointer, Cpu, Dataset, FitConfig, Loss, LrSchedule, Optimizer,
+    OptimizerConfig, OptimizerKind, Resume, Rng, Sequential, TrainState,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::data::{self, Raw};
 use crate::progress::Progress;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum TaskArg {
     Auto,
     Classify,
     Regress,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum LossArg {
     Auto,
     Mse,
@@ -31,13 +35,13 @@ pub enum LossArg {
     Bce,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum ImputeArg {
     Mean,
     Median,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum ScheduleArg {
     Constant,
     Cosine,
@@ -45,7 +49,7 @@ pub enum ScheduleArg {
     Exponential,
 }
 
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
 pub struct TrainArgs {
     /// Training data: a CSV file (optionally .gz), a directory of IDX files, fashion-mnist, or
     /// builtin:digits|table-area|xor|circles|spirals.
@@ -143,6 +147,16 @@ pub struct TrainArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
+    /// Save a checkpoint (weights, optimizer, schedule, generator, early stopping, history) in this
+    /// directory, atomically, every --checkpoint-every epochs, at the end, and on Ctrl-C.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Epochs between checkpoints.
+    #[arg(long, default_value_t = 1)]
+    pub checkpoint_every: usize,
+    /// Continue the run checkpointed in this directory, with its original options.
+    #[arg(long, conflicts_with = "init")]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Parser)]
@@ -379,27 +393,98 @@ fn prepare(a: &TrainArgs, init: Option<&Preprocessor>) -> Result<Prepared> {
     }
 }
 
-pub fn run(a: &TrainArgs) -> Result<()> {
+/// The checkpoint file inside a `--checkpoint` directory.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+
+/// Set by Ctrl-C: training stops after the current step.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Saves checkpoints into a directory for [`Sequential::fit_from`].
+struct DirCheckpointer {
+    path: PathBuf,
+    every: usize,
+    meta: ModelMeta,
+    extra: serde_json::Value,
+}
+
+impl Checkpointer<Cpu<f32>> for DirCheckpointer {
+    fn due(&mut self, epoch: usize) -> bool {
+        epoch % self.every == 0
+    }
+
+    fn save(
+        &mut self,
+        model: &Sequential<Cpu<f32>>,
+        opt: &Optimizer<Cpu<f32>>,
+        state: &TrainState,
+        best: Option<&[Vec<f32>]>,
+    ) -> neuron::Result<()> {
+        save_checkpoint(&self.path, model, &self.meta, opt, state, best, &self.extra)
+    }
+}
+
+pub fn run(given: &TrainArgs) -> Result<()> {
+    // Resuming takes every option from the checkpoint.
+    let (a, ck) = match &given.resume {
+        Some(dir) => {
+            let path = dir.join(CHECKPOINT_FILE);
+            if !path.exists() {
+                bail!("{}: no checkpoint to resume from", path.display());
+            }
+            let ck = load_checkpoint(&path)?;
+            let mut a: TrainArgs = serde_json::from_value(ck.extra["args"].clone())
+                .with_context(|| format!("{}: unreadable training options", path.display()))?;
+            a.resume = None;
+            a.init = None;
+            a.checkpoint = Some(dir.clone());
+            a.quiet = given.quiet;
+            (a, Some(ck))
+        }
+        None => (given.clone(), None),
+    };
+    let a = &a;
+    if a.checkpoint_every == 0 {
+        bail!("--checkpoint-every must be at least 1");
+    }
     let threads = crate::init_threads(a.threads)?;
     let init = match &a.init {
         Some(p) => Some(crate::eval::load(p, threads)?),
         None => None,
     };
-    let prep = prepare(a, init.as_ref().map(|(_, _, p)| p))?;
+    let known_pre = match &ck {
+        Some(c) => Some(
+            c.model
+                .preprocessing
+                .clone()
+                .context("the checkpoint has no preprocessing description")?,
+        ),
+        None => init.as_ref().map(|(_, _, p)| p.clone()),
+    };
+    let prep = prepare(a, known_pre.as_ref())?;
     let r = resolve(a, prep.images)?;
     let task = prep.pre.task();
-    let (mut model, loss) = match init {
-        Some((mut m, meta, _)) => {
+    let (mut model, loss) = match (&ck, init) {
+        (Some(c), _) => {
+            let m = Sequential::from_specs(
+                Cpu::<f32>::with_threads(threads),
+                c.model.input_dim,
+                c.model.layers.clone(),
+                c.model.loss,
+                a.seed,
+                Some(&c.weights),
+            )?;
+            (m, c.model.loss)
+        }
+        (None, Some((mut m, _, _))) => {
             if a.label_smoothing > 0.0 {
                 m.set_loss(Loss::CrossEntropy {
                     label_smoothing: a.label_smoothing,
                 })?;
             }
             let loss = m.loss();
-            let _ = meta;
             (m, loss)
         }
-        None => {
+        (None, None) => {
             let loss = loss_for(a, task)?;
             let outputs = match (prep.pre.labels(), loss) {
                 (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
@@ -434,6 +519,16 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         }
     }
     let mut opt = Optimizer::new(r.optimizer.clone())?;
+    let resume = match ck {
+        Some(c) => {
+            opt.load_state(c.optimizer)?;
+            Some(Resume {
+                state: c.state,
+                best_weights: c.best_weights,
+            })
+        }
+        None => None,
+    };
     let cfg = FitConfig {
         epochs: r.epochs,
         batch_size: r.batch,
@@ -467,9 +562,81 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         );
     }
     let mut progress = Progress::new(a.quiet, r.epochs);
+    progress.interrupted = Some(&INTERRUPTED);
+    // First Ctrl-C: stop after the current step; a second one ends the process at once.
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let base_meta = ModelMeta {
+        format: FORMAT.into(),
+        input_dim: model.input_dim(),
+        layers: model.specs().to_vec(),
+        loss,
+        preprocessing: Some(prep.pre.clone()),
+        provenance: serde_json::Value::Null,
+    };
+    let mut checkpointer = match &a.checkpoint {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            Some(DirCheckpointer {
+                path: dir.join(CHECKPOINT_FILE),
+                every: a.checkpoint_every,
+                meta: base_meta.clone(),
+                extra: json!({ "args": a }),
+            })
+        }
+        None => None,
+    };
     let t0 = Instant::now();
-    let history = model.fit(&mut opt, &train, None, &cfg, &mut progress)?;
+    let fitted = model.fit_from(
+        &mut opt,
+        &train,
+        None,
+        &cfg,
+        &mut progress,
+        resume,
+        checkpointer
+            .as_mut()
+            .map(|c| c as &mut dyn Checkpointer<Cpu<f32>>),
+    );
     let train_seconds = t0.elapsed().as_secs_f64();
+    let history = match fitted {
+        Ok(h) => h,
+        Err(e @ neuron::NeuronError::Diverged(_)) => {
+            // The model holds the last good weights (from the start of the failing epoch).
+            let mut meta = base_meta.clone();
+            meta.provenance = json!({ "data": a.data, "diverged": e.to_string() });
+            save_model(&a.out, &model, &meta)
+                .with_context(|| format!("saving {}", a.out.display()))?;
+            bail!(
+                "{e}; the last good weights were saved to {}",
+                a.out.display()
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if history.interrupted {
+        let mut meta = base_meta.clone();
+        meta.provenance = json!({ "data": a.data, "interrupted": true, "epochs_completed": history.epochs.len() });
+        save_model(&a.out, &model, &meta).with_context(|| format!("saving {}", a.out.display()))?;
+        let how = match &a.checkpoint {
+            Some(dir) => format!("; continue with: neuron train --resume {}", dir.display()),
+            None => " (train with --checkpoint DIR to be able to resume)".to_string(),
+        };
+        eprintln!(
+            "neuron: interrupted after {} complete epoch(s); saved the {} weights to {}{how}",
+            history.epochs.len(),
+            if history.best_epoch.is_some() {
+                "best"
+            } else {
+                "current"
+            },
+            a.out.display()
+        );
+        std::process::exit(130);
+    }
 
     let test_report = match &prep.test {
         Some(e) => Some(crate::eval::compute(&mut model, &prep.pre, e)?),
@@ -495,12 +662,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         "test": test_json,
     });
     let meta = ModelMeta {
-        format: FORMAT.into(),
-        input_dim: model.input_dim(),
-        layers: model.specs().to_vec(),
-        loss,
-        preprocessing: Some(prep.pre.clone()),
         provenance,
+        ..base_meta
     };
     save_model(&a.out, &model, &meta).with_context(|| format!("saving {}", a.out.display()))?;
     if let Some(p) = &a.metrics_json {

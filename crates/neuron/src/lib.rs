@@ -37,6 +37,7 @@ pub mod adam;
 pub mod atomic;
 pub mod backend;
 pub mod builtin;
+pub mod checkpoint;
 mod cpu;
 pub mod csv;
 pub mod dataset;

@@ -483,12 +483,12 @@ impl<B: Backend> Sequential<B> {
                 }
             }
         }
+        // The best weights so far replace the current ones, also when interrupted (the checkpoint
+        // already holds the current ones for resuming).
         let mut history = st.history;
         if let (Some(w), Some((_, epoch))) = (best_weights, st.best) {
-            if !history.interrupted {
-                self.set_params(&w)?;
-                history.best_epoch = Some(epoch);
-            }
+            self.set_params(&w)?;
+            history.best_epoch = Some(epoch);
         }
         Ok(history)
     }

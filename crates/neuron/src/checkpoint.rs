@@ -1,0 +1,229 @@
+//! Checkpoint files: everything needed to continue a training run exactly — weights, optimizer
+//! state, training state (epoch, batch, generator, early stopping, history), the best weights, and
+//! the caller's own options — in one safetensors file, written atomically.
+//!
+//! Tensors: `model.<name>` (f32 weights, PyTorch names), `best.<name>` (the best weights so far,
+//! when early stopping is on), `opt.<param>.<slot>` (f64 optimizer state). Metadata key
+//! `neuron_checkpoint`: JSON with the model description, optimizer configuration and step, the
+//! [`TrainState`], and free-form `extra` JSON.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::atomic_write;
+use crate::backend::Backend;
+use crate::error::{NeuronError, Result};
+use crate::float::Float;
+use crate::model_file::ModelMeta;
+use crate::optimizer::{Optimizer, OptimizerConfig, OptimizerState};
+use crate::sequential::{param_shapes, Sequential};
+use crate::train::TrainState;
+
+/// The format tag of checkpoint files.
+pub const FORMAT: &str = "neuron-checkpoint/1";
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: String,
+    model: ModelMeta,
+    optimizer: OptimizerConfig,
+    optimizer_step: u64,
+    state: TrainState,
+    extra: serde_json::Value,
+}
+
+/// A loaded checkpoint.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// The model's description.
+    pub model: ModelMeta,
+    /// The model's weights, in parameter order.
+    pub weights: Vec<Vec<f32>>,
+    /// The optimizer's complete state.
+    pub optimizer: OptimizerState,
+    /// Where training stands.
+    pub state: TrainState,
+    /// The best weights so far (early stopping).
+    pub best_weights: Option<Vec<Vec<f32>>>,
+    /// The caller's own data (e.g. command-line options).
+    pub extra: serde_json::Value,
+}
+
+fn f32_bytes<E: Float>(v: &[E], what: &str) -> Result<Vec<u8>> {
+    if v.iter().any(|x| !x.f64().is_finite()) {
+        return Err(NeuronError::Diverged(format!(
+            "refusing to checkpoint non-finite values in {what}"
+        )));
+    }
+    Ok(v.iter()
+        .flat_map(|x| (x.f64() as f32).to_le_bytes())
+        .collect())
+}
+
+fn st_err(e: safetensors::SafeTensorError) -> NeuronError {
+    NeuronError::Model(format!("safetensors: {e}"))
+}
+
+/// Writes a checkpoint to `path` atomically.
+pub fn save_checkpoint<B: Backend>(
+    path: impl AsRef<Path>,
+    model: &Sequential<B>,
+    meta: &ModelMeta,
+    opt: &Optimizer<B>,
+    state: &TrainState,
+    best_weights: Option<&[Vec<B::E>]>,
+    extra: &serde_json::Value,
+) -> Result<()> {
+    let info = model.param_info();
+    let weights = model.params()?;
+    let ostate = opt.state(model.backend())?;
+    let mut tensors: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = Vec::new();
+    for (p, w) in info.iter().zip(&weights) {
+        tensors.push((
+            format!("model.{}", p.name),
+            p.shape.clone(),
+            Dtype::F32,
+            f32_bytes(w, &p.name)?,
+        ));
+    }
+    if let Some(best) = best_weights {
+        for (p, w) in info.iter().zip(best) {
+            tensors.push((
+                format!("best.{}", p.name),
+                p.shape.clone(),
+                Dtype::F32,
+                f32_bytes(w, &p.name)?,
+            ));
+        }
+    }
+    for (i, slots) in ostate.slots.iter().enumerate() {
+        for (j, v) in slots.iter().enumerate() {
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(NeuronError::Diverged(
+                    "refusing to checkpoint a non-finite optimizer state".into(),
+                ));
+            }
+            tensors.push((
+                format!("opt.{i}.{j}"),
+                vec![v.len()],
+                Dtype::F64,
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ));
+        }
+    }
+    let header = Header {
+        format: FORMAT.into(),
+        model: meta.clone(),
+        optimizer: ostate.config.clone(),
+        optimizer_step: ostate.step,
+        state: state.clone(),
+        extra: extra.clone(),
+    };
+    let json = serde_json::to_string(&header).map_err(|e| NeuronError::Model(e.to_string()))?;
+    let views = tensors
+        .iter()
+        .map(|(n, s, d, b)| {
+            Ok((
+                n.clone(),
+                TensorView::new(*d, s.clone(), b).map_err(st_err)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(
+        views,
+        Some(HashMap::from([("neuron_checkpoint".to_string(), json)])),
+    )
+    .map_err(st_err)?;
+    atomic_write(path, &bytes)
+}
+
+/// Reads and validates a checkpoint.
+pub fn load_checkpoint(path: impl AsRef<Path>) -> Result<Checkpoint> {
+    let path = path.as_ref();
+    let source = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| NeuronError::io(path, e))?;
+    let bad = |m: String| NeuronError::Model(format!("{source}: {m}"));
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| bad(format!("not a valid checkpoint ({e})")))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a valid checkpoint ({e})")))?;
+    let json = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("neuron_checkpoint"))
+        .ok_or_else(|| bad("not a neuron checkpoint".into()))?;
+    let h: Header = serde_json::from_str(json)
+        .map_err(|e| bad(format!("unreadable checkpoint description: {e}")))?;
+    if h.format != FORMAT {
+        return Err(bad(format!("unsupported checkpoint format '{}'", h.format)));
+    }
+    let info = param_shapes(h.model.input_dim, &h.model.layers, &h.model.loss)
+        .map_err(|e| bad(e.to_string()))?;
+    let read_f32 = |name: &str, shape: &[usize]| -> Result<Option<Vec<f32>>> {
+        let Ok(t) = st.tensor(name) else {
+            return Ok(None);
+        };
+        if t.dtype() != Dtype::F32 || t.shape() != shape {
+            return Err(bad(format!("tensor '{name}' has the wrong type or shape")));
+        }
+        Ok(Some(
+            t.data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ))
+    };
+    let mut weights = Vec::new();
+    let mut best = Vec::new();
+    for p in &info {
+        weights.push(
+            read_f32(&format!("model.{}", p.name), &p.shape)?
+                .ok_or_else(|| bad(format!("missing tensor 'model.{}'", p.name)))?,
+        );
+        if let Some(b) = read_f32(&format!("best.{}", p.name), &p.shape)? {
+            best.push(b);
+        }
+    }
+    if !best.is_empty() && best.len() != info.len() {
+        return Err(bad("incomplete best weights".into()));
+    }
+    let mut slots = Vec::new();
+    for i in 0.. {
+        let mut per = Vec::new();
+        for j in 0.. {
+            let Ok(t) = st.tensor(&format!("opt.{i}.{j}")) else {
+                break;
+            };
+            if t.dtype() != Dtype::F64 || t.shape().len() != 1 {
+                return Err(bad(format!(
+                    "tensor 'opt.{i}.{j}' has the wrong type or shape"
+                )));
+            }
+            per.push(
+                t.data()
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect(),
+            );
+        }
+        if per.is_empty() {
+            break;
+        }
+        slots.push(per);
+    }
+    Ok(Checkpoint {
+        model: h.model,
+        weights,
+        optimizer: OptimizerState {
+            config: h.optimizer,
+            step: h.optimizer_step,
+            slots,
+        },
+        state: h.state,
+        best_weights: (!best.is_empty()).then_some(best),
+        extra: h.extra,
+    })
+}
