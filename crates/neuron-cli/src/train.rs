@@ -409,7 +409,7 @@ struct DirCheckpointer {
 
 impl Checkpointer<Cpu<f32>> for DirCheckpointer {
     fn due(&mut self, epoch: usize) -> bool {
-        epoch % self.every == 0
+        epoch.is_multiple_of(self.every)
     }
 
     fn save(
