@@ -1,0 +1,70 @@
+//! Replays the fuzz seeds and every input the fuzzers ever found (`fuzz/seeds`, `fuzz/regressions`)
+//! through the same code the fuzz targets run, on the stable toolchain: none may panic.
+
+use std::path::Path;
+
+use neuron::csv::read_csv_bytes;
+use neuron::preprocess::{Impute, Preprocessor};
+use neuron::{Cpu, Matrix};
+
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut out = Vec::new();
+    for kind in ["seeds", "regressions"] {
+        let dir = root.join(kind).join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n != "README") {
+                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn csv_reader_inputs() {
+    let all = inputs("csv_reader");
+    assert!(!all.is_empty());
+    for (_, data) in all {
+        if let Ok(table) = read_csv_bytes(data, "fuzz.csv") {
+            for (standardize, impute) in [(true, None), (false, Some(Impute::Median))] {
+                if let Ok(p) = Preprocessor::fit(&table, None, None, standardize, impute) {
+                    let _ = p.transform(&table, true);
+                    let _ = p.transform(&table, false);
+                }
+            }
+            let _ = Preprocessor::fit(&table, Some("0"), None, true, Some(Impute::Mean));
+        }
+    }
+}
+
+#[test]
+fn idx_reader_inputs() {
+    let all = inputs("idx_reader");
+    assert!(!all.is_empty());
+    for (name, data) in all {
+        if let Ok(a) = neuron::idx::parse_idx(data, &name) {
+            assert_eq!(a.data.len(), a.dims.iter().product::<usize>());
+        }
+    }
+}
+
+#[test]
+fn model_loader_inputs() {
+    let all = inputs("model_loader");
+    assert!(!all.is_empty());
+    for (name, data) in all {
+        if let Ok((mut model, _)) =
+            neuron::model_file::from_bytes_on(&data, &name, Cpu::with_threads(1))
+        {
+            let n = model.input_dim();
+            if n <= 4096 {
+                let _ = model.predict(&Matrix::from_vec(2, n, vec![0.5f32; 2 * n]).unwrap());
+            }
+        }
+    }
+}
