@@ -7,8 +7,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use neuron::augment::Augment;
 use neuron::checkpoint::{load_checkpoint, save_checkpoint};
 use neuron::model_file::{save_model, ModelMeta, FORMAT};
+
+/// Default number of epochs for image data.
+const IMAGE_EPOCHS: usize = 60;
 use neuron::preprocess::{Impute, Preprocessor, Task};
 use neuron::{
     Activation, Checkpointer, Cpu, Dataset, FitConfig, Loss, LrSchedule, Optimizer,
@@ -61,7 +65,7 @@ pub struct TrainArgs {
     /// Task: auto treats text labels or at most 20 distinct integers as classes.
     #[arg(long, value_enum, default_value_t = TaskArg::Auto)]
     pub task: TaskArg,
-    /// Hidden layer widths, comma-separated (default: 128,64 for tables, 512,256 for images).
+    /// Hidden layer widths, comma-separated (default: 128,64 for tables, 1024,1024 for images).
     #[arg(long)]
     pub layers: Option<String>,
     /// Hidden activation: relu, sigmoid, tanh, leaky-relu, gelu or identity.
@@ -70,9 +74,9 @@ pub struct TrainArgs {
     /// Loss: auto is cross-entropy for classification, mse for regression.
     #[arg(long, value_enum, default_value_t = LossArg::Auto)]
     pub loss: LossArg,
-    /// Label smoothing for cross-entropy, in [0, 1).
-    #[arg(long, default_value_t = 0.0)]
-    pub label_smoothing: f64,
+    /// Label smoothing for cross-entropy, in [0, 1) (default 0 for tables, 0.1 for images).
+    #[arg(long)]
+    pub label_smoothing: Option<f64>,
     /// Optimizer: sgd, momentum, nesterov, adam, adamw or rmsprop.
     #[arg(long, default_value = "adamw")]
     pub optimizer: String,
@@ -88,30 +92,31 @@ pub struct TrainArgs {
     /// Clip gradients to this global norm.
     #[arg(long)]
     pub clip_norm: Option<f64>,
-    /// Learning-rate schedule.
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Constant)]
-    pub schedule: ScheduleArg,
-    /// Warm-up epochs for the cosine schedule.
-    #[arg(long, default_value_t = 0.0)]
-    pub warmup: f64,
+    /// Learning-rate schedule (default: constant for tables, cosine for images).
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleArg>,
+    /// Warm-up epochs for the cosine schedule (default 0 for tables, 2 for images).
+    #[arg(long)]
+    pub warmup: Option<f64>,
     /// Dropout after each hidden layer, in [0, 1) (default 0 for tables, 0.2 for images).
     #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f64>,
-    /// Maximum number of epochs (default 200 for tables, 20 for images).
+    /// Maximum number of epochs (default 200 for tables, 60 for images).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Mini-batch size (default 32 for tables, 128 for images).
+    /// Mini-batch size (default 32 for tables, 256 for images).
     #[arg(long, allow_negative_numbers = true)]
     pub batch_size: Option<i64>,
-    /// Share of the training rows held out for validation (early stopping, progress).
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    pub val_split: f64,
+    /// Share of the training rows held out for validation: early stopping, progress (default 0.1
+    /// for tables, 0.05 for images).
+    #[arg(long, allow_negative_numbers = true)]
+    pub val_split: Option<f64>,
     /// Share of a table's rows held out as a test set, reported at the end (0 to train on all;
     /// image directories use their own test files).
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub test_split: f64,
     /// Stop after this many epochs without validation improvement, keeping the best weights
-    /// (default 20 for tables, 5 for images; 0 disables).
+    /// (default 20 for tables; off for images, whose cosine schedule runs its full course; 0 disables).
     #[arg(long)]
     pub patience: Option<usize>,
     /// Seed for initialisation, shuffling, splits and dropout.
@@ -147,6 +152,12 @@ pub struct TrainArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
+    /// Random shifts (±2 pixels) and horizontal flips of training images (the default for images).
+    #[arg(long, overrides_with = "no_augment")]
+    pub augment: bool,
+    /// No augmentation of training images.
+    #[arg(long)]
+    pub no_augment: bool,
     /// Save a checkpoint (weights, optimizer, schedule, generator, early stopping, history) in this
     /// directory, atomically, every --checkpoint-every epochs, at the end, and on Ctrl-C.
     #[arg(long)]
@@ -174,6 +185,9 @@ impl TrainArgs {
 
 /// Options resolved against the kind of data.
 struct Resolved {
+    val_split: f64,
+    label_smoothing: f64,
+    augment: bool,
     hidden: Vec<usize>,
     activation: Activation,
     dropout: f64,
@@ -202,7 +216,7 @@ fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
                 })
                 .collect::<Result<_>>()?
         }
-        None if images => vec![512, 256],
+        None if images => vec![1024, 1024],
         None => vec![128, 64],
     };
     let activation = Activation::parse(&a.activation).with_context(|| {
@@ -215,23 +229,28 @@ fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
     if !(0.0..1.0).contains(&dropout) {
         bail!("--dropout must be in [0, 1), got {dropout}");
     }
-    let epochs = a.epochs.unwrap_or(if images { 20 } else { 200 });
+    let epochs = a.epochs.unwrap_or(if images { IMAGE_EPOCHS } else { 200 });
     if epochs == 0 {
         bail!("--epochs must be at least 1");
     }
     let batch = match a.batch_size {
         Some(b) if b <= 0 => bail!("--batch-size must be at least 1, got {b}"),
         Some(b) => b as usize,
-        None if images => 128,
+        None if images => 256,
         None => 32,
     };
-    if !(0.0..1.0).contains(&a.val_split) {
-        bail!("--val-split must be in [0, 1), got {}", a.val_split);
+    let val_split = a.val_split.unwrap_or(if images { 0.05 } else { 0.1 });
+    if !(0.0..1.0).contains(&val_split) {
+        bail!("--val-split must be in [0, 1), got {val_split}");
+    }
+    let label_smoothing = a.label_smoothing.unwrap_or(if images { 0.1 } else { 0.0 });
+    if !(0.0..1.0).contains(&label_smoothing) {
+        bail!("--label-smoothing must be in [0, 1), got {label_smoothing}");
     }
     if !(0.0..1.0).contains(&a.test_split) {
         bail!("--test-split must be in [0, 1), got {}", a.test_split);
     }
-    let patience = match a.patience.unwrap_or(if images { 5 } else { 20 }) {
+    let patience = match a.patience.unwrap_or(if images { 0 } else { 20 }) {
         0 => None,
         p => Some(p),
     };
@@ -257,10 +276,16 @@ fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
     if !(lr > 0.0 && lr.is_finite()) {
         bail!("--lr must be a positive number, got {lr}");
     }
-    let schedule = match a.schedule {
+    let warmup = a.warmup.unwrap_or(if images { 2.0 } else { 0.0 });
+    let default_schedule = if images {
+        ScheduleArg::Cosine
+    } else {
+        ScheduleArg::Constant
+    };
+    let schedule = match a.schedule.unwrap_or(default_schedule) {
         ScheduleArg::Constant => LrSchedule::Constant,
         ScheduleArg::Cosine => LrSchedule::Cosine {
-            warmup: a.warmup,
+            warmup,
             min_lr: 0.0,
         },
         ScheduleArg::Step => LrSchedule::Step {
@@ -275,6 +300,9 @@ fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
     optimizer.clip_norm = a.clip_norm;
     optimizer.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Resolved {
+        val_split,
+        label_smoothing,
+        augment: images && !a.no_augment,
         hidden,
         activation,
         dropout,
@@ -285,10 +313,10 @@ fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
     })
 }
 
-fn loss_for(a: &TrainArgs, task: Task) -> Result<Loss> {
+fn loss_for(a: &TrainArgs, r: &Resolved, task: Task) -> Result<Loss> {
     Ok(match (a.loss, task) {
         (LossArg::Auto | LossArg::CrossEntropy, Task::Classify) => Loss::CrossEntropy {
-            label_smoothing: a.label_smoothing,
+            label_smoothing: r.label_smoothing,
         },
         (LossArg::Bce, Task::Classify) => Loss::BinaryCrossEntropy,
         (LossArg::Mse, _) | (LossArg::Auto, Task::Regress) => Loss::Mse,
@@ -476,16 +504,16 @@ pub fn run(given: &TrainArgs) -> Result<()> {
             (m, c.model.loss)
         }
         (None, Some((mut m, _, _))) => {
-            if a.label_smoothing > 0.0 {
+            if let (Some(ls), Loss::CrossEntropy { .. }) = (a.label_smoothing, m.loss()) {
                 m.set_loss(Loss::CrossEntropy {
-                    label_smoothing: a.label_smoothing,
+                    label_smoothing: ls,
                 })?;
             }
             let loss = m.loss();
             (m, loss)
         }
         (None, None) => {
-            let loss = loss_for(a, task)?;
+            let loss = loss_for(a, &r, task)?;
             let outputs = match (prep.pre.labels(), loss) {
                 (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
                 (Some(l), _) => l.len(),
@@ -508,13 +536,13 @@ pub fn run(given: &TrainArgs) -> Result<()> {
     };
     let y = data::targets(&prep.train, loss, model.output_dim())?;
     let train = Dataset::new(prep.train.x.clone(), y)?;
-    if a.val_split > 0.0 {
-        let n_val = (train.len() as f64 * a.val_split).round() as usize;
+    if r.val_split > 0.0 {
+        let n_val = (train.len() as f64 * r.val_split).round() as usize;
         if n_val == 0 || n_val >= train.len() {
             bail!(
                 "{} training rows are too few to hold out a {:.0} % validation split (use --val-split 0)",
                 train.len(),
-                a.val_split * 100.0
+                r.val_split * 100.0
             );
         }
     }
@@ -534,10 +562,19 @@ pub fn run(given: &TrainArgs) -> Result<()> {
         batch_size: r.batch,
         shuffle: !a.no_shuffle,
         seed: a.seed,
-        validation_split: a.val_split,
-        patience: if a.val_split > 0.0 { r.patience } else { None },
+        validation_split: r.val_split,
+        patience: if r.val_split > 0.0 { r.patience } else { None },
         min_delta: 0.0,
         drop_last: false,
+        augment: match (r.augment, prep.pre.image) {
+            (true, Some([height, width])) => Some(Augment {
+                height,
+                width,
+                max_shift: 2,
+                flip: true,
+            }),
+            _ => None,
+        },
     };
     if !a.quiet {
         eprintln!(
@@ -656,7 +693,7 @@ pub fn run(given: &TrainArgs) -> Result<()> {
         "seed": a.seed,
         "optimizer": r.optimizer,
         "batch_size": r.batch,
-        "val_split": a.val_split,
+        "val_split": r.val_split,
         "test_split": if prep.images { serde_json::Value::Null } else { json!(a.test_split) },
         "init": a.init.as_ref().map(|p| p.display().to_string()),
         "test": test_json,

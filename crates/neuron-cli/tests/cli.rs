@@ -329,7 +329,17 @@ fn idx_directories_gzipped_and_raw() {
         let d = idx_dir(dir.path(), gzipped).display().to_string();
         let m = p(dir.path(), "idx.safetensors");
         ok(&[
-            "train", "--data", &d, "--out", &m, "--quiet", "--epochs", "10", "--layers", "16",
+            "train",
+            "--data",
+            &d,
+            "--out",
+            &m,
+            "--quiet",
+            "--epochs",
+            "10",
+            "--layers",
+            "16",
+            "--no-augment",
         ]);
         let e = json(&ok(&["eval", "--model", &m, "--data", &d, "--json"]));
         assert_eq!(e["n"], 40, "eval reads the t10k files");

@@ -7,6 +7,7 @@
 
 use crate::activation::Activation;
 use crate::adam::AdamHyper;
+use crate::augment::Augment;
 use crate::error::Result;
 use crate::float::Float;
 use crate::loss::Loss;
@@ -107,6 +108,15 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn mul(&self, n: usize, a: &Self::Buf, b: &Self::Buf, out: &mut Self::Buf);
     /// Copies rows `idx` of the `cols`-wide matrix `src` into consecutive rows of `dst`.
     fn gather_rows(&self, cols: usize, src: &Self::Buf, idx: &[usize], dst: &mut Self::Buf);
+    /// Random shifts and flips of `rows` images (see [`crate::augment`]): `dst = augment(src)`.
+    fn augment_images(
+        &self,
+        aug: &Augment,
+        rows: usize,
+        seed: u64,
+        src: &Self::Buf,
+        dst: &mut Self::Buf,
+    );
     /// Loss of a `rows × cols` output against targets, and its gradient in the same pass.
     /// Adds the sum over rows of the per-row loss to `acc[0]` and the number of correct
     /// predictions (classification losses) to `acc[1]`; `grad` receives ∂(mean loss)/∂output.

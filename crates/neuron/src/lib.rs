@@ -35,6 +35,7 @@
 pub mod activation;
 pub mod adam;
 pub mod atomic;
+pub mod augment;
 pub mod backend;
 pub mod builtin;
 pub mod checkpoint;

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::augment::Augment;
 use crate::backend::Backend;
 use crate::dataset::Dataset;
 use crate::error::{NeuronError, Result};
@@ -36,6 +37,9 @@ pub struct FitConfig {
     pub min_delta: f64,
     /// Skip the last batch of an epoch when it is smaller than `batch_size`.
     pub drop_last: bool,
+    /// Random shifts and flips of training images (inputs must be `height × width` pixels).
+    #[serde(default)]
+    pub augment: Option<Augment>,
 }
 
 impl Default for FitConfig {
@@ -49,6 +53,7 @@ impl Default for FitConfig {
             patience: None,
             min_delta: 0.0,
             drop_last: false,
+            augment: None,
         }
     }
 }
@@ -67,6 +72,13 @@ impl FitConfig {
                 "validation split must be in [0, 1), got {}",
                 self.validation_split
             )));
+        }
+        if let Some(a) = self.augment {
+            if a.height == 0 || a.width == 0 || a.max_shift >= a.height.max(a.width) {
+                return Err(NeuronError::arg(
+                    "augmentation needs a positive image size and a smaller shift",
+                ));
+            }
         }
         if !(self.min_delta >= 0.0) {
             return Err(NeuronError::arg("min_delta must be ≥ 0"));
@@ -351,6 +363,24 @@ impl<B: Backend> Sequential<B> {
             self.train_steps = st.train_steps;
             let mut perm: Vec<usize> = (0..n).collect();
             let mut acc = [B::E::zero(); 2];
+            if let Some(a) = cfg.augment {
+                if a.height * a.width != xc {
+                    return Err(NeuronError::shape(
+                        "augmentation",
+                        format!(
+                            "{}×{} = {} pixels per image",
+                            a.height,
+                            a.width,
+                            a.height * a.width
+                        ),
+                        format!("{xc} features"),
+                    ));
+                }
+            }
+            let mut aug_buf = match cfg.augment {
+                Some(_) => Some(be.alloc(bs * xc)?),
+                None => None,
+            };
             while st.epoch <= total {
                 let epoch = st.epoch;
                 // This epoch's order, regenerated from the generator's state at its start.
@@ -382,6 +412,13 @@ impl<B: Backend> Sequential<B> {
                     let rows = &perm[b * bs..((b + 1) * bs).min(n)];
                     be.gather_rows(xc, &xs, rows, &mut self.x);
                     be.gather_rows(yc, &ys, rows, &mut self.t);
+                    if let (Some(a), Some(buf)) = (cfg.augment.as_ref(), aug_buf.as_mut()) {
+                        // Keyed by the step, so a resumed run draws the same transformations.
+                        let seed =
+                            cfg.seed ^ (self.train_steps + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+                        be.augment_images(a, rows.len(), seed, &self.x, buf);
+                        be.copy(rows.len() * xc, buf, &mut self.x);
+                    }
                     self.forward_loaded(rows.len(), true);
                     self.loss_loaded(rows.len());
                     be.download(&self.acc, &mut acc)?;

@@ -11,6 +11,7 @@ use team::Team;
 
 use crate::activation::Activation;
 use crate::adam::AdamHyper;
+use crate::augment::Augment;
 use crate::backend::{Backend, Operand};
 use crate::error::Result;
 use crate::float::Float;
@@ -409,6 +410,31 @@ impl<T: Float> Backend for Cpu<T> {
             let d = unsafe { sub(dp, s * cols, e * cols) };
             for (d, &i) in d.chunks_exact_mut(cols).zip(&idx[s..e]) {
                 d.copy_from_slice(&src[i * cols..(i + 1) * cols]);
+            }
+        });
+    }
+
+    fn augment_images(
+        &self,
+        aug: &Augment,
+        rows: usize,
+        seed: u64,
+        src: &Vec<T>,
+        dst: &mut Vec<T>,
+    ) {
+        let px = aug.height * aug.width;
+        let dp = Ptr(dst[..rows * px].as_mut_ptr());
+        let src = &src[..rows * px];
+        self.split(rows, self.row_chunk(rows, px), |s, e| {
+            // SAFETY: disjoint row ranges (see `split`).
+            let d = unsafe { sub(dp, s * px, e * px) };
+            for (i, r) in (s..e).enumerate() {
+                aug.apply(
+                    seed,
+                    r,
+                    &src[r * px..(r + 1) * px],
+                    &mut d[i * px..(i + 1) * px],
+                );
             }
         });
     }
