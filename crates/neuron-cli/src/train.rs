@@ -12,7 +12,7 @@ use neuron::checkpoint::{load_checkpoint, save_checkpoint};
 use neuron::model_file::{save_model, ModelMeta, FORMAT};
 
 /// Default number of epochs for image data.
-const IMAGE_EPOCHS: usize = 60;
+const IMAGE_EPOCHS: usize = 80;
 use neuron::preprocess::{Impute, Preprocessor, Task};
 use neuron::{
     Activation, Checkpointer, Cpu, Dataset, FitConfig, Loss, LrSchedule, Optimizer,
@@ -65,7 +65,7 @@ pub struct TrainArgs {
     /// Task: auto treats text labels or at most 20 distinct integers as classes.
     #[arg(long, value_enum, default_value_t = TaskArg::Auto)]
     pub task: TaskArg,
-    /// Hidden layer widths, comma-separated (default: 128,64 for tables, 1024,1024 for images).
+    /// Hidden layer widths, comma-separated (default: 128,64 for tables, 2048,1024 for images).
     #[arg(long)]
     pub layers: Option<String>,
     /// Hidden activation: relu, sigmoid, tanh, leaky-relu, gelu or identity.
@@ -98,10 +98,10 @@ pub struct TrainArgs {
     /// Warm-up epochs for the cosine schedule (default 0 for tables, 2 for images).
     #[arg(long)]
     pub warmup: Option<f64>,
-    /// Dropout after each hidden layer, in [0, 1) (default 0 for tables, 0.2 for images).
+    /// Dropout after each hidden layer, in [0, 1) (default 0 for tables, 0.1 for images).
     #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f64>,
-    /// Maximum number of epochs (default 200 for tables, 60 for images).
+    /// Maximum number of epochs (default 200 for tables, 80 for images).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Mini-batch size (default 32 for tables, 256 for images).
@@ -152,12 +152,16 @@ pub struct TrainArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
-    /// Random shifts (±2 pixels) and horizontal flips of training images (the default for images).
+    /// Random shifts (see --augment-shift) and horizontal flips of training images (the default
+    /// for images).
     #[arg(long, overrides_with = "no_augment")]
     pub augment: bool,
     /// No augmentation of training images.
     #[arg(long)]
     pub no_augment: bool,
+    /// Largest random shift of training images, in pixels.
+    #[arg(long, default_value_t = 1)]
+    pub augment_shift: usize,
     /// Save a checkpoint (weights, optimizer, schedule, generator, early stopping, history) in this
     /// directory, atomically, every --checkpoint-every epochs, at the end, and on Ctrl-C.
     #[arg(long)]
@@ -216,7 +220,7 @@ fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
                 })
                 .collect::<Result<_>>()?
         }
-        None if images => vec![1024, 1024],
+        None if images => vec![2048, 1024],
         None => vec![128, 64],
     };
     let activation = Activation::parse(&a.activation).with_context(|| {
@@ -225,7 +229,7 @@ fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
             a.activation
         )
     })?;
-    let dropout = a.dropout.unwrap_or(if images { 0.2 } else { 0.0 });
+    let dropout = a.dropout.unwrap_or(if images { 0.1 } else { 0.0 });
     if !(0.0..1.0).contains(&dropout) {
         bail!("--dropout must be in [0, 1), got {dropout}");
     }
@@ -570,7 +574,7 @@ pub fn run(given: &TrainArgs) -> Result<()> {
             (true, Some([height, width])) => Some(Augment {
                 height,
                 width,
-                max_shift: 2,
+                max_shift: a.augment_shift,
                 flip: true,
             }),
             _ => None,
