@@ -492,16 +492,37 @@ impl<B: Backend> Sequential<B> {
                 format!("{:?}", y.shape()),
             ));
         }
-        if let Loss::CrossEntropy { .. } = self.loss {
-            let c = self.output_dim();
-            for (i, &v) in y.as_slice().iter().enumerate() {
-                let f = v.f64();
-                if !(f >= 0.0 && f < c as f64 && f.fract() == 0.0) {
+        self.check_target_values(y, "target")
+    }
+
+    /// Checks target values against the loss: integer class indices in `[0, outputs)` for
+    /// cross-entropy, values in `[0, 1]` for binary cross-entropy. `what` names the data in errors.
+    pub(crate) fn check_target_values(&self, y: &Matrix<B::E>, what: &str) -> Result<()> {
+        let values = y.as_slice();
+        match self.loss {
+            Loss::CrossEntropy { .. } => {
+                let c = self.output_dim();
+                if let Some(i) = values.iter().position(|v| {
+                    let f = v.f64();
+                    !(f >= 0.0 && f < c as f64 && f.fract() == 0.0)
+                }) {
                     return Err(NeuronError::data(format!(
-                        "row {i}: class label {f} is not an integer in [0, {c})"
+                        "{what} row {i}: class label {} is not an integer in [0, {c})",
+                        values[i]
                     )));
                 }
             }
+            Loss::BinaryCrossEntropy => {
+                if let Some(i) = values
+                    .iter()
+                    .position(|v| !(v.f64() >= 0.0 && v.f64() <= 1.0))
+                {
+                    return Err(NeuronError::data(format!(
+                        "{what} value {i}: binary targets must be in [0, 1]"
+                    )));
+                }
+            }
+            Loss::Mse => {}
         }
         Ok(())
     }

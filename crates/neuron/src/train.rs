@@ -213,33 +213,7 @@ impl<B: Backend> Sequential<B> {
                 format!("{} columns", d.y.cols()),
             ));
         }
-        match self.loss() {
-            Loss::CrossEntropy { .. } => {
-                let c = self.output_dim();
-                if let Some(i) = d.y.as_slice().iter().position(|v| {
-                    let f = v.f64();
-                    !(f >= 0.0 && f < c as f64 && f.fract() == 0.0)
-                }) {
-                    return Err(NeuronError::data(format!(
-                        "{what} row {i}: class label {} is not an integer in [0, {c})",
-                        d.y.as_slice()[i]
-                    )));
-                }
-            }
-            Loss::BinaryCrossEntropy => {
-                if let Some(i) =
-                    d.y.as_slice()
-                        .iter()
-                        .position(|v| !(v.f64() >= 0.0 && v.f64() <= 1.0))
-                {
-                    return Err(NeuronError::data(format!(
-                        "{what} value {i}: binary targets must be in [0, 1]"
-                    )));
-                }
-            }
-            Loss::Mse => {}
-        }
-        Ok(())
+        self.check_target_values(&d.y, what)
     }
 
     /// Mean loss and metrics on `data` (inference mode, batched).

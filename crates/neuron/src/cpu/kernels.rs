@@ -16,7 +16,7 @@ fn gelu<T: Float>(z: T) -> T {
 
 #[inline(always)]
 fn apply<T: Float>(act: Activation, src: &[T], dst: &mut [T]) {
-    let (zero, one) = (T::zero(), T::one());
+    let zero = T::zero();
     match act {
         Activation::Identity => dst.copy_from_slice(src),
         Activation::Relu => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = z.max(zero)),
@@ -30,7 +30,6 @@ fn apply<T: Float>(act: Activation, src: &[T], dst: &mut [T]) {
         Activation::Tanh => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = z.tanh()),
         Activation::Gelu => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = gelu(z)),
     }
-    let _ = one;
 }
 
 /// `Z += b` (per row), `Y = g(Z)`, one sweep per row.
