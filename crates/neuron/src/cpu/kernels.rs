@@ -4,6 +4,8 @@ use crate::activation::Activation;
 use crate::float::Float;
 use crate::rng::hash_uniform;
 
+use super::simd::multiversion;
+
 #[inline(always)]
 fn sigmoid<T: Float>(z: T) -> T {
     T::one() / (T::one() + (-z).exp())
@@ -32,6 +34,7 @@ fn apply<T: Float>(act: Activation, src: &[T], dst: &mut [T]) {
     }
 }
 
+multiversion! {
 /// `Z += b` (per row), `Y = g(Z)`, one sweep per row.
 pub(super) fn bias_act<T: Float>(
     act: Activation,
@@ -49,11 +52,15 @@ pub(super) fn bias_act<T: Float>(
         apply(act, zr, &mut y[r * cols..(r + 1) * cols]);
     }
 }
+}
 
+multiversion! {
 pub(super) fn act_forward<T: Float>(act: Activation, x: &[T], y: &mut [T]) {
     apply(act, x, y);
 }
+}
 
+multiversion! {
 pub(super) fn act_backward<T: Float>(act: Activation, z: &[T], y: &[T], gy: &[T], gz: &mut [T]) {
     let (zero, one) = (T::zero(), T::one());
     let it = gz.iter_mut().zip(gy);
@@ -78,7 +85,9 @@ pub(super) fn act_backward<T: Float>(act: Activation, z: &[T], y: &[T], gy: &[T]
             .for_each(|((g, &d), &zz)| *g = d * T::of(act.derivative(zz.f64(), 0.0))),
     }
 }
+}
 
+multiversion! {
 pub(super) fn col_sum<T: Float>(rows: usize, cols: usize, g: &[T], out: &mut [T]) {
     out.fill(T::zero());
     for r in 0..rows {
@@ -86,6 +95,7 @@ pub(super) fn col_sum<T: Float>(rows: usize, cols: usize, g: &[T], out: &mut [T]
             .zip(&g[r * cols..(r + 1) * cols])
             .for_each(|(o, &v)| *o += v);
     }
+}
 }
 
 /// Stable softmax of one row into `y`; returns `(max, ln Σ e^(x − max))`.

@@ -2,6 +2,7 @@
 //! for everything else.
 
 mod kernels;
+pub(crate) mod simd;
 mod team;
 mod update;
 

@@ -5,6 +5,9 @@ use crate::float::Float;
 use crate::rmsprop::RmsPropHyper;
 use crate::sgd::SgdHyper;
 
+use super::simd::multiversion;
+
+multiversion! {
 pub(super) fn sgd<T: Float>(h: &SgdHyper, w: &mut [T], g: &[T], vel: Option<&mut [T]>) {
     let (lr, wd, s) = (T::of(h.lr), T::of(h.weight_decay), T::of(h.grad_scale));
     match vel {
@@ -23,7 +26,9 @@ pub(super) fn sgd<T: Float>(h: &SgdHyper, w: &mut [T], g: &[T], vel: Option<&mut
         }
     }
 }
+}
 
+multiversion! {
 pub(super) fn adam<T: Float>(h: &AdamHyper, w: &mut [T], g: &[T], m: &mut [T], v: &mut [T]) {
     let t = h.step.max(1) as i32;
     let bc1 = 1.0 - h.beta1.powi(t);
@@ -47,7 +52,9 @@ pub(super) fn adam<T: Float>(h: &AdamHyper, w: &mut [T], g: &[T], m: &mut [T], v
         *w -= step * *m / denom;
     }
 }
+}
 
+multiversion! {
 pub(super) fn rmsprop<T: Float>(h: &RmsPropHyper, w: &mut [T], g: &[T], sq: &mut [T]) {
     let (lr, rho, eps) = (T::of(h.lr), T::of(h.rho), T::of(h.eps));
     let (wd, s) = (T::of(h.weight_decay), T::of(h.grad_scale));
@@ -57,4 +64,5 @@ pub(super) fn rmsprop<T: Float>(h: &RmsPropHyper, w: &mut [T], g: &[T], sq: &mut
         *r = rho * *r + c * g * g;
         *w -= lr * g / (r.sqrt() + eps);
     }
+}
 }
