@@ -37,6 +37,9 @@ pub enum NeuronError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A GPU could not be used (no driver or libraries, no device) or one of its operations failed.
+    #[error("GPU: {0}")]
+    Device(String),
     /// Training was stopped on request (for example by Ctrl-C) before it finished.
     #[error("training interrupted")]
     Interrupted,

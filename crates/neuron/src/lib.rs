@@ -41,6 +41,8 @@ pub mod builtin;
 pub mod checkpoint;
 mod cpu;
 pub mod csv;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod dataset;
 mod dense;
 mod dropout;
@@ -67,6 +69,8 @@ pub mod train;
 pub use activation::Activation;
 pub use backend::{Backend, Operand};
 pub use cpu::Cpu;
+#[cfg(feature = "cuda")]
+pub use cuda::Cuda;
 pub use dataset::Dataset;
 pub use error::{NeuronError, Result};
 pub use float::Float;

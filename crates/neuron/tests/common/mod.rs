@@ -1,0 +1,23 @@
+//! Shared by the GPU tests: opening the GPU, or skipping when there is none.
+#![allow(dead_code)]
+
+#[cfg(feature = "cuda")]
+use neuron::{cuda::CudaFloat, Cuda};
+
+/// Whether a missing GPU must fail the tests (`NEURON_REQUIRE_CUDA=1`).
+pub fn required() -> bool {
+    std::env::var("NEURON_REQUIRE_CUDA").is_ok_and(|v| v == "1")
+}
+
+/// The first GPU, or `None` (with a note) where there is none and none is required.
+#[cfg(feature = "cuda")]
+pub fn gpu<T: CudaFloat>() -> Option<Cuda<T>> {
+    match Cuda::<T>::new(0) {
+        Ok(g) => Some(g),
+        Err(e) if !required() => {
+            eprintln!("skipped (no usable GPU): {e}");
+            None
+        }
+        Err(e) => panic!("NEURON_REQUIRE_CUDA=1 but the GPU cannot be used: {e}"),
+    }
+}
