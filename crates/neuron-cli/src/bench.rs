@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use anyhow::Result;
 use neuron::{
-    Cpu, Dataset, FitConfig, Loss, Matrix, Optimizer, OptimizerConfig, Rng, Sequential, Silent,
+    Backend, Dataset, FitConfig, Loss, Matrix, Optimizer, OptimizerConfig, Rng, Sequential, Silent,
 };
 use serde_json::json;
 
 use crate::data::FASHION_MNIST_DIR;
+use crate::device::OnBackend;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -28,6 +29,12 @@ pub struct BenchArgs {
     /// Use random data even when Fashion-MNIST is installed.
     #[arg(long)]
     pub synthetic: bool,
+    /// Where to run: cpu, cuda or cuda:N (needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Precision of the GPU's matrix products: f32 or tf32.
+    #[arg(long, default_value = "f32")]
+    pub precision: String,
 }
 
 /// The benchmark configurations: name, hidden widths, batch size.
@@ -131,17 +138,41 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     if a.epochs == 0 {
         anyhow::bail!("--epochs must be at least 1");
     }
+    let tf32 = crate::device::tf32(&a.precision)?;
+    crate::device::dispatch(&a.device, threads, tf32, BenchJob { a, threads })
+}
+
+struct BenchJob<'a> {
+    a: &'a BenchArgs,
+    threads: usize,
+}
+
+impl OnBackend for BenchJob<'_> {
+    type Out = ();
+    fn run<B: Backend<E = f32>>(self, be: B) -> Result<()> {
+        bench_on(self.a, self.threads, be)
+    }
+}
+
+fn bench_on<B: Backend<E = f32>>(a: &BenchArgs, threads: usize, be: B) -> Result<()> {
+    let cpu = a.device == "cpu";
     let (data, real) = load(a.synthetic)?;
+    let on = be.name();
     if !a.json {
         if real {
-            println!("Fashion-MNIST, 60000 training images, Adam lr 1e-3, ReLU, softmax cross-entropy, {threads} thread(s)");
+            println!("Fashion-MNIST, 60000 training images, Adam lr 1e-3, ReLU, softmax cross-entropy, on {on}");
         } else {
-            println!("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): random data of the same shapes, {threads} thread(s)");
+            println!("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): random data of the same shapes, on {on}");
         }
     }
-    let peak = measure_peak(threads);
+    // The share of peak is reported for the CPU, whose peak is measured here.
+    let peak = if cpu { measure_peak(threads) } else { f64::NAN };
     if !a.json {
-        println!("measured fp32 FMA peak: {peak:.0} GFLOP/s\n");
+        if cpu {
+            println!("measured fp32 FMA peak: {peak:.0} GFLOP/s\n");
+        } else {
+            println!();
+        }
         println!(
             "{:<11} {:>9} {:>10} {:>9} {:>7} {:>10} {:>12}",
             "config", "s/epoch", "samples/s", "GFLOP/s", "peak", "train acc", "min s/epoch"
@@ -161,7 +192,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             .dense(10)
             .loss(Loss::cross_entropy())
             .seed(1)
-            .build(Cpu::<f32>::with_threads(threads))?;
+            .build(be.clone())?;
         let mut opt = Optimizer::new(OptimizerConfig::adam(1e-3))?;
         // One fit of warm-up + timed epochs: the data are uploaded once, as in real training.
         let cfg = FitConfig {
@@ -183,14 +214,18 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         let acc = model.evaluate(&data)?.accuracy.unwrap_or(0.0);
         if !a.json {
             println!(
-                "{name:<11} {s:>9.3} {:>10.0} {gflops:>9.1} {:>6.1}% {:>9.2}% {min:>12.3}",
+                "{name:<11} {s:>9.3} {:>10.0} {gflops:>9.1} {:>7} {:>9.2}% {min:>12.3}",
                 samples / s,
-                100.0 * gflops / peak,
+                if cpu {
+                    format!("{:.1}%", 100.0 * gflops / peak)
+                } else {
+                    "-".into()
+                },
                 acc * 100.0
             );
         }
         results.push(json!({"config": name, "layers": widths, "batch": batch, "s_per_epoch": s, "s_per_epoch_all": times,
-            "samples_per_s": samples / s, "gflops": gflops, "share_of_peak": gflops / peak, "train_accuracy": acc}));
+            "samples_per_s": samples / s, "gflops": gflops, "share_of_peak": if cpu { json!(gflops / peak) } else { json!(null) }, "train_accuracy": acc}));
     }
     // Prediction latency and throughput of the small model.
     let mut model = Sequential::builder(784)
@@ -201,7 +236,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         .dense(10)
         .loss(Loss::cross_entropy())
         .seed(1)
-        .build(Cpu::<f32>::with_threads(threads))?;
+        .build(be.clone())?;
     let one = Matrix::from_vec(1, 784, data.x.row(0).to_vec())?;
     for _ in 0..200 {
         model.predict(&one)?;
@@ -224,7 +259,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-            "data": if real { "fashion-mnist" } else { "random" }, "threads": threads, "peak_gflops": peak,
+            "data": if real { "fashion-mnist" } else { "random" }, "threads": threads, "device": on,
+            "peak_gflops": if cpu { json!(peak) } else { json!(null) },
             "configs": results, "predict_latency_us": latency, "predict_samples_per_s": throughput}))?
         );
     } else {

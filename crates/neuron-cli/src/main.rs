@@ -3,6 +3,7 @@
 
 mod bench;
 mod data;
+mod device;
 mod eval;
 mod gradcheck;
 mod plot;

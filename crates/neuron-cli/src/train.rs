@@ -8,20 +8,21 @@ use clap::{Parser, ValueEnum};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use neuron::augment::Augment;
-use neuron::checkpoint::{load_checkpoint, save_checkpoint};
+use neuron::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint};
 use neuron::model_file::{save_model, ModelMeta, FORMAT};
 
 /// Default number of epochs for image data.
 const IMAGE_EPOCHS: usize = 80;
 use neuron::preprocess::{Impute, Preprocessor, Task};
 use neuron::{
-    Activation, Checkpointer, Cpu, Dataset, FitConfig, Loss, LrSchedule, Optimizer,
+    Activation, Backend, Checkpointer, Cpu, Dataset, FitConfig, Loss, LrSchedule, Optimizer,
     OptimizerConfig, OptimizerKind, Resume, Rng, Sequential, TrainState,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::data::{self, Raw};
+use crate::device::OnBackend;
 use crate::progress::Progress;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -125,6 +126,14 @@ pub struct TrainArgs {
     /// Threads to use (default: all cores; also NEURON_THREADS).
     #[arg(long, env = "NEURON_THREADS")]
     pub threads: Option<usize>,
+    /// Where to train: cpu, cuda (the first GPU) or cuda:N (needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Precision of the GPU's matrix products: f32, or tf32 (tensor cores; faster on wide layers).
+    #[arg(long, default_value = "f32")]
+    #[serde(default = "default_precision")]
+    pub precision: String,
     /// Standardise numeric CSV features (the default).
     #[arg(long, overrides_with = "no_standardize")]
     pub standardize: bool,
@@ -439,15 +448,15 @@ struct DirCheckpointer {
     extra: serde_json::Value,
 }
 
-impl Checkpointer<Cpu<f32>> for DirCheckpointer {
+impl<B: Backend<E = f32>> Checkpointer<B> for DirCheckpointer {
     fn due(&mut self, epoch: usize) -> bool {
         epoch.is_multiple_of(self.every)
     }
 
     fn save(
         &mut self,
-        model: &Sequential<Cpu<f32>>,
-        opt: &Optimizer<Cpu<f32>>,
+        model: &Sequential<B>,
+        opt: &Optimizer<B>,
         state: &TrainState,
         best: Option<&[Vec<f32>]>,
     ) -> neuron::Result<()> {
@@ -492,13 +501,56 @@ pub fn run(given: &TrainArgs) -> Result<()> {
         ),
         None => init.as_ref().map(|(_, _, p)| p.clone()),
     };
+    let tf32 = crate::device::tf32(&a.precision)?;
+    let job = TrainJob {
+        a,
+        ck,
+        init,
+        known_pre,
+        threads,
+    };
+    crate::device::dispatch(&a.device, threads, tf32, job)
+}
+
+fn default_device() -> String {
+    "cpu".into()
+}
+
+fn default_precision() -> String {
+    "f32".into()
+}
+
+/// Everything `run` has read before a backend is chosen.
+struct TrainJob<'a> {
+    a: &'a TrainArgs,
+    ck: Option<Checkpoint>,
+    init: Option<(Sequential<Cpu<f32>>, ModelMeta, Preprocessor)>,
+    known_pre: Option<Preprocessor>,
+    threads: usize,
+}
+
+impl OnBackend for TrainJob<'_> {
+    type Out = ();
+    fn run<B: Backend<E = f32>>(self, be: B) -> Result<()> {
+        train_on(self, be)
+    }
+}
+
+fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
+    let TrainJob {
+        a,
+        ck,
+        init,
+        known_pre,
+        threads,
+    } = job;
     let prep = prepare(a, known_pre.as_ref())?;
     let r = resolve(a, prep.images)?;
     let task = prep.pre.task();
     let (mut model, loss) = match (&ck, init) {
         (Some(c), _) => {
             let m = Sequential::from_specs(
-                Cpu::<f32>::with_threads(threads),
+                be.clone(),
                 c.model.input_dim,
                 c.model.layers.clone(),
                 c.model.loss,
@@ -507,7 +559,15 @@ pub fn run(given: &TrainArgs) -> Result<()> {
             )?;
             (m, c.model.loss)
         }
-        (None, Some((mut m, _, _))) => {
+        (None, Some((cpu_model, _, _))) => {
+            let mut m = Sequential::from_specs(
+                be.clone(),
+                cpu_model.input_dim(),
+                cpu_model.specs().to_vec(),
+                cpu_model.loss(),
+                a.seed,
+                Some(&cpu_model.params()?),
+            )?;
             if let (Some(ls), Loss::CrossEntropy { .. }) = (a.label_smoothing, m.loss()) {
                 m.set_loss(Loss::CrossEntropy {
                     label_smoothing: ls,
@@ -530,11 +590,7 @@ pub fn run(given: &TrainArgs) -> Result<()> {
                     b = b.dropout(r.dropout);
                 }
             }
-            let m = b
-                .dense(outputs)
-                .loss(loss)
-                .seed(a.seed)
-                .build(Cpu::<f32>::with_threads(threads))?;
+            let m = b.dense(outputs).loss(loss).seed(a.seed).build(be.clone())?;
             (m, loss)
         }
     };
@@ -582,7 +638,7 @@ pub fn run(given: &TrainArgs) -> Result<()> {
     };
     if !a.quiet {
         eprintln!(
-            "training {} on {} ({} samples, {} features) → {}: {} parameters, {}, {} {} lr {}, batch {}, up to {} epochs, {} thread{}",
+            "training {} on {} ({} samples, {} features) → {}: {} parameters, {}, {} {} lr {}, batch {}, up to {} epochs, on {}",
             match task {
                 Task::Classify => "a classifier",
                 Task::Regress => "a regressor",
@@ -598,8 +654,7 @@ pub fn run(given: &TrainArgs) -> Result<()> {
             r.optimizer.lr,
             r.batch,
             r.epochs,
-            threads,
-            if threads == 1 { "" } else { "s" }
+            be.name()
         );
     }
     let mut progress = Progress::new(a.quiet, r.epochs);
@@ -638,9 +693,7 @@ pub fn run(given: &TrainArgs) -> Result<()> {
         &cfg,
         &mut progress,
         resume,
-        checkpointer
-            .as_mut()
-            .map(|c| c as &mut dyn Checkpointer<Cpu<f32>>),
+        checkpointer.as_mut().map(|c| c as &mut dyn Checkpointer<B>),
     );
     let train_seconds = t0.elapsed().as_secs_f64();
     let history = match fitted {
@@ -679,6 +732,15 @@ pub fn run(given: &TrainArgs) -> Result<()> {
         std::process::exit(130);
     }
 
+    // Evaluation and saving work on a CPU copy of the trained weights.
+    let mut model = Sequential::from_specs(
+        Cpu::<f32>::with_threads(threads),
+        model.input_dim(),
+        model.specs().to_vec(),
+        model.loss(),
+        a.seed,
+        Some(&model.params()?),
+    )?;
     let test_report = match &prep.test {
         Some(e) => Some(crate::eval::compute(&mut model, &prep.pre, e)?),
         None => None,
@@ -694,6 +756,7 @@ pub fn run(given: &TrainArgs) -> Result<()> {
         "stopped_early": history.stopped_early,
         "train_seconds": train_seconds,
         "threads": threads,
+        "device": be.name(),
         "seed": a.seed,
         "optimizer": r.optimizer,
         "batch_size": r.batch,

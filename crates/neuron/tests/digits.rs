@@ -1,13 +1,28 @@
 //! End-to-end: the digits data set (1,797 8×8 images) is learned to ≥ 97 % accuracy on a held-out
 //! 20 %.
 
+mod common;
+
 use neuron::csv::read_csv_path;
 use neuron::{
-    Cpu, Dataset, FitConfig, Loss, Matrix, Optimizer, OptimizerConfig, Sequential, Silent,
+    Backend, Cpu, Dataset, FitConfig, Loss, Matrix, Optimizer, OptimizerConfig, Sequential, Silent,
 };
 
 #[test]
 fn digits_reach_97_percent_on_held_out_data() {
+    digits_on(Cpu::<f32>::new());
+}
+
+/// The same recipe trained on the GPU (`--features cuda`).
+#[cfg(feature = "cuda")]
+#[test]
+fn digits_reach_97_percent_on_the_gpu() {
+    if let Some(g) = common::gpu_f32() {
+        digits_on(g);
+    }
+}
+
+fn digits_on<B: Backend<E = f32>>(be: B) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
     let t = read_csv_path(path).unwrap();
     let cols = t.headers.len() - 1;
@@ -44,7 +59,7 @@ fn digits_reach_97_percent_on_held_out_data() {
             label_smoothing: 0.1,
         })
         .seed(1)
-        .build(Cpu::<f32>::new())
+        .build(be.clone())
         .unwrap();
     let mut opt = Optimizer::new(OptimizerConfig::adamw(2e-3, 1e-2).schedule(
         neuron::LrSchedule::Cosine {
@@ -64,7 +79,7 @@ fn digits_reach_97_percent_on_held_out_data() {
         .unwrap();
     let e = model.evaluate(&test).unwrap();
     let acc = e.accuracy.unwrap();
-    eprintln!("digits: held-out accuracy {acc:.4}");
+    eprintln!("digits on {}: held-out accuracy {acc:.4}", be.name());
     assert!(
         acc >= 0.97,
         "test accuracy {acc} (train loss {})",

@@ -1,6 +1,8 @@
 //! Finite-difference gradient checks in f64 for every layer, activation and loss, at two shapes.
 
-use neuron::{check_gradients, Activation, Cpu, LayerSpec, Loss, Matrix, Rng, Sequential};
+mod common;
+
+use neuron::{check_gradients, Activation, Backend, Cpu, LayerSpec, Loss, Matrix, Rng, Sequential};
 
 fn random(rows: usize, cols: usize, seed: u64) -> Matrix<f64> {
     let mut r = Rng::new(seed);
@@ -28,8 +30,22 @@ fn targets(loss: &Loss, rows: usize, outputs: usize, seed: u64) -> Matrix<f64> {
     }
 }
 
-/// Builds `input → hidden → [middle layers] → hidden → outputs` and checks every parameter.
+/// Builds `input → hidden → [middle layers] → hidden → outputs` and checks every parameter, on
+/// the CPU and, with `--features cuda` and a GPU, on the GPU.
 fn check(middle: &[LayerSpec], loss: Loss, shapes: &[(usize, usize, usize, usize)]) {
+    check_on(&Cpu::<f64>::new(), middle, loss, shapes);
+    #[cfg(feature = "cuda")]
+    if let Some(g) = common::gpu_f64() {
+        check_on(&g, middle, loss, shapes);
+    }
+}
+
+fn check_on<B: Backend<E = f64>>(
+    be: &B,
+    middle: &[LayerSpec],
+    loss: Loss,
+    shapes: &[(usize, usize, usize, usize)],
+) {
     for &(batch, input, hidden, outputs) in shapes {
         let mut b = Sequential::builder(input).dense(hidden);
         for spec in middle {
@@ -41,14 +57,15 @@ fn check(middle: &[LayerSpec], loss: Loss, shapes: &[(usize, usize, usize, usize
             .dense(outputs)
             .loss(loss)
             .seed(11)
-            .build(Cpu::<f64>::new())
+            .build(be.clone())
             .unwrap();
         let x = random(batch, input, 1);
         let y = targets(&loss, batch, outputs, 2);
         let r = check_gradients(&mut model, &x, &y, 1e-4, 1e-6, None).unwrap();
         assert!(
             r.max_rel_error <= 1e-6,
-            "{middle:?} {loss:?} at batch {batch}, {input}→{hidden}→{outputs}: {r:?}"
+            "{} {middle:?} {loss:?} at batch {batch}, {input}→{hidden}→{outputs}: {r:?}",
+            be.name()
         );
         assert_eq!(r.checks, model.num_params());
     }

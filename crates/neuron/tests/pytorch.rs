@@ -2,7 +2,9 @@
 //! and the weights after 3 steps of each optimizer. Reference values come from
 //! `scripts/pytorch_reference.py` (committed as `tests/data/pytorch_reference.json`).
 
-use neuron::{Cpu, LayerSpec, Loss, Matrix, Optimizer, OptimizerConfig, Sequential};
+mod common;
+
+use neuron::{Backend, Cpu, LayerSpec, Loss, Matrix, Optimizer, OptimizerConfig, Sequential};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -49,10 +51,10 @@ fn load() -> Reference {
     serde_json::from_str(include_str!("data/pytorch_reference.json")).unwrap()
 }
 
-fn build(c: &Case) -> Sequential<Cpu<f32>> {
+fn build<B: Backend<E = f32>>(c: &Case, be: &B) -> Sequential<B> {
     let input = c.x[0].len();
     Sequential::from_specs(
-        Cpu::new(),
+        be.clone(),
         input,
         c.layers.clone(),
         c.loss,
@@ -68,10 +70,29 @@ fn matrix(rows: &[Vec<f32>]) -> Matrix<f32> {
 
 #[test]
 fn outputs_losses_and_gradients_match_pytorch() {
+    outputs_losses_and_gradients(&Cpu::new());
+}
+
+#[test]
+fn three_optimizer_steps_match_pytorch() {
+    three_optimizer_steps(&Cpu::new());
+}
+
+/// The same reference values, computed on the GPU (`--features cuda`).
+#[cfg(feature = "cuda")]
+#[test]
+fn pytorch_values_on_the_gpu() {
+    if let Some(g) = common::gpu_f32() {
+        outputs_losses_and_gradients(&g);
+        three_optimizer_steps(&g);
+    }
+}
+
+fn outputs_losses_and_gradients<B: Backend<E = f32>>(be: &B) {
     let r = load();
     assert_eq!(r.cases.len(), 5);
     for c in &r.cases {
-        let mut m = build(c);
+        let mut m = build(c, be);
         let names: Vec<String> = m.param_info().into_iter().map(|p| p.name).collect();
         assert_eq!(names, c.param_names, "{}: parameter names", c.name);
         let (x, y) = (matrix(&c.x), matrix(&c.y));
@@ -98,13 +119,12 @@ fn outputs_losses_and_gradients_match_pytorch() {
     }
 }
 
-#[test]
-fn three_optimizer_steps_match_pytorch() {
+fn three_optimizer_steps<B: Backend<E = f32>>(be: &B) {
     let r = load();
     for c in &r.cases {
         assert_eq!(c.optimizers.len(), 6);
         for o in &c.optimizers {
-            let mut m = build(c);
+            let mut m = build(c, be);
             let mut opt = Optimizer::new(o.config.clone()).unwrap();
             let (x, y) = (matrix(&c.x), matrix(&c.y));
             for _ in 0..3 {

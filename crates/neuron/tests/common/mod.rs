@@ -21,3 +21,17 @@ pub fn gpu<T: CudaFloat>() -> Option<Cuda<T>> {
         Err(e) => panic!("NEURON_REQUIRE_CUDA=1 but the GPU cannot be used: {e}"),
     }
 }
+
+/// The first GPU in `f32`, opened once per test binary.
+#[cfg(feature = "cuda")]
+pub fn gpu_f32() -> Option<Cuda<f32>> {
+    static GPU: std::sync::OnceLock<Option<Cuda<f32>>> = std::sync::OnceLock::new();
+    GPU.get_or_init(gpu::<f32>).clone()
+}
+
+/// The first GPU in `f64`, opened once per test binary.
+#[cfg(feature = "cuda")]
+pub fn gpu_f64() -> Option<Cuda<f64>> {
+    static GPU: std::sync::OnceLock<Option<Cuda<f64>>> = std::sync::OnceLock::new();
+    GPU.get_or_init(gpu::<f64>).clone()
+}
