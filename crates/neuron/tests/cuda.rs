@@ -3,7 +3,8 @@
 //!
 //! Without a GPU (or without NVRTC for the compile test) each test says it was skipped and passes,
 //! unless `NEURON_REQUIRE_CUDA=1` is set, as `scripts/gpu-check.sh` does on the GPU machine: then a
-//! missing GPU fails the test.
+//! missing GPU fails the test. `NEURON_REQUIRE_NVRTC=1` (set by CI, which installs NVRTC) makes the
+//! kernel compilation test fail when NVRTC is missing.
 #![cfg(feature = "cuda")]
 
 mod common;
@@ -50,7 +51,11 @@ fn kernels_compile_with_nvrtc() {
                 }
             }
         }
-        Err(e) if !required() && e.to_string().contains("was not found") => {
+        Err(e)
+            if !required()
+                && std::env::var("NEURON_REQUIRE_NVRTC").is_err()
+                && e.to_string().contains("was not found") =>
+        {
             eprintln!("skipped: {e}");
         }
         Err(e) => panic!("{e}"),
