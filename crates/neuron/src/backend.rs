@@ -29,9 +29,16 @@ pub trait Backend: Clone + Send + Sync + 'static {
     type E: Float;
     /// A buffer of `E` living where this backend computes.
     type Buf: Send + Sync;
+    /// A list of row indices living where this backend computes (see [`Backend::gather_rows`]).
+    type Idx: Send + Sync;
 
     /// A short name, e.g. `"cpu"`.
     fn name(&self) -> String;
+    /// How many training steps may run between two checks of the loss on the host (each check
+    /// waits for the device to finish). 1, the default, checks every step.
+    fn steps_between_checks(&self) -> usize {
+        1
+    }
     /// A zero-filled buffer of `len` elements.
     fn alloc(&self, len: usize) -> Result<Self::Buf>;
     /// A buffer holding a copy of `data`.
@@ -106,8 +113,20 @@ pub trait Backend: Clone + Send + Sync + 'static {
     );
     /// Elementwise product `out = a ⊙ b` over `n` elements.
     fn mul(&self, n: usize, a: &Self::Buf, b: &Self::Buf, out: &mut Self::Buf);
-    /// Copies rows `idx` of the `cols`-wide matrix `src` into consecutive rows of `dst`.
-    fn gather_rows(&self, cols: usize, src: &Self::Buf, idx: &[usize], dst: &mut Self::Buf);
+    /// Row indices for [`Backend::gather_rows`], uploaded once (for example an epoch's shuffled
+    /// order), so that gathering a batch moves no data between host and device.
+    fn upload_indices(&self, idx: &[usize]) -> Result<Self::Idx>;
+    /// Copies rows `idx[start..start + rows]` of the `cols`-wide matrix `src` into consecutive rows
+    /// of `dst`. Every index must be a row of `src`.
+    fn gather_rows(
+        &self,
+        cols: usize,
+        src: &Self::Buf,
+        idx: &Self::Idx,
+        start: usize,
+        rows: usize,
+        dst: &mut Self::Buf,
+    );
     /// Random shifts and flips of `rows` images (see [`crate::augment`]): `dst = augment(src)`.
     fn augment_images(
         &self,

@@ -662,15 +662,17 @@ impl<B: Backend> Sequential<B> {
         let mut out = Matrix::zeros(x.rows(), out_dim);
         let chunk = EVAL_CHUNK.min(x.rows().max(1));
         self.reserve(chunk)?;
-        let idx: Vec<usize> = (0..x.rows()).collect();
+        let idx = self.be.upload_indices(&(0..x.rows()).collect::<Vec<_>>())?;
         let xs = self.be.upload(x.as_slice())?;
-        for (c, rows) in idx.chunks(chunk).enumerate() {
-            self.be.gather_rows(self.input, &xs, rows, &mut self.x);
-            self.forward_loaded(rows.len(), false);
-            let start = c * chunk * out_dim;
+        for first in (0..x.rows()).step_by(chunk) {
+            let rows = chunk.min(x.rows() - first);
+            self.be
+                .gather_rows(self.input, &xs, &idx, first, rows, &mut self.x);
+            self.forward_loaded(rows, false);
+            let start = first * out_dim;
             self.be.download(
                 self.output_buf(),
-                &mut out.as_mut_slice()[start..start + rows.len() * out_dim],
+                &mut out.as_mut_slice()[start..start + rows * out_dim],
             )?;
         }
         Ok(out)

@@ -234,15 +234,16 @@ impl<B: Backend> Sequential<B> {
             Vec::new()
         };
         be.fill(2, B::E::zero(), &mut self.acc);
-        let idx: Vec<usize> = (0..n).collect();
-        for (c, rows) in idx.chunks(chunk).enumerate() {
-            be.gather_rows(xc, &xs, rows, &mut self.x);
-            be.gather_rows(yc, &ys, rows, &mut self.t);
-            self.forward_loaded(rows.len(), false);
-            self.loss_loaded(rows.len());
+        let idx = be.upload_indices(&(0..n).collect::<Vec<_>>())?;
+        for first in (0..n).step_by(chunk.max(1)) {
+            let rows = chunk.min(n - first);
+            be.gather_rows(xc, &xs, &idx, first, rows, &mut self.x);
+            be.gather_rows(yc, &ys, &idx, first, rows, &mut self.t);
+            self.forward_loaded(rows, false);
+            self.loss_loaded(rows);
             if regression {
-                let s = c * chunk * out_dim;
-                be.download(self.output_buf(), &mut preds[s..s + rows.len() * out_dim])?;
+                let s = first * out_dim;
+                be.download(self.output_buf(), &mut preds[s..s + rows * out_dim])?;
             }
         }
         let mut acc = [B::E::zero(); 2];
@@ -382,10 +383,17 @@ impl<B: Backend> Sequential<B> {
                     total,
                 );
                 let mut b = st.batch;
+                // The epoch's order on the device: gathering a batch then moves no indices.
+                let order = be.upload_indices(&perm)?;
+                // The loss is checked on the host every `every` steps (each check waits for the
+                // device): every step on the CPU.
+                let every = be.steps_between_checks().max(1);
+                let (mut checked_batch, mut checked_seen) = (b, seen);
                 while !interrupted && b < batches {
-                    let rows = &perm[b * bs..((b + 1) * bs).min(n)];
-                    be.gather_rows(xc, &xs, rows, &mut self.x);
-                    be.gather_rows(yc, &ys, rows, &mut self.t);
+                    let first = b * bs;
+                    let rows = &perm[first..((b + 1) * bs).min(n)];
+                    be.gather_rows(xc, &xs, &order, first, rows.len(), &mut self.x);
+                    be.gather_rows(yc, &ys, &order, first, rows.len(), &mut self.t);
                     if let (Some(a), Some(buf)) = (cfg.augment.as_ref(), aug_buf.as_mut()) {
                         // Keyed by the step, so a resumed run draws the same transformations.
                         let seed =
@@ -395,16 +403,23 @@ impl<B: Backend> Sequential<B> {
                     }
                     self.forward_loaded(rows.len(), true);
                     self.loss_loaded(rows.len());
-                    be.download(&self.acc, &mut acc)?;
-                    if !acc[0].is_finite() {
-                        let what = if acc[0].is_nan() { "NaN" } else { "infinite" };
-                        self.set_params(&snapshot.0)?;
-                        opt.load_state(snapshot.1)?;
-                        self.train_steps = snapshot.2;
-                        return Err(NeuronError::Diverged(format!(
-                            "the loss became {what} at epoch {epoch}, batch {} of {batches}; the weights from the start of epoch {epoch} were kept. Try a lower learning rate, gradient clipping, or standardised inputs",
-                            b + 1
-                        )));
+                    if every == 1 || (b + 1) % every == 0 || b + 1 == batches {
+                        be.download(&self.acc, &mut acc)?;
+                        if !acc[0].is_finite() {
+                            let what = if acc[0].is_nan() { "NaN" } else { "infinite" };
+                            self.set_params(&snapshot.0)?;
+                            opt.load_state(snapshot.1)?;
+                            self.train_steps = snapshot.2;
+                            let at = if b == checked_batch {
+                                format!("batch {}", b + 1)
+                            } else {
+                                format!("batches {}–{}", checked_batch + 1, b + 1)
+                            };
+                            return Err(NeuronError::Diverged(format!(
+                                "the loss became {what} at epoch {epoch}, {at} of {batches}; the weights from the start of epoch {epoch} were kept. Try a lower learning rate, gradient clipping, or standardised inputs"
+                            )));
+                        }
+                        (checked_batch, checked_seen) = (b + 1, seen + rows.len());
                     }
                     self.backward_loaded(rows.len());
                     lr = schedule.lr_at(
@@ -418,7 +433,7 @@ impl<B: Backend> Sequential<B> {
                     interrupted = observer.on_event(&Event::Batch {
                         epoch,
                         batch: b,
-                        running_loss: acc[0].f64() / seen as f64,
+                        running_loss: acc[0].f64() / checked_seen.max(1) as f64,
                         samples: seen,
                     }) == Control::Stop;
                 }

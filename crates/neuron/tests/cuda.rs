@@ -215,10 +215,14 @@ fn every_operation_matches_the_cpu<T: CudaFloat>(tol: f64) {
     p.cpu.copy(len - 5, &x.c, &mut cp.c);
     p.gpu.copy(len - 5, &x.g, &mut cp.g);
     p.same("copy (a prefix)", &cp);
-    let idx = [5usize, 0, 32, 5, 17];
-    let mut gat = p.random(idx.len() * cols);
-    p.cpu.gather_rows(cols, &x.c, &idx, &mut gat.c);
-    p.gpu.gather_rows(cols, &x.g, &idx, &mut gat.g);
+    let idx = [9usize, 5, 0, 32, 5, 17];
+    let (ic, ig) = (
+        p.cpu.upload_indices(&idx).unwrap(),
+        p.gpu.upload_indices(&idx).unwrap(),
+    );
+    let mut gat = p.random(5 * cols);
+    p.cpu.gather_rows(cols, &x.c, &ic, 1, 5, &mut gat.c);
+    p.gpu.gather_rows(cols, &x.g, &ig, 1, 5, &mut gat.g);
     p.same("gather_rows", &gat);
     let aug = Augment {
         height: 5,

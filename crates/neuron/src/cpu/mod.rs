@@ -184,6 +184,7 @@ impl<T> Cpu<T> {
 impl<T: Float> Backend for Cpu<T> {
     type E = T;
     type Buf = Vec<T>;
+    type Idx = Vec<usize>;
 
     fn name(&self) -> String {
         format!(
@@ -404,9 +405,22 @@ impl<T: Float> Backend for Cpu<T> {
         });
     }
 
-    fn gather_rows(&self, cols: usize, src: &Vec<T>, idx: &[usize], dst: &mut Vec<T>) {
-        let dp = Ptr(dst[..idx.len() * cols].as_mut_ptr());
-        self.split(idx.len(), self.row_chunk(idx.len(), cols), |s, e| {
+    fn upload_indices(&self, idx: &[usize]) -> Result<Vec<usize>> {
+        Ok(idx.to_vec())
+    }
+
+    fn gather_rows(
+        &self,
+        cols: usize,
+        src: &Vec<T>,
+        idx: &Vec<usize>,
+        start: usize,
+        rows: usize,
+        dst: &mut Vec<T>,
+    ) {
+        let idx = &idx[start..start + rows];
+        let dp = Ptr(dst[..rows * cols].as_mut_ptr());
+        self.split(rows, self.row_chunk(rows, cols), |s, e| {
             // SAFETY: disjoint row ranges (see `split`).
             let d = unsafe { sub(dp, s * cols, e * cols) };
             for (d, &i) in d.chunks_exact_mut(cols).zip(&idx[s..e]) {

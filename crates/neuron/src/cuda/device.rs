@@ -104,7 +104,6 @@ pub(super) struct Device<T> {
     /// The first failure of an operation that cannot return one (sticky, like CUDA's own).
     error: Mutex<Option<String>>,
     partials: Mutex<CudaSlice<f64>>,
-    indices: Mutex<CudaSlice<i64>>,
     ones: Mutex<CudaSlice<T>>,
     pub(super) dummy: CudaSlice<T>,
     _workspace: CudaSlice<u8>,
@@ -192,7 +191,6 @@ impl<T: CudaFloat> Device<T> {
         Ok(Device {
             name,
             partials: Mutex::new(stream.alloc_zeros::<f64>(1024).map_err(alloc_err)?),
-            indices: Mutex::new(stream.alloc_zeros::<i64>(1024).map_err(alloc_err)?),
             ones: Mutex::new(stream.alloc_zeros::<T>(1).map_err(alloc_err)?),
             dummy: stream.alloc_zeros::<T>(1).map_err(alloc_err)?,
             blas: Mutex::new(blas),
@@ -273,25 +271,6 @@ impl<T: CudaFloat> Device<T> {
                 .map_err(|e| format!("allocating scratch memory: {e}"))?;
         }
         Ok(p)
-    }
-
-    /// `idx` copied to the device (as 64-bit integers).
-    pub(super) fn indices(
-        &self,
-        idx: &[usize],
-    ) -> std::result::Result<MutexGuard<'_, CudaSlice<i64>>, String> {
-        let mut d = self.indices.lock().unwrap_or_else(|p| p.into_inner());
-        if d.len() < idx.len() {
-            *d = self
-                .stream
-                .alloc_zeros::<i64>(idx.len().next_power_of_two())
-                .map_err(|e| format!("allocating scratch memory: {e}"))?;
-        }
-        let host: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
-        self.stream
-            .memcpy_htod(&host, &mut *d)
-            .map_err(|e| format!("copying batch indices to the GPU: {e}"))?;
-        Ok(d)
     }
 
     /// A device buffer of at least `n` ones.

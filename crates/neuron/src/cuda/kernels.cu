@@ -101,10 +101,11 @@ template <typename T> __device__ void mul_k(i64 n, const T* a, const T* b, T* ou
 template <typename T> __device__ void scale_k(i64 n, T s, T* x) {
     GRID_STRIDE(i, n) x[i] *= s;
 }
-template <typename T> __device__ void gather_rows_k(i64 rows, i64 cols, const T* src, const i64* idx, T* dst) {
+template <typename T>
+__device__ void gather_rows_k(i64 rows, i64 cols, const T* src, const i64* idx, i64 start, T* dst) {
     GRID_STRIDE(i, rows * cols) {
         i64 r = i / cols;
-        dst[i] = src[idx[r] * cols + (i - r * cols)];
+        dst[i] = src[idx[start + r] * cols + (i - r * cols)];
     }
 }
 // src/augment.rs: shift by (dx, dy) in [-s, s], mirror when flipped, zeros outside the image.
@@ -282,8 +283,9 @@ __device__ void rmsprop_k(i64 n, T lr, T rho, T eps, T wd, T s, T* w, const T* g
     }                                                                                                       \
     extern "C" __global__ void mul_##S(i64 n, const T* a, const T* b, T* out) { mul_k<T>(n, a, b, out); }   \
     extern "C" __global__ void scale_##S(i64 n, T s, T* x) { scale_k<T>(n, s, x); }                         \
-    extern "C" __global__ void gather_rows_##S(i64 rows, i64 cols, const T* src, const i64* idx, T* dst) {  \
-        gather_rows_k<T>(rows, cols, src, idx, dst);                                                        \
+    extern "C" __global__ void gather_rows_##S(i64 rows, i64 cols, const T* src, const i64* idx, i64 start, \
+                                               T* dst) {                                                    \
+        gather_rows_k<T>(rows, cols, src, idx, start, dst);                                                 \
     }                                                                                                       \
     extern "C" __global__ void augment_##S(i64 rows, i64 h, i64 w, i64 s, int flip, u64 seed, const T* src, \
                                            T* dst) {                                                        \

@@ -187,9 +187,16 @@ fn act_code(act: Activation) -> (i32, f64) {
 impl<T: CudaFloat> Backend for Cuda<T> {
     type E = T;
     type Buf = CudaSlice<T>;
+    type Idx = CudaSlice<i64>;
 
     fn name(&self) -> String {
         format!("cuda ({}, {})", self.dev.name, T::NAME)
+    }
+
+    /// The loss is read back every 32 steps: reading it waits for the GPU, which would otherwise
+    /// idle while the host queues the next step.
+    fn steps_between_checks(&self) -> usize {
+        32
     }
 
     fn alloc(&self, len: usize) -> Result<CudaSlice<T>> {
@@ -438,26 +445,54 @@ impl<T: CudaFloat> Backend for Cuda<T> {
         launch!(self, "mul", Self::cfg(n), &len, a, b, out);
     }
 
-    fn gather_rows(&self, cols: usize, src: &CudaSlice<T>, idx: &[usize], dst: &mut CudaSlice<T>) {
-        if idx.is_empty() {
+    fn upload_indices(&self, idx: &[usize]) -> Result<CudaSlice<i64>> {
+        self.dev.check()?;
+        let host: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+        let mut buf = self
+            .dev
+            .stream
+            .alloc_zeros::<i64>(host.len().max(1))
+            .map_err(|e| NeuronError::Device(format!("allocating {} indices: {e}", idx.len())))?;
+        if !host.is_empty() {
+            self.dev
+                .stream
+                .memcpy_htod(&host, &mut buf)
+                .map_err(|e| NeuronError::Device(format!("copying to the GPU: {e}")))?;
+        }
+        Ok(buf)
+    }
+
+    fn gather_rows(
+        &self,
+        cols: usize,
+        src: &CudaSlice<T>,
+        idx: &CudaSlice<i64>,
+        start: usize,
+        rows: usize,
+        dst: &mut CudaSlice<T>,
+    ) {
+        if rows == 0 {
             return;
         }
-        match self.dev.indices(idx) {
-            Ok(ix) => {
-                let (r, c) = (idx.len() as i64, cols as i64);
-                launch!(
-                    self,
-                    "gather_rows",
-                    Self::cfg(idx.len() * cols),
-                    &r,
-                    &c,
-                    src,
-                    &*ix,
-                    dst
-                );
-            }
-            Err(e) => self.dev.record_error(e),
+        if start + rows > idx.len() || dst.len() < rows * cols {
+            return self.dev.record_error(format!(
+                "gathering rows {start}..{} of {} indices",
+                start + rows,
+                idx.len()
+            ));
         }
+        let (r, c, s0) = (rows as i64, cols as i64, start as i64);
+        launch!(
+            self,
+            "gather_rows",
+            Self::cfg(rows * cols),
+            &r,
+            &c,
+            src,
+            idx,
+            &s0,
+            dst
+        );
     }
 
     fn augment_images(
