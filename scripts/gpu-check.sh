@@ -22,7 +22,7 @@ build)
     cp target/release/neuron "$BIN/"
     # The test executables of the tests that use the GPU, found by name from cargo's JSON output.
     cargo test --release --features cuda -p neuron --no-run --message-format=json \
-        --test cuda --test gradients --test pytorch --test digits |
+        --test cuda --test gradients --test pytorch --test digits --test divergence |
         python3 -c '
 import json, shutil, sys
 for line in sys.stdin:
@@ -40,7 +40,7 @@ run)
     OUT=${OUT:-/tmp/gpu-check}
     mkdir -p "$OUT"
     status=0
-    for t in cuda gradients pytorch digits; do
+    for t in cuda gradients pytorch digits divergence; do
         echo "== tests: $t"
         if ! "$BIN/test-$t" --test-threads 1 2>&1 | tail -n 25; then status=1; fi
     done

@@ -79,7 +79,7 @@ pub use init::Init;
 pub use layer::LayerSpec;
 pub use loss::Loss;
 pub use matrix::Matrix;
-pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerState};
+pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerSnapshot, OptimizerState};
 pub use rng::Rng;
 pub use schedule::LrSchedule;
 pub use sequential::{param_shapes, ParamInfo, Sequential, SequentialBuilder};

@@ -272,6 +272,15 @@ pub struct OptimizerState {
     pub slots: Vec<Vec<Vec<f64>>>,
 }
 
+/// A copy of an optimizer's step counter and state buffers, kept where the backend computes (see
+/// [`Optimizer::snapshot`]).
+pub struct OptimizerSnapshot<B: Backend> {
+    step: u64,
+    slots: Vec<Vec<B::Buf>>,
+    lens: Vec<usize>,
+    pending: Option<Vec<Vec<Vec<f64>>>>,
+}
+
 /// An optimizer bound to a backend: configuration, step counter, and state buffers.
 pub struct Optimizer<B: Backend> {
     config: OptimizerConfig,
@@ -406,6 +415,35 @@ impl<B: Backend> Optimizer<B> {
             }
         }
         Ok(norm)
+    }
+
+    /// A copy of the step counter and state buffers on the backend itself (no transfer to the
+    /// host); [`Optimizer::restore`] puts it back.
+    pub fn snapshot(&self, be: &B) -> Result<OptimizerSnapshot<B>> {
+        let mut slots = Vec::with_capacity(self.slots.len());
+        for (s, &len) in self.slots.iter().zip(&self.lens) {
+            let mut per = Vec::with_capacity(s.len());
+            for buf in s {
+                let mut c = be.alloc(len)?;
+                be.copy(len, buf, &mut c);
+                per.push(c);
+            }
+            slots.push(per);
+        }
+        Ok(OptimizerSnapshot {
+            step: self.step,
+            slots,
+            lens: self.lens.clone(),
+            pending: self.pending.clone(),
+        })
+    }
+
+    /// Returns to the state saved by [`Optimizer::snapshot`].
+    pub fn restore(&mut self, snap: OptimizerSnapshot<B>) {
+        self.step = snap.step;
+        self.slots = snap.slots;
+        self.lens = snap.lens;
+        self.pending = snap.pending;
     }
 
     /// A host copy of the complete state (for checkpoints and inspection).

@@ -632,6 +632,34 @@ impl<B: Backend> Sequential<B> {
         Ok(())
     }
 
+    /// Copies of every parameter tensor kept where the backend computes (no transfer to the
+    /// host): what [`Sequential::restore_snapshot`] puts back.
+    pub(crate) fn snapshot(&self) -> Result<Vec<B::Buf>> {
+        let mut out = Vec::new();
+        for (v, _, shape) in self.stages.iter().flat_map(|s| s.param_refs()) {
+            let len = shape.iter().product();
+            let mut c = self.be.alloc(len)?;
+            self.be.copy(len, v, &mut c);
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// Puts back the parameters saved by [`Sequential::snapshot`].
+    pub(crate) fn restore_snapshot(&mut self, snap: &[B::Buf]) {
+        let lens: Vec<usize> = self
+            .stages
+            .iter()
+            .flat_map(|s| s.param_refs())
+            .map(|(_, _, shape)| shape.iter().product())
+            .collect();
+        let be = self.be.clone();
+        let values = self.stages.iter_mut().flat_map(|s| s.param_values_mut());
+        for ((v, c), len) in values.zip(snap).zip(lens) {
+            be.copy(len, c, v);
+        }
+    }
+
     /// All parameter tensors, host copies, in [`Sequential::param_info`] order.
     pub fn params(&self) -> Result<Vec<Vec<B::E>>> {
         (0..self.param_info().len())

@@ -364,7 +364,8 @@ impl<B: Backend> Sequential<B> {
                 if cfg.shuffle {
                     rng.shuffle(&mut perm);
                 }
-                let snapshot = (self.params()?, opt.state(&be)?, self.train_steps);
+                // Where a diverging epoch returns to; copies on the device, no host transfer.
+                let snapshot = (self.snapshot()?, opt.snapshot(&be)?, self.train_steps);
                 let t0 = Instant::now();
                 let samples = if cfg.drop_last { batches * bs } else { n };
                 let mut interrupted = observer.on_event(&Event::EpochStart {
@@ -407,8 +408,8 @@ impl<B: Backend> Sequential<B> {
                         be.download(&self.acc, &mut acc)?;
                         if !acc[0].is_finite() {
                             let what = if acc[0].is_nan() { "NaN" } else { "infinite" };
-                            self.set_params(&snapshot.0)?;
-                            opt.load_state(snapshot.1)?;
+                            self.restore_snapshot(&snapshot.0);
+                            opt.restore(snapshot.1);
                             self.train_steps = snapshot.2;
                             let at = if b == checked_batch {
                                 format!("batch {}", b + 1)

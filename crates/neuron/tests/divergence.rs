@@ -1,0 +1,62 @@
+//! A diverging epoch stops training with `Diverged` and returns the model and the optimizer to
+//! their state at the start of that epoch, exactly.
+
+mod common;
+
+use neuron::{
+    Backend, Cpu, Dataset, FitConfig, Loss, Matrix, NeuronError, Optimizer, OptimizerConfig, Rng,
+    Sequential, Silent,
+};
+
+fn diverging_epoch_is_rolled_back<B: Backend<E = f32>>(be: B) {
+    let mut r = Rng::new(4);
+    let x = Matrix::from_vec(120, 5, (0..600).map(|_| r.normal() as f32).collect()).unwrap();
+    let y = Matrix::from_vec(120, 1, (0..120).map(|i| x.get(i, 0) * 3.0).collect()).unwrap();
+    let data = Dataset::new(x, y).unwrap();
+    let mut m = Sequential::builder(5)
+        .dense(8)
+        .tanh()
+        .dense(1)
+        .loss(Loss::Mse)
+        .seed(2)
+        .build(be.clone())
+        .unwrap();
+    let cfg = FitConfig {
+        epochs: 1,
+        batch_size: 8,
+        seed: 1,
+        ..FitConfig::default()
+    };
+    let mut opt = Optimizer::new(OptimizerConfig::adam(1e-2)).unwrap();
+    m.fit(&mut opt, &data, None, &cfg, &mut Silent).unwrap();
+    let (weights, state) = (m.params().unwrap(), opt.state(&be).unwrap());
+    // The same optimizer state with an absurd learning rate: the next epoch diverges.
+    let mut wild = state.clone();
+    wild.config.lr = 1e30;
+    let mut opt = Optimizer::new(OptimizerConfig::adam(1e-2)).unwrap();
+    opt.load_state(wild.clone()).unwrap();
+    let err = m.fit(&mut opt, &data, None, &cfg, &mut Silent).unwrap_err();
+    assert!(matches!(err, NeuronError::Diverged(_)), "{err}");
+    assert!(err.to_string().contains("epoch 1"), "{err}");
+    assert_eq!(
+        m.params().unwrap(),
+        weights,
+        "weights rolled back on {}",
+        be.name()
+    );
+    let after = opt.state(&be).unwrap();
+    assert_eq!((after.step, &after.slots), (wild.step, &wild.slots));
+}
+
+#[test]
+fn a_diverging_epoch_is_rolled_back_exactly() {
+    diverging_epoch_is_rolled_back(Cpu::<f32>::new());
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn a_diverging_epoch_is_rolled_back_exactly_on_the_gpu() {
+    if let Some(g) = common::gpu_f32() {
+        diverging_epoch_is_rolled_back(g);
+    }
+}
