@@ -88,12 +88,14 @@ pub(super) fn act_backward<T: Float>(act: Activation, z: &[T], y: &[T], gy: &[T]
 }
 
 multiversion! {
-pub(super) fn col_sum<T: Float>(rows: usize, cols: usize, g: &[T], out: &mut [T]) {
+/// Sums of columns `first..first + out.len()` of a `rows × cols` matrix, added row by row in
+/// order (so the result is the same however the columns are split).
+pub(super) fn col_sum<T: Float>(rows: usize, cols: usize, first: usize, g: &[T], out: &mut [T]) {
     out.fill(T::zero());
+    let w = out.len();
     for r in 0..rows {
-        out.iter_mut()
-            .zip(&g[r * cols..(r + 1) * cols])
-            .for_each(|(o, &v)| *o += v);
+        let row = &g[r * cols + first..r * cols + first + w];
+        out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
     }
 }
 }

@@ -359,7 +359,18 @@ impl<T: Float> Backend for Cpu<T> {
     }
 
     fn col_sum(&self, rows: usize, cols: usize, g: &Vec<T>, out: &mut Vec<T>) {
-        kernels::col_sum(rows, cols, g, &mut out[..cols]);
+        let (g, op) = (&g[..rows * cols], Ptr(out[..cols].as_mut_ptr()));
+        // Split by columns: each thread sums whole columns, so the result does not depend on
+        // the number of threads.
+        let chunk = if self.threads <= 1 || rows * cols < PARALLEL_MIN_ELEMS {
+            cols
+        } else {
+            cols.div_ceil(self.threads).next_multiple_of(16)
+        };
+        self.split(cols, chunk, |s, e| {
+            // SAFETY: disjoint ranges (see `split`).
+            kernels::col_sum(rows, cols, s, g, unsafe { sub(op, s, e) })
+        });
     }
 
     fn softmax(&self, rows: usize, cols: usize, x: &Vec<T>, y: &mut Vec<T>) {
