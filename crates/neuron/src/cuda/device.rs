@@ -107,7 +107,7 @@ pub(super) struct Device<T> {
     ones: Mutex<CudaSlice<T>>,
     pub(super) dummy: CudaSlice<T>,
     _workspace: CudaSlice<u8>,
-    _ctx: Arc<CudaContext>,
+    ctx: Arc<CudaContext>,
 }
 
 impl<T: CudaFloat> Device<T> {
@@ -198,7 +198,7 @@ impl<T: CudaFloat> Device<T> {
             error: Mutex::new(None),
             _workspace: workspace,
             stream,
-            _ctx: ctx,
+            ctx,
         })
     }
 
@@ -254,8 +254,14 @@ impl<T: CudaFloat> Device<T> {
             .map_err(|e| device_err("setting the cuBLAS math mode", e))
     }
 
-    pub(super) fn with_blas<R>(&self, f: impl FnOnce(&CudaBlas) -> R) -> R {
-        f(&self.blas.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Runs `f` with the cuBLAS handle, the GPU's context made current on this thread first
+    /// (cuBLAS, unlike the driver calls, does not do that itself).
+    pub(super) fn with_blas<R>(
+        &self,
+        f: impl FnOnce(&CudaBlas) -> std::result::Result<R, cudarc::cublas::result::CublasError>,
+    ) -> std::result::Result<R, String> {
+        self.ctx.bind_to_thread().map_err(|e| e.to_string())?;
+        f(&self.blas.lock().unwrap_or_else(|p| p.into_inner())).map_err(|e| e.to_string())
     }
 
     /// A device buffer of at least `n` doubles for per-row partial results.
