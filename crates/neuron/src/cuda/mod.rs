@@ -173,6 +173,44 @@ macro_rules! launch {
     }};
 }
 
+/// The cuBLAS call for row-major `C[m×n] (+)= op(A)·op(B)`: cuBLAS is column-major, where a
+/// row-major matrix reads as its transpose, so it computes `Cᵀ = op(B)ᵀ·op(A)ᵀ` with B passed
+/// first. `None` when a size exceeds cuBLAS's 32-bit dimensions.
+fn gemm_config<T: CudaFloat>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a_transposed: bool,
+    b_transposed: bool,
+    accumulate: bool,
+) -> Option<GemmConfig<T>> {
+    let fits = |v: usize| i32::try_from(v).ok();
+    let (mi, ni, ki) = (fits(m)?, fits(n)?, fits(k)?);
+    // B stored [k×n] reads column-major as [n×k] = op(B)ᵀ already; stored [n×k] it needs a transpose.
+    let (transa, lda) = if b_transposed {
+        (CUBLAS_OP_T, ki)
+    } else {
+        (CUBLAS_OP_N, ni)
+    };
+    let (transb, ldb) = if a_transposed {
+        (CUBLAS_OP_T, mi)
+    } else {
+        (CUBLAS_OP_N, ki)
+    };
+    Some(GemmConfig {
+        transa,
+        transb,
+        m: ni,
+        n: mi,
+        k: ki,
+        alpha: T::one(),
+        lda,
+        ldb,
+        beta: if accumulate { T::one() } else { T::zero() },
+        ldc: ni,
+    })
+}
+
 fn act_code(act: Activation) -> (i32, f64) {
     match act {
         Activation::Identity => (0, 0.0),
@@ -296,34 +334,10 @@ impl<T: CudaFloat> Backend for Cuda<T> {
                 .record_error(format!("product {m}×{k} · {k}×{n}: a buffer is too short"));
             return;
         }
-        let fits = |v: usize| i32::try_from(v).ok();
-        let (Some(mi), Some(ni), Some(ki)) = (fits(m), fits(n), fits(k)) else {
+        let Some(cfg) = gemm_config(m, n, k, a.transposed, b.transposed, accumulate) else {
             self.dev
                 .record_error(format!("product {m}×{k} · {k}×{n} is too large for cuBLAS"));
             return;
-        };
-        // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: cuBLAS gets B first.
-        let (transa, lda) = if b.transposed {
-            (CUBLAS_OP_T, ki)
-        } else {
-            (CUBLAS_OP_N, ni)
-        };
-        let (transb, ldb) = if a.transposed {
-            (CUBLAS_OP_T, mi)
-        } else {
-            (CUBLAS_OP_N, ki)
-        };
-        let cfg = GemmConfig {
-            transa,
-            transb,
-            m: ni,
-            n: mi,
-            k: ki,
-            alpha: T::one(),
-            lda,
-            ldb,
-            beta: if accumulate { T::one() } else { T::zero() },
-            ldc: ni,
         };
         let r = self.dev.with_blas(|blas| {
             // SAFETY: the length checks above cover every element cuBLAS reads or writes.
@@ -743,5 +757,63 @@ impl<T: CudaFloat> Cuda<T> {
             .map_err(|e| NeuronError::Device(format!("copying from the GPU: {e}")))?;
         self.dev.check()?;
         Ok(host)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// cuBLAS's `gemm` semantics (column-major), written out: `C = α·op(A)·op(B) + β·C`.
+    fn reference_gemm(cfg: &GemmConfig<f64>, a: &[f64], b: &[f64], c: &mut [f64]) {
+        let (m, n, k) = (cfg.m as usize, cfg.n as usize, cfg.k as usize);
+        let (lda, ldb, ldc) = (cfg.lda as usize, cfg.ldb as usize, cfg.ldc as usize);
+        let op_a = |i: usize, l: usize| match cfg.transa {
+            CUBLAS_OP_N => a[i + l * lda],
+            _ => a[l + i * lda],
+        };
+        let op_b = |l: usize, j: usize| match cfg.transb {
+            CUBLAS_OP_N => b[l + j * ldb],
+            _ => b[j + l * ldb],
+        };
+        for j in 0..n {
+            for i in 0..m {
+                let s: f64 = (0..k).map(|l| op_a(i, l) * op_b(l, j)).sum();
+                c[i + j * ldc] = cfg.alpha * s + cfg.beta * c[i + j * ldc];
+            }
+        }
+    }
+
+    #[test]
+    fn row_major_products_map_onto_column_major_cublas() {
+        let (m, n, k) = (5, 3, 4);
+        let a: Vec<f64> = (0..m * k).map(|v| v as f64 * 0.5 - 3.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|v| (v as f64).sin()).collect();
+        for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
+            for acc in [false, true] {
+                // Row-major operands as stored: A is [m×k], or [k×m] when transposed; B likewise.
+                let get_a = |i: usize, l: usize| if at { a[l * m + i] } else { a[i * k + l] };
+                let get_b = |l: usize, j: usize| if bt { b[j * k + l] } else { b[l * n + j] };
+                let c0: Vec<f64> = (0..m * n).map(|v| v as f64).collect();
+                let mut want = c0.clone();
+                for i in 0..m {
+                    for j in 0..n {
+                        let s: f64 = (0..k).map(|l| get_a(i, l) * get_b(l, j)).sum();
+                        want[i * n + j] = s + if acc { c0[i * n + j] } else { 0.0 };
+                    }
+                }
+                let cfg = gemm_config::<f64>(m, n, k, at, bt, acc).unwrap();
+                let mut got = c0.clone();
+                // As `matmul` calls it: B's storage first, then A's.
+                reference_gemm(&cfg, &b, &a, &mut got);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        (g - w).abs() < 1e-12,
+                        "at={at} bt={bt} acc={acc}: {got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+        assert!(gemm_config::<f32>(1 << 31, 1, 1, false, false, false).is_none());
     }
 }
