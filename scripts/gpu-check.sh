@@ -22,7 +22,7 @@ build)
     cp target/release/neuron "$BIN/"
     # The test executables of the tests that use the GPU, found by name from cargo's JSON output.
     cargo test --release --features cuda -p neuron --no-run --message-format=json \
-        --test cuda --test gradients --test pytorch --test digits --test divergence |
+        --test gpu_backend --test gradients --test pytorch --test digits --test divergence |
         python3 -c '
 import json, shutil, sys
 for line in sys.stdin:
@@ -36,11 +36,13 @@ for line in sys.stdin:
 run)
     export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
     export NEURON_REQUIRE_CUDA=1
+    # The emulated GPU (CPU) tests ran where this was built; here the real GPU runs them.
+    export NEURON_SKIP_EMULATOR=1
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
     OUT=${OUT:-/tmp/gpu-check}
     mkdir -p "$OUT"
     status=0
-    for t in cuda gradients pytorch digits divergence; do
+    for t in gpu_backend gradients pytorch digits divergence; do
         echo "== tests: $t"
         if ! "$BIN/test-$t" --test-threads 1 2>&1 | tail -n 25; then status=1; fi
     done

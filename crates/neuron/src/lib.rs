@@ -48,6 +48,7 @@ mod dense;
 mod dropout;
 pub mod error;
 pub mod float;
+pub mod gpu;
 pub mod gradcheck;
 pub mod idx;
 pub mod init;

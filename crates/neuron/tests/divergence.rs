@@ -53,6 +53,14 @@ fn a_diverging_epoch_is_rolled_back_exactly() {
     diverging_epoch_is_rolled_back(Cpu::<f32>::new());
 }
 
+#[test]
+fn a_diverging_epoch_is_rolled_back_exactly_on_the_emulated_gpu() {
+    // The GPU backend checks the loss every 32 steps: the rollback must not depend on it.
+    if let Some(g) = common::emu::emulated::<f32>() {
+        diverging_epoch_is_rolled_back(g);
+    }
+}
+
 #[cfg(feature = "cuda")]
 #[test]
 fn a_diverging_epoch_is_rolled_back_exactly_on_the_gpu() {

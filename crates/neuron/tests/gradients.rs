@@ -31,9 +31,13 @@ fn targets(loss: &Loss, rows: usize, outputs: usize, seed: u64) -> Matrix<f64> {
 }
 
 /// Builds `input → hidden → [middle layers] → hidden → outputs` and checks every parameter, on
-/// the CPU and, with `--features cuda` and a GPU, on the GPU.
+/// the CPU, on the emulated GPU backend and, with `--features cuda` and a GPU, on the GPU.
 fn check(middle: &[LayerSpec], loss: Loss, shapes: &[(usize, usize, usize, usize)]) {
     check_on(&Cpu::<f64>::new(), middle, loss, shapes);
+    // The emulator runs reductions as 256 real threads: the smaller shape keeps this quick.
+    if let Some(e) = common::emu::emulated::<f64>() {
+        check_on(&e, middle, loss, &shapes[..1]);
+    }
     #[cfg(feature = "cuda")]
     if let Some(g) = common::gpu_f64() {
         check_on(&g, middle, loss, shapes);

@@ -78,6 +78,15 @@ fn three_optimizer_steps_match_pytorch() {
     three_optimizer_steps(&Cpu::new());
 }
 
+/// The same reference values, computed by the GPU backend on the emulated device.
+#[test]
+fn pytorch_values_on_the_emulated_gpu() {
+    if let Some(g) = common::emu::emulated::<f32>() {
+        outputs_losses_and_gradients(&g);
+        three_optimizer_steps(&g);
+    }
+}
+
 /// The same reference values, computed on the GPU (`--features cuda`).
 #[cfg(feature = "cuda")]
 #[test]

@@ -1,82 +1,28 @@
-//! The CUDA backend (cargo feature `cuda`): [`Cuda`] implements [`Backend`] on an NVIDIA GPU.
+//! NVIDIA GPUs (cargo feature `cuda`): [`CudaRuntime`] runs the GPU backend ([`crate::gpu`]) with
+//! the CUDA driver, cuBLAS and NVRTC, through `cudarc`. [`Cuda`] is that backend.
 //!
-//! Matrix products go to cuBLAS; every other kernel is in `kernels.cu`, compiled at start-up by
-//! NVRTC for `f32` and `f64`. The driver, cuBLAS and NVRTC are loaded dynamically when a backend
-//! is created, so a build with this feature needs no CUDA installed, and [`Cuda::new`] returns an
-//! error (never panics) on a machine without them. All work is queued on one stream; buffers stay
-//! on the device, and only uploads, downloads and the scalar reductions wait for the GPU.
-//!
-//! The operations that cannot fail in the [`Backend`] interface (a kernel launch, a product)
-//! record their first error; the next upload, download or allocation returns it.
+//! The libraries are loaded dynamically when a backend is created, so a build with this feature
+//! needs no CUDA installed, and [`Cuda::new`] returns an error (never panics) on a machine without
+//! them. The kernels (`gpu/kernels.cu`) are compiled by NVRTC at start-up; all work is queued on
+//! one stream.
 
-mod device;
-
+use std::collections::HashMap;
+use std::fmt::Display;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
 
-use cudarc::cublas::result::CublasError;
 use cudarc::cublas::sys::cublasOperation_t::{CUBLAS_OP_N, CUBLAS_OP_T};
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
-use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
+};
+use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions, Ptx};
 
-use crate::activation::Activation;
-use crate::adam::AdamHyper;
-use crate::augment::Augment;
-use crate::backend::{Backend, Operand};
 use crate::error::{NeuronError, Result};
-use crate::float::Float;
-use crate::loss::Loss;
-use crate::rmsprop::RmsPropHyper;
-use crate::sgd::SgdHyper;
+use crate::gpu::{Arg, Elem, GemmCfg, Gpu, GpuFloat, Runtime, KERNELS, KERNEL_SOURCE};
 
-use device::Device;
-pub use device::{compile_kernels, KERNEL_SOURCE};
-
-/// Element types the CUDA backend computes in: `f32` and `f64`.
-pub trait CudaFloat: Float + DeviceRepr + ValidAsZeroBits + Unpin {
-    /// Suffix of this type's kernels in `kernels.cu`.
-    const SUFFIX: &'static str;
-    /// `C = α·op(A)·op(B) + β·C` by cuBLAS (column-major, as cuBLAS sees it).
-    ///
-    /// # Safety
-    /// The dimensions and leading dimensions must fit the buffers.
-    #[doc(hidden)]
-    unsafe fn gemm(
-        blas: &CudaBlas,
-        cfg: GemmConfig<Self>,
-        a: &CudaSlice<Self>,
-        b: &CudaSlice<Self>,
-        c: &mut CudaSlice<Self>,
-    ) -> std::result::Result<(), CublasError>;
-}
-
-impl CudaFloat for f32 {
-    const SUFFIX: &'static str = "f32";
-    unsafe fn gemm(
-        blas: &CudaBlas,
-        cfg: GemmConfig<f32>,
-        a: &CudaSlice<f32>,
-        b: &CudaSlice<f32>,
-        c: &mut CudaSlice<f32>,
-    ) -> std::result::Result<(), CublasError> {
-        unsafe { blas.gemm(cfg, a, b, c) }
-    }
-}
-
-impl CudaFloat for f64 {
-    const SUFFIX: &'static str = "f64";
-    unsafe fn gemm(
-        blas: &CudaBlas,
-        cfg: GemmConfig<f64>,
-        a: &CudaSlice<f64>,
-        b: &CudaSlice<f64>,
-        c: &mut CudaSlice<f64>,
-    ) -> std::result::Result<(), CublasError> {
-        unsafe { blas.gemm(cfg, a, b, c) }
-    }
-}
-
-/// Computes on an NVIDIA GPU in `T` (`f32` or `f64`).
+/// The GPU backend on an NVIDIA GPU, in `T` (`f32` or `f64`).
 ///
 /// ```no_run
 /// use neuron::{Backend, Cuda};
@@ -87,733 +33,410 @@ impl CudaFloat for f64 {
 /// assert_eq!(out, [1.0, 2.0]);
 /// # Ok::<(), neuron::NeuronError>(())
 /// ```
-pub struct Cuda<T> {
-    dev: Arc<Device<T>>,
-    _t: PhantomData<T>,
-}
+pub type Cuda<T> = Gpu<T, CudaRuntime>;
 
-impl<T> Clone for Cuda<T> {
-    fn clone(&self) -> Self {
-        Cuda {
-            dev: self.dev.clone(),
-            _t: PhantomData,
-        }
-    }
-}
-
-impl<T> std::fmt::Debug for Cuda<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Cuda({})", self.dev.name)
-    }
-}
-
-impl<T: CudaFloat> Cuda<T> {
+impl<T: GpuFloat> Gpu<T, CudaRuntime> {
     /// The GPU with index `ordinal` (0 for the first). Fails with [`NeuronError::Device`] when
     /// the driver, cuBLAS or NVRTC cannot be loaded, or there is no such device.
     pub fn new(ordinal: usize) -> Result<Self> {
-        Ok(Cuda {
-            dev: Arc::new(Device::open(ordinal)?),
-            _t: PhantomData,
-        })
-    }
-
-    /// Lets cuBLAS use TF32 tensor cores for `f32` products (10-bit mantissa inputs, `f32`
-    /// accumulation): several times faster on wide layers, at about 1e-3 relative error per
-    /// product. Off by default.
-    pub fn set_tf32(&self, on: bool) -> Result<()> {
-        self.dev.set_tf32(on)
-    }
-
-    /// The device's name, e.g. `"NVIDIA H200"`.
-    pub fn device_name(&self) -> &str {
-        &self.dev.name
-    }
-
-    /// Waits until all queued work has finished; returns the first error recorded so far.
-    pub fn synchronize(&self) -> Result<()> {
-        self.dev.synchronize()
-    }
-
-    /// Blocks of 256 threads covering `n` elements (grid-stride loops cover any excess).
-    fn cfg(n: usize) -> LaunchConfig {
-        LaunchConfig {
-            grid_dim: (n.div_ceil(256).clamp(1, 1 << 16) as u32, 1, 1),
-            block_dim: (256, 1, 1),
-            shared_mem_bytes: 0,
-        }
-    }
-
-    /// One block of the reduction width used by `reduce_acc` and `stats`.
-    fn one_block() -> LaunchConfig {
-        LaunchConfig {
-            grid_dim: (1, 1, 1),
-            block_dim: (256, 1, 1),
-            shared_mem_bytes: 0,
-        }
+        Gpu::with_runtime(CudaRuntime::open(ordinal)?)
     }
 }
 
-/// Launches kernel `$name` (type suffix added) with `$cfg` and the given argument references.
-/// Every argument must be a reference to a value that lives until the launch returns.
-macro_rules! launch {
-    ($self:expr, $name:expr, $cfg:expr, $($arg:expr),+ $(,)?) => {{
-        let dev = &$self.dev;
-        match dev.func($name, T::SUFFIX) {
-            Ok(f) => {
-                let mut b = dev.stream.launch_builder(f);
-                $( b.arg($arg); )+
-                // SAFETY: the argument list matches the kernel's signature in kernels.cu (same
-                // order, same types: i64 sizes, i32 flags, T scalars, device pointers), and every
-                // kernel bounds its accesses by the sizes passed.
-                let r = unsafe { b.launch($cfg) };
-                dev.record(r.map(|_| ()), $name);
+/// cuBLAS workspace, set once so products never allocate (32 MiB, as NVIDIA advises for Hopper).
+const BLAS_WORKSPACE: usize = 32 << 20;
+
+fn device_err(what: &str, e: impl Display) -> NeuronError {
+    NeuronError::Device(format!("{what}: {e}"))
+}
+
+thread_local! {
+    /// Set while this thread is inside [`quietly`].
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic inside the CUDA libraries' loaders into an error. The panic message is
+/// not printed: a panic hook, installed once around whatever hook was there, stays silent for the
+/// threads inside `quietly` and defers to the previous hook everywhere else.
+fn quietly<R>(what: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                previous(info)
             }
-            Err(e) => dev.record_error(e),
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was));
+    match r {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown failure".into());
+            Err(NeuronError::Device(format!("{what}: {msg}")))
         }
-    }};
+    }
 }
 
-/// The cuBLAS call for row-major `C[m×n] (+)= op(A)·op(B)`: cuBLAS is column-major, where a
-/// row-major matrix reads as its transpose, so it computes `Cᵀ = op(B)ᵀ·op(A)ᵀ` with B passed
-/// first. `None` when a size exceeds cuBLAS's 32-bit dimensions.
-fn gemm_config<T: CudaFloat>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a_transposed: bool,
-    b_transposed: bool,
-    accumulate: bool,
-) -> Option<GemmConfig<T>> {
-    let fits = |v: usize| i32::try_from(v).ok();
-    let (mi, ni, ki) = (fits(m)?, fits(n)?, fits(k)?);
-    // B stored [k×n] reads column-major as [n×k] = op(B)ᵀ already; stored [n×k] it needs a transpose.
-    let (transa, lda) = if b_transposed {
-        (CUBLAS_OP_T, ki)
-    } else {
-        (CUBLAS_OP_N, ni)
-    };
-    let (transb, ldb) = if a_transposed {
-        (CUBLAS_OP_T, mi)
-    } else {
-        (CUBLAS_OP_N, ki)
-    };
-    Some(GemmConfig {
-        transa,
-        transb,
-        m: ni,
-        n: mi,
-        k: ki,
-        alpha: T::one(),
-        lda,
-        ldb,
-        beta: if accumulate { T::one() } else { T::zero() },
-        ldc: ni,
+/// Compiles the kernels to PTX with NVRTC. Needs only the NVRTC library, no GPU: this is how the
+/// kernels are checked on machines without one.
+pub fn compile_kernels() -> Result<String> {
+    quietly("compiling the CUDA kernels", || {
+        // SAFETY: only opens the shared library to see whether it exists.
+        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+            return Err(NeuronError::Device(
+                "NVRTC (libnvrtc.so) was not found: install the CUDA toolkit and add its lib64 \
+                 folder to LD_LIBRARY_PATH"
+                    .into(),
+            ));
+        }
+        compile().map(|p| p.to_src())
     })
 }
 
-fn act_code(act: Activation) -> (i32, f64) {
-    match act {
-        Activation::Identity => (0, 0.0),
-        Activation::Relu => (1, 0.0),
-        Activation::LeakyRelu { alpha } => (2, alpha),
-        Activation::Sigmoid => (3, 0.0),
-        Activation::Tanh => (4, 0.0),
-        Activation::Gelu => (5, 0.0),
+fn compile() -> Result<Ptx> {
+    let opts = CompileOptions {
+        options: vec!["--std=c++17".into()],
+        ..Default::default()
+    };
+    compile_ptx_with_opts(KERNEL_SOURCE, opts).map_err(|e| match e {
+        cudarc::nvrtc::CompileError::CompileError { log, .. } => NeuronError::Device(format!(
+            "compiling the CUDA kernels: {}",
+            log.to_string_lossy()
+        )),
+        e => device_err("compiling the CUDA kernels", e),
+    })
+}
+
+/// A device buffer: untyped device memory of `len` elements of `X`.
+pub struct CudaBuf<X> {
+    raw: CudaSlice<u8>,
+    len: usize,
+    _x: PhantomData<X>,
+}
+
+/// The bytes of a slice of plain values.
+fn bytes<X: Elem>(v: &[X]) -> &[u8] {
+    // SAFETY: `Elem` types are plain numbers without padding; any byte view of them is valid.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
+fn bytes_mut<X: Elem>(v: &mut [X]) -> &mut [u8] {
+    // SAFETY: as above, and every byte pattern is a valid `f32`, `f64` or `i64`.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
+}
+
+/// One NVIDIA GPU: context, stream, cuBLAS handle and the compiled kernels.
+pub struct CudaRuntime {
+    name: String,
+    stream: Arc<CudaStream>,
+    blas: Mutex<CudaBlas>,
+    funcs: HashMap<String, CudaFunction>,
+    _workspace: CudaSlice<u8>,
+    ctx: Arc<CudaContext>,
+}
+
+impl CudaRuntime {
+    /// Opens GPU `ordinal`: loads the libraries, compiles and loads the kernels, starts cuBLAS.
+    pub fn open(ordinal: usize) -> Result<Self> {
+        quietly("opening the GPU", || Self::open_inner(ordinal))
+    }
+
+    fn open_inner(ordinal: usize) -> Result<Self> {
+        // SAFETY: these only open the shared libraries to see whether they exist.
+        let (driver, blas, nvrtc) = unsafe {
+            (
+                cudarc::driver::sys::is_culib_present(),
+                cudarc::cublas::sys::is_culib_present(),
+                cudarc::nvrtc::sys::is_culib_present(),
+            )
+        };
+        if !driver {
+            return Err(NeuronError::Device(
+                "no NVIDIA driver (libcuda.so) was found on this machine".into(),
+            ));
+        }
+        for (present, lib) in [
+            (blas, "cuBLAS (libcublas.so)"),
+            (nvrtc, "NVRTC (libnvrtc.so)"),
+        ] {
+            if !present {
+                return Err(NeuronError::Device(format!(
+                    "{lib} was not found: install the CUDA toolkit and add its lib64 folder \
+                     (e.g. /usr/local/cuda/lib64) to LD_LIBRARY_PATH"
+                )));
+            }
+        }
+        let count = CudaContext::device_count().map_err(|e| device_err("counting GPUs", e))?;
+        if ordinal >= count.max(0) as usize {
+            return Err(NeuronError::Device(format!(
+                "there is no GPU {ordinal} (this machine has {count})"
+            )));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(|e| device_err("opening the GPU", e))?;
+        // One stream orders everything; per-buffer events would only cost time.
+        // SAFETY: called before any buffer exists.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx
+            .new_stream()
+            .map_err(|e| device_err("creating a stream", e))?;
+        let name = ctx
+            .name()
+            .map_err(|e| device_err("reading the GPU's name", e))?;
+        let module = ctx
+            .load_module(compile()?)
+            .map_err(|e| device_err("loading the CUDA kernels", e))?;
+        let mut funcs = HashMap::new();
+        for base in KERNELS {
+            for suffix in ["f32", "f64"] {
+                let full = format!("{base}_{suffix}");
+                let f = module
+                    .load_function(&full)
+                    .map_err(|e| device_err(&format!("loading kernel {full}"), e))?;
+                funcs.insert(full, f);
+            }
+        }
+        let blas = CudaBlas::new(stream.clone()).map_err(|e| device_err("starting cuBLAS", e))?;
+        let workspace = stream
+            .alloc_zeros::<u8>(BLAS_WORKSPACE)
+            .map_err(|e| device_err("allocating the cuBLAS workspace", e))?;
+        {
+            use cudarc::driver::DevicePtr;
+            let (ptr, _guard) = workspace.device_ptr(&stream);
+            // SAFETY: the workspace outlives the handle (both live in this struct).
+            unsafe {
+                cudarc::cublas::sys::cublasSetWorkspace_v2(
+                    *blas.handle(),
+                    ptr as *mut std::ffi::c_void,
+                    BLAS_WORKSPACE,
+                )
+            }
+            .result()
+            .map_err(|e| device_err("setting the cuBLAS workspace", e))?;
+        }
+        let rt = CudaRuntime {
+            name,
+            stream,
+            blas: Mutex::new(blas),
+            funcs,
+            _workspace: workspace,
+            ctx,
+        };
+        rt.warm_up()
+            .map_err(|e| device_err("a first kernel and product on the GPU", e))?;
+        Ok(rt)
+    }
+
+    /// One kernel, one product and one copy back, so that the driver and cuBLAS load everything
+    /// they load lazily (and fail, if they fail) here, inside [`quietly`].
+    fn warm_up(&self) -> std::result::Result<(), String> {
+        let mut x = self.alloc::<f32>(1)?;
+        let args = [Arg::I64(1), Arg::F32(2.0), Arg::Buf(&x.raw)];
+        self.launch("fill_f32", 1, 1, &args)?;
+        let mut out = [0.0f32];
+        self.dtoh(&x, &mut out)?;
+        if out[0] != 2.0 {
+            return Err(format!("a kernel filling 2 gave {}", out[0]));
+        }
+        let (a, b) = (self.alloc::<f32>(1)?, self.alloc::<f32>(1)?);
+        let cfg = GemmCfg {
+            trans_a: false,
+            trans_b: false,
+            m: 1,
+            n: 1,
+            k: 1,
+            alpha: 1.0f32,
+            lda: 1,
+            ldb: 1,
+            beta: 0.0,
+            ldc: 1,
+        };
+        self.gemm(&cfg, &a, &b, &mut x)?;
+        self.dtoh(&x, &mut out)?;
+        if out[0] != 0.0 {
+            return Err(format!("the product 0 × 0 gave {}", out[0]));
+        }
+        Ok(())
+    }
+
+    fn view<X: Elem, Y>(
+        buf: &CudaBuf<X>,
+    ) -> std::result::Result<cudarc::driver::CudaView<'_, Y>, String> {
+        // SAFETY: `Y` is the element type the buffer was allocated for (`gemm` is only called
+        // with `T` buffers).
+        unsafe { buf.raw.transmute::<Y>(buf.len) }.ok_or_else(|| "buffer type mismatch".into())
     }
 }
 
-impl<T: CudaFloat> Backend for Cuda<T> {
-    type E = T;
-    type Buf = CudaSlice<T>;
-    type Idx = CudaSlice<i64>;
+impl Runtime for CudaRuntime {
+    type Raw = CudaSlice<u8>;
+    type Buf<X: Elem> = CudaBuf<X>;
 
     fn name(&self) -> String {
-        format!("cuda ({}, {})", self.dev.name, T::NAME)
+        self.name.clone()
     }
 
-    /// The loss is read back every 32 steps: reading it waits for the GPU, which would otherwise
-    /// idle while the host queues the next step.
-    fn steps_between_checks(&self) -> usize {
-        32
-    }
-
-    fn alloc(&self, len: usize) -> Result<CudaSlice<T>> {
-        self.dev.check()?;
-        self.dev
+    fn alloc<X: Elem>(&self, len: usize) -> std::result::Result<CudaBuf<X>, String> {
+        let len = len.max(1);
+        let raw = self
             .stream
-            .alloc_zeros::<T>(len.max(1))
-            .map_err(|e| NeuronError::Device(format!("allocating {len} elements: {e}")))
+            .alloc_zeros::<u8>(len * std::mem::size_of::<X>())
+            .map_err(|e| e.to_string())?;
+        Ok(CudaBuf {
+            raw,
+            len,
+            _x: PhantomData,
+        })
     }
 
-    fn upload(&self, data: &[T]) -> Result<CudaSlice<T>> {
-        let mut buf = self.alloc(data.len())?;
-        self.write(data, &mut buf)?;
-        Ok(buf)
+    fn len<X: Elem>(buf: &CudaBuf<X>) -> usize {
+        buf.len
     }
 
-    fn write(&self, data: &[T], buf: &mut CudaSlice<T>) -> Result<()> {
-        self.dev.check()?;
-        if buf.len() < data.len() {
-            return Err(NeuronError::shape(
-                "write",
-                format!("at most {} elements", buf.len()),
-                data.len(),
-            ));
-        }
-        if data.is_empty() {
-            return Ok(());
-        }
-        self.dev
-            .stream
-            .memcpy_htod(data, buf)
-            .map_err(|e| NeuronError::Device(format!("copying to the GPU: {e}")))
+    fn raw<X: Elem>(buf: &CudaBuf<X>) -> &CudaSlice<u8> {
+        &buf.raw
     }
 
-    fn download(&self, buf: &CudaSlice<T>, out: &mut [T]) -> Result<()> {
-        self.dev.check()?;
-        if buf.len() < out.len() {
-            return Err(NeuronError::shape(
-                "download",
-                format!("at least {} elements", out.len()),
-                buf.len(),
-            ));
+    fn htod<X: Elem>(&self, src: &[X], dst: &mut CudaBuf<X>) -> std::result::Result<(), String> {
+        if src.len() > dst.len {
+            return Err(format!("copying {} elements into {}", src.len(), dst.len));
         }
-        if out.is_empty() {
-            return Ok(());
-        }
-        self.dev
-            .stream
-            .memcpy_dtoh(&buf.slice(..out.len()), out)
-            .map_err(|e| NeuronError::Device(format!("copying from the GPU: {e}")))?;
-        self.dev.check()
+        let b = bytes(src);
+        let mut view = dst.raw.slice_mut(..b.len());
+        self.stream
+            .memcpy_htod(b, &mut view)
+            .map_err(|e| format!("copying to the GPU: {e}"))
     }
 
-    fn copy(&self, len: usize, src: &CudaSlice<T>, dst: &mut CudaSlice<T>) {
-        if len == 0 {
-            return;
+    fn dtoh<X: Elem>(&self, src: &CudaBuf<X>, dst: &mut [X]) -> std::result::Result<(), String> {
+        if dst.len() > src.len {
+            return Err(format!("copying {} elements out of {}", dst.len(), src.len));
         }
-        match (src.try_slice(..len), dst.try_slice_mut(..len)) {
-            (Some(s), Some(mut d)) => {
-                let r = self.dev.stream.memcpy_dtod(&s, &mut d);
-                self.dev.record(r, "copy");
-            }
-            _ => self.dev.record_error(format!(
-                "copy of {len} elements between buffers of {} and {}",
-                src.len(),
-                dst.len()
-            )),
-        }
+        let b = bytes_mut(dst);
+        let view = src.raw.slice(..b.len());
+        self.stream
+            .memcpy_dtoh(&view, b)
+            .map_err(|e| format!("copying from the GPU: {e}"))
     }
 
-    fn fill(&self, len: usize, v: T, buf: &mut CudaSlice<T>) {
-        let n = len as i64;
-        launch!(self, "fill", Self::cfg(len), &n, &v, buf);
-    }
-
-    fn matmul(
+    fn dtod<X: Elem>(
         &self,
-        m: usize,
-        n: usize,
-        k: usize,
-        a: Operand<'_, CudaSlice<T>>,
-        b: Operand<'_, CudaSlice<T>>,
-        c: &mut CudaSlice<T>,
-        accumulate: bool,
-    ) {
-        if m == 0 || n == 0 {
-            return;
+        len: usize,
+        src: &CudaBuf<X>,
+        dst: &mut CudaBuf<X>,
+    ) -> std::result::Result<(), String> {
+        if len > src.len || len > dst.len {
+            return Err(format!(
+                "copying {len} elements between {} and {}",
+                src.len, dst.len
+            ));
         }
-        if k == 0 {
-            if !accumulate {
-                self.fill(m * n, T::zero(), c);
-            }
-            return;
+        let n = len * std::mem::size_of::<X>();
+        let s = src.raw.slice(..n);
+        let mut d = dst.raw.slice_mut(..n);
+        self.stream
+            .memcpy_dtod(&s, &mut d)
+            .map_err(|e| format!("copying on the GPU: {e}"))
+    }
+
+    fn launch(
+        &self,
+        name: &str,
+        grid: u32,
+        block: u32,
+        args: &[Arg<'_, CudaSlice<u8>>],
+    ) -> std::result::Result<(), String> {
+        let f = self
+            .funcs
+            .get(name)
+            .ok_or_else(|| format!("kernel {name} is missing"))?;
+        let mut b = self.stream.launch_builder(f);
+        // The builder keeps pointers to the values: they live in `args` until the launch.
+        for a in args {
+            match a {
+                Arg::I32(v) => b.arg(v),
+                Arg::I64(v) => b.arg(v),
+                Arg::U64(v) => b.arg(v),
+                Arg::F32(v) => b.arg(v),
+                Arg::F64(v) => b.arg(v),
+                Arg::Buf(raw) => b.arg(*raw),
+            };
         }
-        if a.buf.len() < m * k || b.buf.len() < k * n || c.len() < m * n {
-            self.dev
-                .record_error(format!("product {m}×{k} · {k}×{n}: a buffer is too short"));
-            return;
-        }
-        let Some(cfg) = gemm_config(m, n, k, a.transposed, b.transposed, accumulate) else {
-            self.dev
-                .record_error(format!("product {m}×{k} · {k}×{n} is too large for cuBLAS"));
-            return;
+        let cfg = LaunchConfig {
+            grid_dim: (grid, 1, 1),
+            block_dim: (block, 1, 1),
+            shared_mem_bytes: 0,
         };
-        let r = self.dev.with_blas(|blas| {
-            // SAFETY: the length checks above cover every element cuBLAS reads or writes.
-            unsafe { T::gemm(blas, cfg, b.buf, a.buf, c) }
-        });
-        self.dev.record(r, "matmul");
+        // SAFETY: the backend passes each kernel its parameters in order and of the declared types
+        // (tested against the kernels under the CPU emulator), and every kernel bounds its
+        // accesses by the sizes passed.
+        unsafe { b.launch(cfg) }
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
-    fn bias_act(
+    fn gemm<T: GpuFloat>(
         &self,
-        act: Activation,
-        rows: usize,
-        cols: usize,
-        bias: Option<&CudaSlice<T>>,
-        z: &mut CudaSlice<T>,
-        y: &mut CudaSlice<T>,
-    ) {
-        let (code, alpha) = act_code(act);
-        let (alpha, r, c) = (T::of(alpha), rows as i64, cols as i64);
-        let has_bias = i32::from(bias.is_some());
-        // Without a bias the kernel never reads the pointer; a one-element buffer stands in.
-        let b = bias.unwrap_or(&self.dev.dummy);
-        let cfg = Self::cfg(rows * cols);
-        launch!(self, "bias_act", cfg, &code, &alpha, &r, &c, b, &has_bias, z, y);
-    }
-
-    fn act_forward(&self, act: Activation, n: usize, x: &CudaSlice<T>, y: &mut CudaSlice<T>) {
-        let (code, alpha) = act_code(act);
-        let (alpha, len) = (T::of(alpha), n as i64);
-        launch!(self, "act_forward", Self::cfg(n), &code, &alpha, &len, x, y);
-    }
-
-    fn act_backward(
-        &self,
-        act: Activation,
-        n: usize,
-        z: &CudaSlice<T>,
-        y: &CudaSlice<T>,
-        gy: &CudaSlice<T>,
-        gz: &mut CudaSlice<T>,
-    ) {
-        let (code, alpha) = act_code(act);
-        let (alpha, len) = (T::of(alpha), n as i64);
-        launch!(
-            self,
-            "act_backward",
-            Self::cfg(n),
-            &code,
-            &alpha,
-            &len,
-            z,
-            y,
-            gy,
-            gz
-        );
-    }
-
-    fn col_sum(&self, rows: usize, cols: usize, g: &CudaSlice<T>, out: &mut CudaSlice<T>) {
-        // out[1×cols] = 1[1×rows] · G[rows×cols]: one cuBLAS product, deterministic.
-        match self.dev.ones(rows) {
-            Ok(ones) => {
-                let a = Operand {
-                    buf: &*ones,
-                    transposed: false,
+        cfg: &GemmCfg<T>,
+        a: &CudaBuf<T>,
+        b: &CudaBuf<T>,
+        c: &mut CudaBuf<T>,
+    ) -> std::result::Result<(), String> {
+        self.ctx.bind_to_thread().map_err(|e| e.to_string())?;
+        let op = |t: bool| if t { CUBLAS_OP_T } else { CUBLAS_OP_N };
+        let blas = self.blas.lock().unwrap_or_else(|p| p.into_inner());
+        let c_len = c.len;
+        macro_rules! run {
+            ($ty:ty) => {{
+                let g = GemmConfig::<$ty> {
+                    transa: op(cfg.trans_a),
+                    transb: op(cfg.trans_b),
+                    m: cfg.m,
+                    n: cfg.n,
+                    k: cfg.k,
+                    alpha: cfg.alpha.f64() as $ty,
+                    lda: cfg.lda,
+                    ldb: cfg.ldb,
+                    beta: cfg.beta.f64() as $ty,
+                    ldc: cfg.ldc,
                 };
-                let b = Operand {
-                    buf: g,
-                    transposed: false,
-                };
-                self.matmul(1, cols, rows, a, b, out, false);
-            }
-            Err(e) => self.dev.record_error(e),
+                let (av, bv) = (Self::view::<T, $ty>(a)?, Self::view::<T, $ty>(b)?);
+                // SAFETY: as `view`; the backend checked every buffer against the dimensions.
+                let mut cv = unsafe { c.raw.transmute_mut::<$ty>(c_len) }
+                    .ok_or_else(|| "buffer type mismatch".to_string())?;
+                // SAFETY: the dimensions and leading dimensions fit the buffers (checked by the
+                // backend before calling).
+                unsafe { blas.gemm(g, &av, &bv, &mut cv) }.map_err(|e| e.to_string())
+            }};
         }
-    }
-
-    fn softmax(&self, rows: usize, cols: usize, x: &CudaSlice<T>, y: &mut CudaSlice<T>) {
-        let (r, c) = (rows as i64, cols as i64);
-        launch!(self, "softmax", Self::cfg(rows), &r, &c, x, y);
-    }
-
-    fn softmax_backward(
-        &self,
-        rows: usize,
-        cols: usize,
-        y: &CudaSlice<T>,
-        gy: &CudaSlice<T>,
-        gx: &mut CudaSlice<T>,
-    ) {
-        let (r, c) = (rows as i64, cols as i64);
-        launch!(self, "softmax_backward", Self::cfg(rows), &r, &c, y, gy, gx);
-    }
-
-    fn dropout(
-        &self,
-        n: usize,
-        p: f64,
-        seed: u64,
-        x: &CudaSlice<T>,
-        mask: &mut CudaSlice<T>,
-        y: &mut CudaSlice<T>,
-    ) {
-        let (len, pf, keep) = (n as i64, p as f32, T::of(1.0 / (1.0 - p)));
-        launch!(
-            self,
-            "dropout",
-            Self::cfg(n),
-            &len,
-            &pf,
-            &keep,
-            &seed,
-            x,
-            mask,
-            y
-        );
-    }
-
-    fn mul(&self, n: usize, a: &CudaSlice<T>, b: &CudaSlice<T>, out: &mut CudaSlice<T>) {
-        let len = n as i64;
-        launch!(self, "mul", Self::cfg(n), &len, a, b, out);
-    }
-
-    fn upload_indices(&self, idx: &[usize]) -> Result<CudaSlice<i64>> {
-        self.dev.check()?;
-        let host: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
-        let mut buf = self
-            .dev
-            .stream
-            .alloc_zeros::<i64>(host.len().max(1))
-            .map_err(|e| NeuronError::Device(format!("allocating {} indices: {e}", idx.len())))?;
-        if !host.is_empty() {
-            self.dev
-                .stream
-                .memcpy_htod(&host, &mut buf)
-                .map_err(|e| NeuronError::Device(format!("copying to the GPU: {e}")))?;
-        }
-        Ok(buf)
-    }
-
-    fn gather_rows(
-        &self,
-        cols: usize,
-        src: &CudaSlice<T>,
-        idx: &CudaSlice<i64>,
-        start: usize,
-        rows: usize,
-        dst: &mut CudaSlice<T>,
-    ) {
-        if rows == 0 {
-            return;
-        }
-        if start + rows > idx.len() || dst.len() < rows * cols {
-            return self.dev.record_error(format!(
-                "gathering rows {start}..{} of {} indices",
-                start + rows,
-                idx.len()
-            ));
-        }
-        let (r, c, s0) = (rows as i64, cols as i64, start as i64);
-        launch!(
-            self,
-            "gather_rows",
-            Self::cfg(rows * cols),
-            &r,
-            &c,
-            src,
-            idx,
-            &s0,
-            dst
-        );
-    }
-
-    fn augment_images(
-        &self,
-        aug: &Augment,
-        rows: usize,
-        seed: u64,
-        src: &CudaSlice<T>,
-        dst: &mut CudaSlice<T>,
-    ) {
-        let (r, h, w, s) = (
-            rows as i64,
-            aug.height as i64,
-            aug.width as i64,
-            aug.max_shift as i64,
-        );
-        let flip = i32::from(aug.flip);
-        let n = rows * aug.height * aug.width;
-        launch!(
-            self,
-            "augment",
-            Self::cfg(n),
-            &r,
-            &h,
-            &w,
-            &s,
-            &flip,
-            &seed,
-            src,
-            dst
-        );
-    }
-
-    fn loss(
-        &self,
-        loss: &Loss,
-        rows: usize,
-        cols: usize,
-        output: &CudaSlice<T>,
-        target: &CudaSlice<T>,
-        grad: &mut CudaSlice<T>,
-        acc: &mut CudaSlice<T>,
-    ) {
-        let mut part = match self.dev.partials(2 * rows) {
-            Ok(p) => p,
-            Err(e) => return self.dev.record_error(e),
-        };
-        let part = &mut *part;
-        let (r, c) = (rows as i64, cols as i64);
-        let cfg = Self::cfg(rows);
-        let scale = match *loss {
-            Loss::Mse => {
-                launch!(self, "loss_mse", cfg, &r, &c, output, target, grad, &mut *part);
-                1.0 / cols as f64
-            }
-            Loss::CrossEntropy { label_smoothing } => {
-                launch!(
-                    self,
-                    "loss_xent",
-                    cfg,
-                    &r,
-                    &c,
-                    &label_smoothing,
-                    output,
-                    target,
-                    grad,
-                    &mut *part
-                );
-                1.0
-            }
-            Loss::BinaryCrossEntropy => {
-                launch!(self, "loss_bce", cfg, &r, &c, output, target, grad, &mut *part);
-                1.0 / cols as f64
-            }
-        };
-        launch!(
-            self,
-            "reduce_acc",
-            Self::one_block(),
-            &r,
-            &*part,
-            &scale,
-            acc
-        );
-    }
-
-    fn sum_squares(&self, n: usize, x: &CudaSlice<T>) -> f64 {
-        self.stats(n, x).map_or(f64::NAN, |s| s[0])
-    }
-
-    fn all_finite(&self, n: usize, x: &CudaSlice<T>) -> bool {
-        self.stats(n, x).is_ok_and(|s| s[1] == 0.0)
-    }
-
-    fn scale(&self, n: usize, s: T, x: &mut CudaSlice<T>) {
-        let len = n as i64;
-        launch!(self, "scale", Self::cfg(n), &len, &s, x);
-    }
-
-    fn sgd_update(
-        &self,
-        n: usize,
-        h: &SgdHyper,
-        w: &mut CudaSlice<T>,
-        g: &CudaSlice<T>,
-        velocity: Option<&mut CudaSlice<T>>,
-    ) {
-        let len = n as i64;
-        let (lr, wd, s, mu) = (
-            T::of(h.lr),
-            T::of(h.weight_decay),
-            T::of(h.grad_scale),
-            T::of(h.momentum),
-        );
-        let nesterov = i32::from(h.nesterov);
-        match velocity {
-            Some(v) => {
-                let has = 1i32;
-                launch!(
-                    self,
-                    "sgd",
-                    Self::cfg(n),
-                    &len,
-                    &lr,
-                    &wd,
-                    &s,
-                    &mu,
-                    &nesterov,
-                    &has,
-                    w,
-                    g,
-                    v
-                );
-            }
-            None => {
-                let has = 0i32;
-                // Without velocity the kernel never reads its last pointer; `g` stands in.
-                launch!(
-                    self,
-                    "sgd",
-                    Self::cfg(n),
-                    &len,
-                    &lr,
-                    &wd,
-                    &s,
-                    &mu,
-                    &nesterov,
-                    &has,
-                    w,
-                    g,
-                    g
-                );
-            }
-        }
-    }
-
-    fn adam_update(
-        &self,
-        n: usize,
-        h: &AdamHyper,
-        w: &mut CudaSlice<T>,
-        g: &CudaSlice<T>,
-        m: &mut CudaSlice<T>,
-        v: &mut CudaSlice<T>,
-    ) {
-        // The same scalars as the CPU kernel (src/cpu/update.rs).
-        let t = h.step.max(1) as i32;
-        let bc1 = 1.0 - h.beta1.powi(t);
-        let bc2 = 1.0 - h.beta2.powi(t);
-        let step = T::of(h.lr / bc1);
-        let inv_sqrt_bc2 = T::of(1.0 / bc2.sqrt());
-        let (b1, b2, eps, s) = (
-            T::of(h.beta1),
-            T::of(h.beta2),
-            T::of(h.eps),
-            T::of(h.grad_scale),
-        );
-        let (l2, shrink) = if h.decoupled {
-            (T::zero(), T::of(1.0 - h.lr * h.weight_decay))
+        if T::SUFFIX == "f32" {
+            run!(f32)
         } else {
-            (T::of(h.weight_decay), T::one())
-        };
-        let len = n as i64;
-        launch!(
-            self,
-            "adam",
-            Self::cfg(n),
-            &len,
-            &step,
-            &inv_sqrt_bc2,
-            &b1,
-            &b2,
-            &eps,
-            &s,
-            &l2,
-            &shrink,
-            w,
-            g,
-            m,
-            v
-        );
-    }
-
-    fn rmsprop_update(
-        &self,
-        n: usize,
-        h: &RmsPropHyper,
-        w: &mut CudaSlice<T>,
-        g: &CudaSlice<T>,
-        sq: &mut CudaSlice<T>,
-    ) {
-        let len = n as i64;
-        let (lr, rho, eps, wd, s) = (
-            T::of(h.lr),
-            T::of(h.rho),
-            T::of(h.eps),
-            T::of(h.weight_decay),
-            T::of(h.grad_scale),
-        );
-        launch!(
-            self,
-            "rmsprop",
-            Self::cfg(n),
-            &len,
-            &lr,
-            &rho,
-            &eps,
-            &wd,
-            &s,
-            w,
-            g,
-            sq
-        );
-    }
-}
-
-impl<T: CudaFloat> Cuda<T> {
-    /// `[Σ x², number of non-finite elements]` over the first `n` elements (waits for the GPU).
-    fn stats(&self, n: usize, x: &CudaSlice<T>) -> Result<[f64; 2]> {
-        let mut part = self.dev.partials(2).map_err(NeuronError::Device)?;
-        let len = n as i64;
-        let out = &mut *part;
-        launch!(self, "stats", Self::one_block(), &len, x, &mut *out);
-        let mut host = [0.0f64; 2];
-        self.dev
-            .stream
-            .memcpy_dtoh(&out.slice(..2), &mut host)
-            .map_err(|e| NeuronError::Device(format!("copying from the GPU: {e}")))?;
-        self.dev.check()?;
-        Ok(host)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// cuBLAS's `gemm` semantics (column-major), written out: `C = α·op(A)·op(B) + β·C`.
-    fn reference_gemm(cfg: &GemmConfig<f64>, a: &[f64], b: &[f64], c: &mut [f64]) {
-        let (m, n, k) = (cfg.m as usize, cfg.n as usize, cfg.k as usize);
-        let (lda, ldb, ldc) = (cfg.lda as usize, cfg.ldb as usize, cfg.ldc as usize);
-        let op_a = |i: usize, l: usize| match cfg.transa {
-            CUBLAS_OP_N => a[i + l * lda],
-            _ => a[l + i * lda],
-        };
-        let op_b = |l: usize, j: usize| match cfg.transb {
-            CUBLAS_OP_N => b[l + j * ldb],
-            _ => b[j + l * ldb],
-        };
-        for j in 0..n {
-            for i in 0..m {
-                let s: f64 = (0..k).map(|l| op_a(i, l) * op_b(l, j)).sum();
-                c[i + j * ldc] = cfg.alpha * s + cfg.beta * c[i + j * ldc];
-            }
+            run!(f64)
         }
     }
 
-    #[test]
-    fn row_major_products_map_onto_column_major_cublas() {
-        let (m, n, k) = (5, 3, 4);
-        let a: Vec<f64> = (0..m * k).map(|v| v as f64 * 0.5 - 3.0).collect();
-        let b: Vec<f64> = (0..k * n).map(|v| (v as f64).sin()).collect();
-        for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
-            for acc in [false, true] {
-                // Row-major operands as stored: A is [m×k], or [k×m] when transposed; B likewise.
-                let get_a = |i: usize, l: usize| if at { a[l * m + i] } else { a[i * k + l] };
-                let get_b = |l: usize, j: usize| if bt { b[j * k + l] } else { b[l * n + j] };
-                let c0: Vec<f64> = (0..m * n).map(|v| v as f64).collect();
-                let mut want = c0.clone();
-                for i in 0..m {
-                    for j in 0..n {
-                        let s: f64 = (0..k).map(|l| get_a(i, l) * get_b(l, j)).sum();
-                        want[i * n + j] = s + if acc { c0[i * n + j] } else { 0.0 };
-                    }
-                }
-                let cfg = gemm_config::<f64>(m, n, k, at, bt, acc).unwrap();
-                let mut got = c0.clone();
-                // As `matmul` calls it: B's storage first, then A's.
-                reference_gemm(&cfg, &b, &a, &mut got);
-                for (g, w) in got.iter().zip(&want) {
-                    assert!(
-                        (g - w).abs() < 1e-12,
-                        "at={at} bt={bt} acc={acc}: {got:?} vs {want:?}"
-                    );
-                }
-            }
-        }
-        assert!(gemm_config::<f32>(1 << 31, 1, 1, false, false, false).is_none());
+    fn synchronize(&self) -> std::result::Result<(), String> {
+        self.stream.synchronize().map_err(|e| e.to_string())
+    }
+
+    fn set_tf32(&self, on: bool) -> std::result::Result<(), String> {
+        use cudarc::cublas::sys::cublasMath_t::{CUBLAS_DEFAULT_MATH, CUBLAS_TF32_TENSOR_OP_MATH};
+        let blas = self.blas.lock().unwrap_or_else(|p| p.into_inner());
+        let mode = if on {
+            CUBLAS_TF32_TENSOR_OP_MATH
+        } else {
+            CUBLAS_DEFAULT_MATH
+        };
+        // SAFETY: the handle is alive; setting the math mode has no other precondition.
+        unsafe { cudarc::cublas::sys::cublasSetMathMode(*blas.handle(), mode) }
+            .result()
+            .map_err(|e| format!("setting the cuBLAS math mode: {e}"))
     }
 }

@@ -1,8 +1,11 @@
-//! Shared by the GPU tests: opening the GPU, or skipping when there is none.
+//! Shared by the tests that run the GPU backend: the real GPU (feature `cuda`, skipped without
+//! one unless `NEURON_REQUIRE_CUDA=1`) and the emulated one (always).
 #![allow(dead_code)]
 
+pub mod emu;
+
 #[cfg(feature = "cuda")]
-use neuron::{cuda::CudaFloat, Cuda};
+use neuron::{gpu::GpuFloat, Cuda};
 
 /// Whether a missing GPU must fail the tests (`NEURON_REQUIRE_CUDA=1`).
 pub fn required() -> bool {
@@ -11,7 +14,7 @@ pub fn required() -> bool {
 
 /// The first GPU, or `None` (with a note) where there is none and none is required.
 #[cfg(feature = "cuda")]
-pub fn gpu<T: CudaFloat>() -> Option<Cuda<T>> {
+pub fn gpu<T: GpuFloat>() -> Option<Cuda<T>> {
     match Cuda::<T>::new(0) {
         Ok(g) => Some(g),
         Err(e) if !required() => {

@@ -1,23 +1,26 @@
-//! The CUDA backend (`--features cuda`): kernels compile, every operation matches the CPU backend,
-//! and a network learns on the GPU.
+//! The GPU backend: every operation matches the CPU backend, in f32 and f64 — on the emulated
+//! device always (the CUDA kernels run on the CPU, see `tests/emu/`), and on a real GPU with
+//! `--features cuda`. With the feature, the kernels also compile with NVRTC.
 //!
-//! Without a GPU (or without NVRTC for the compile test) each test says it was skipped and passes,
-//! unless `NEURON_REQUIRE_CUDA=1` is set, as `scripts/gpu-check.sh` does on the GPU machine: then a
-//! missing GPU fails the test. `NEURON_REQUIRE_NVRTC=1` (set by CI, which installs NVRTC) makes the
-//! kernel compilation test fail when NVRTC is missing.
-#![cfg(feature = "cuda")]
+//! Without a GPU (or without NVRTC for the compile test) the real-GPU tests say they were skipped
+//! and pass, unless `NEURON_REQUIRE_CUDA=1` is set, as `scripts/gpu-check.sh` does on the GPU
+//! machine: then a missing GPU fails them. `NEURON_REQUIRE_NVRTC=1` (set by CI, which installs
+//! NVRTC) makes the compilation test fail when NVRTC is missing.
 
 mod common;
 
+#[cfg(feature = "cuda")]
 use common::{gpu, required};
 use neuron::adam::AdamHyper;
 use neuron::augment::Augment;
+#[cfg(feature = "cuda")]
 use neuron::cuda::compile_kernels;
-use neuron::cuda::CudaFloat;
+use neuron::gpu::GpuFloat;
 use neuron::rmsprop::RmsPropHyper;
 use neuron::sgd::SgdHyper;
-use neuron::{Activation, Backend, Cpu, Cuda, Loss, Operand, Rng};
+use neuron::{Activation, Backend, Cpu, Loss, Operand, Rng};
 
+#[cfg(feature = "cuda")]
 #[test]
 fn kernels_compile_with_nvrtc() {
     match compile_kernels() {
@@ -63,36 +66,36 @@ fn kernels_compile_with_nvrtc() {
 }
 
 /// The same operation on the CPU and the GPU, with results compared element by element.
-struct Pair<T: CudaFloat> {
+struct Pair<T: GpuFloat, G: Backend<E = T>> {
     cpu: Cpu<T>,
-    gpu: Cuda<T>,
+    gpu: G,
     tol: f64,
     rng: Rng,
 }
 
-struct Buf<T: CudaFloat> {
+struct Buf<T: GpuFloat, G: Backend<E = T>> {
     c: Vec<T>,
-    g: <Cuda<T> as Backend>::Buf,
+    g: G::Buf,
 }
 
-impl<T: CudaFloat> Pair<T> {
-    fn buf(&mut self, data: Vec<T>) -> Buf<T> {
+impl<T: GpuFloat, G: Backend<E = T>> Pair<T, G> {
+    fn buf(&mut self, data: Vec<T>) -> Buf<T, G> {
         Buf {
             g: self.gpu.upload(&data).unwrap(),
             c: self.cpu.upload(&data).unwrap(),
         }
     }
-    fn random(&mut self, n: usize) -> Buf<T> {
+    fn random(&mut self, n: usize) -> Buf<T, G> {
         let v = (0..n).map(|_| T::of(self.rng.normal())).collect();
         self.buf(v)
     }
-    fn labels(&mut self, n: usize, classes: usize) -> Buf<T> {
+    fn labels(&mut self, n: usize, classes: usize) -> Buf<T, G> {
         let v = (0..n)
             .map(|_| T::of(self.rng.below(classes) as f64))
             .collect();
         self.buf(v)
     }
-    fn same(&self, what: &str, b: &Buf<T>) {
+    fn same(&self, what: &str, b: &Buf<T, G>) {
         let mut host = vec![T::zero(); b.c.len()];
         self.gpu.download(&b.g, &mut host).unwrap();
         for (i, (&g, &c)) in host.iter().zip(&b.c).enumerate() {
@@ -107,8 +110,7 @@ impl<T: CudaFloat> Pair<T> {
     }
 }
 
-fn every_operation_matches_the_cpu<T: CudaFloat>(tol: f64) {
-    let Some(gpu) = gpu::<T>() else { return };
+fn every_operation_matches_the_cpu<T: GpuFloat, G: Backend<E = T>>(gpu: G, tol: f64) {
     let mut p = Pair {
         cpu: Cpu::<T>::with_threads(2),
         gpu,
@@ -329,24 +331,78 @@ fn every_operation_matches_the_cpu<T: CudaFloat>(tol: f64) {
         p.gpu.rmsprop_update(n, &h, &mut w.g, &grads.g, &mut sq.g);
     }
     p.same("rmsprop", &w);
-    p.gpu.synchronize().unwrap();
+    // Grid-stride loops: more elements than one launch has threads (65,536 blocks of 256).
+    let big = (1 << 24) + 1000;
+    let mut f = p.gpu.alloc(big).unwrap();
+    p.gpu.fill(big, T::of(3.0), &mut f);
+    let mut host = vec![T::zero(); big];
+    p.gpu.download(&f, &mut host).unwrap();
+    assert!(
+        host.iter().all(|&v| v == T::of(3.0)),
+        "every element filled"
+    );
 }
 
+#[test]
+fn emulated_gpu_matches_the_cpu_in_f64() {
+    if let Some(g) = common::emu::emulated::<f64>() {
+        every_operation_matches_the_cpu(g, 1e-11);
+    }
+}
+
+#[test]
+fn emulated_gpu_matches_the_cpu_in_f32() {
+    if let Some(g) = common::emu::emulated::<f32>() {
+        every_operation_matches_the_cpu(g, 2e-5);
+    }
+}
+
+#[cfg(feature = "cuda")]
 #[test]
 fn every_operation_matches_the_cpu_in_f64() {
-    every_operation_matches_the_cpu::<f64>(1e-11);
+    if let Some(g) = gpu::<f64>() {
+        every_operation_matches_the_cpu(g.clone(), 1e-11);
+        g.synchronize().unwrap();
+    }
 }
 
+#[cfg(feature = "cuda")]
 #[test]
 fn every_operation_matches_the_cpu_in_f32() {
-    every_operation_matches_the_cpu::<f32>(2e-5);
+    if let Some(g) = gpu::<f32>() {
+        every_operation_matches_the_cpu(g.clone(), 2e-5);
+        g.synchronize().unwrap();
+    }
 }
 
+#[cfg(feature = "cuda")]
 #[test]
 fn a_missing_gpu_is_an_error_not_a_panic() {
     // Either a GPU opens, or the error explains why; asking for a GPU that does not exist fails.
+    use neuron::Cuda;
     match Cuda::<f32>::new(0) {
         Ok(_) => assert!(Cuda::<f32>::new(1 << 20).is_err()),
         Err(e) => assert!(e.to_string().starts_with("GPU: "), "{e}"),
     }
+}
+
+#[test]
+fn a_too_short_buffer_is_an_error_not_a_write_past_it() {
+    let Some(g) = common::emu::emulated::<f32>() else {
+        return;
+    };
+    let mut small = g.alloc(5).unwrap();
+    g.fill(10, 1.0, &mut small);
+    let mut out = [0.0f32; 5];
+    let err = g.download(&small, &mut out).unwrap_err();
+    assert!(err.to_string().contains("fill"), "{err}");
+    // The error is sticky, like CUDA's own.
+    assert!(g.alloc(1).is_err());
+    // Indices beyond the source are refused before any kernel runs.
+    let g = common::emu::emulated::<f32>().expect("emulator");
+    let src = g.upload(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+    let idx = g.upload_indices(&[0, 7]).unwrap();
+    let mut dst = g.alloc(4).unwrap();
+    g.gather_rows(2, &src, &idx, 0, 2, &mut dst);
+    assert!(g.download(&dst, &mut [0.0; 4]).is_err());
 }
