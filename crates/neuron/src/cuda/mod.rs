@@ -279,7 +279,7 @@ impl Runtime for CudaRuntime {
     type Buf<X: Elem> = CudaBuf<X>;
 
     fn name(&self) -> String {
-        self.name.clone()
+        format!("cuda: {}", self.name)
     }
 
     fn alloc<X: Elem>(&self, len: usize) -> std::result::Result<CudaBuf<X>, String> {

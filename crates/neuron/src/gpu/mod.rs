@@ -284,7 +284,7 @@ impl<T: GpuFloat, R: Runtime> Backend for Gpu<T, R> {
     type Idx = GpuIdx<R>;
 
     fn name(&self) -> String {
-        format!("cuda ({}, {})", self.s.rt.name(), T::NAME)
+        format!("{} ({})", self.s.rt.name(), T::NAME)
     }
 
     /// The loss is read back every 32 steps: reading it waits for the device, which would

@@ -73,7 +73,7 @@ pub trait Runtime: Send + Sync + 'static {
     /// A device buffer of `X`.
     type Buf<X: Elem>: Send + Sync;
 
-    /// The device's name.
+    /// The device, for messages (e.g. `"cuda: NVIDIA H200"`).
     fn name(&self) -> String;
     /// A zero-filled buffer of `len` elements (at least one).
     fn alloc<X: Elem>(&self, len: usize) -> Result<Self::Buf<X>, String>;

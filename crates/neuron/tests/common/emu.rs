@@ -80,7 +80,7 @@ impl Runtime for Emu {
     type Buf<X: Elem> = EmuBuf<X>;
 
     fn name(&self) -> String {
-        "emulated on the CPU".into()
+        "GPU emulated on the CPU".into()
     }
 
     fn alloc<X: Elem>(&self, len: usize) -> Result<EmuBuf<X>, String> {
