@@ -1,7 +1,7 @@
 //! Element-wise activations g(z), their derivatives, and the activation layer.
 //!
 //! Forward `Y = g(Z)`, backward `∂L/∂Z = ∂L/∂Y ⊙ g′(Z)`, shapes `[batch, width]` both ways.
-//! When an activation directly follows a [`crate::Dense`] layer the model fuses the two
+//! When an activation directly follows a dense layer the model fuses the two
 //! (one pass computes `Z + b` and `g`), which is why the kernels take an [`Activation`] value.
 
 use serde::{Deserialize, Serialize};
