@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
@@ -63,7 +64,8 @@ fn quietly<R>(what: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(|q| q.get()) {
+            // `try_with`: a panic while the thread's locals are being destroyed still prints.
+            if !QUIET.try_with(|q| q.get()).unwrap_or(false) {
                 previous(info)
             }
         }));
@@ -121,6 +123,15 @@ pub struct CudaBuf<X> {
     _x: PhantomData<X>,
 }
 
+impl<X> Drop for CudaBuf<X> {
+    fn drop(&mut self) {
+        // The slice frees itself on its stream, which needs the GPU's context on this thread
+        // (buffers may be dropped on any thread). A failure is recorded by the context and
+        // reported by its next call.
+        let _ = self.raw.context().bind_to_thread();
+    }
+}
+
 /// The bytes of a slice of plain values.
 fn bytes<X: Elem>(v: &[X]) -> &[u8] {
     // SAFETY: `Elem` types are plain numbers without padding; any byte view of them is valid.
@@ -136,7 +147,9 @@ fn bytes_mut<X: Elem>(v: &mut [X]) -> &mut [u8] {
 pub struct CudaRuntime {
     name: String,
     stream: Arc<CudaStream>,
-    blas: Mutex<CudaBlas>,
+    /// Dropped by hand (see `Drop`): destroying the handle panics inside `cudarc` when the
+    /// context is broken, and a broken GPU must give errors, not a panic while unwinding.
+    blas: ManuallyDrop<Mutex<CudaBlas>>,
     funcs: HashMap<String, CudaFunction>,
     _workspace: CudaSlice<u8>,
     ctx: Arc<CudaContext>,
@@ -189,9 +202,13 @@ impl CudaRuntime {
         let name = ctx
             .name()
             .map_err(|e| device_err("reading the GPU's name", e))?;
-        let module = ctx
-            .load_module(compile()?)
-            .map_err(|e| device_err("loading the CUDA kernels", e))?;
+        let module = ctx.load_module(compile()?).map_err(|e| {
+            device_err(
+                "loading the CUDA kernels (a driver older than the CUDA toolkit whose NVRTC \
+                 compiled them cannot load them)",
+                e,
+            )
+        })?;
         let mut funcs = HashMap::new();
         for base in KERNELS {
             for suffix in ["f32", "f64"] {
@@ -223,7 +240,7 @@ impl CudaRuntime {
         let rt = CudaRuntime {
             name,
             stream,
-            blas: Mutex::new(blas),
+            blas: ManuallyDrop::new(Mutex::new(blas)),
             funcs,
             _workspace: workspace,
             ctx,
@@ -274,6 +291,18 @@ impl CudaRuntime {
     }
 }
 
+impl Drop for CudaRuntime {
+    fn drop(&mut self) {
+        // Let queued work finish before the handle, buffers and stream go. If the context is
+        // unusable, leak the cuBLAS handle rather than panic in its destructor.
+        let healthy = self.ctx.bind_to_thread().is_ok() && self.stream.synchronize().is_ok();
+        if healthy {
+            // SAFETY: `blas` is not used again; `drop` runs once.
+            unsafe { ManuallyDrop::drop(&mut self.blas) };
+        }
+    }
+}
+
 impl Runtime for CudaRuntime {
     type Raw = CudaSlice<u8>;
     type Buf<X: Elem> = CudaBuf<X>;
@@ -284,9 +313,12 @@ impl Runtime for CudaRuntime {
 
     fn alloc<X: Elem>(&self, len: usize) -> std::result::Result<CudaBuf<X>, String> {
         let len = len.max(1);
+        let bytes = len
+            .checked_mul(std::mem::size_of::<X>())
+            .ok_or_else(|| format!("a buffer of {len} elements is too large"))?;
         let raw = self
             .stream
-            .alloc_zeros::<u8>(len * std::mem::size_of::<X>())
+            .alloc_zeros::<u8>(bytes)
             .map_err(|e| e.to_string())?;
         Ok(CudaBuf {
             raw,
@@ -311,7 +343,10 @@ impl Runtime for CudaRuntime {
         let mut view = dst.raw.slice_mut(..b.len());
         self.stream
             .memcpy_htod(b, &mut view)
-            .map_err(|e| format!("copying to the GPU: {e}"))
+            .map_err(|e| format!("copying to the GPU: {e}"))?;
+        // The source may be a temporary the caller frees next, and a copy from pageable memory
+        // may still be reading it: wait. Copies to the GPU happen once per data set or epoch.
+        self.synchronize()
     }
 
     fn dtoh<X: Elem>(&self, src: &CudaBuf<X>, dst: &mut [X]) -> std::result::Result<(), String> {
@@ -322,7 +357,9 @@ impl Runtime for CudaRuntime {
         let view = src.raw.slice(..b.len());
         self.stream
             .memcpy_dtoh(&view, b)
-            .map_err(|e| format!("copying from the GPU: {e}"))
+            .map_err(|e| format!("copying from the GPU: {e}"))?;
+        // `memcpy_dtoh` into a plain slice does not wait for the copy to land.
+        self.synchronize()
     }
 
     fn dtod<X: Elem>(
