@@ -2,14 +2,15 @@
 //!
 //! A training step on small batches is a sequence of short parallel passes (tens of microseconds
 //! each). A general-purpose pool puts idle workers to sleep, and waking them costs about as much as
-//! the pass itself. Here the calling thread runs part 0 of every job while helpers, spinning between
-//! jobs, run the other parts; helpers that stay idle for a while back off to sleeping, so an idle
-//! process does not burn CPU.
+//! the pass itself. Here the calling thread and the helpers, which spin between jobs, claim the
+//! parts of every job one at a time until none is left, so a thread the operating system delays
+//! leaves its share to the others; helpers that stay idle for a while back off to sleeping, so an
+//! idle process does not burn CPU. Which thread computes a part never changes what it computes.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -25,8 +26,13 @@ struct Shared {
     generation: AtomicUsize,
     /// The current job, its number of parts and its generation (valid while a job is running).
     job: Mutex<Option<(SendJob, usize, usize)>>,
+    /// The next part to claim, in the low 32 bits, with the generation it belongs to in the high
+    /// 32 bits, so that a helper still holding an earlier job can never claim a part of this one.
+    next: AtomicU64,
     /// Parts not finished yet.
     remaining: AtomicUsize,
+    /// Set when a part run by a helper panicked; `run` then panics in the caller.
+    helper_panicked: AtomicBool,
     shutdown: AtomicBool,
     helpers: Mutex<Vec<Thread>>,
 }
@@ -68,7 +74,7 @@ thread_local! {
     static IN_TEAM: Cell<bool> = const { Cell::new(false) };
 }
 
-fn helper(shared: Arc<Shared>, index: usize) {
+fn helper(shared: Arc<Shared>) {
     IN_TEAM.with(|f| f.set(true));
     // Generations start at 0 and the first job is 1: a helper that starts late still sees it.
     let mut seen = 0;
@@ -102,12 +108,36 @@ fn helper(shared: Arc<Shared>, index: usize) {
         let job = shared.job.lock().map(|j| *j).unwrap_or(None);
         if let Some((job, parts, generation)) = job {
             // A job published after the one this helper woke for is picked up next time round.
-            if index < parts && generation == seen {
-                // SAFETY: `Team::run` keeps the closure alive until `remaining` reaches 0.
+            if generation == seen {
+                // SAFETY: `Team::run` keeps the closure alive until `remaining` reaches 0, which
+                // needs every part claimed here to finish; a part of a later job is never claimed.
                 let f = unsafe { &*job.0 };
-                let _ = catch_unwind(AssertUnwindSafe(|| f(index)));
-                shared.remaining.fetch_sub(1, Ordering::AcqRel);
+                while let Some(i) = claim(&shared, generation, parts) {
+                    if catch_unwind(AssertUnwindSafe(|| f(i))).is_err() {
+                        shared.helper_panicked.store(true, Ordering::Release);
+                    }
+                    shared.remaining.fetch_sub(1, Ordering::AcqRel);
+                }
             }
+        }
+    }
+}
+
+/// Claims the next unclaimed part of job `generation` (of `parts`), if any is left.
+fn claim(shared: &Shared, generation: usize, parts: usize) -> Option<usize> {
+    let tag = (generation as u64 & 0xffff_ffff) << 32;
+    let mut cur = shared.next.load(Ordering::Acquire);
+    loop {
+        let i = cur & 0xffff_ffff;
+        if cur & !0xffff_ffff != tag || i >= parts as u64 {
+            return None;
+        }
+        match shared
+            .next
+            .compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => return Some(i as usize),
+            Err(now) => cur = now,
         }
     }
 }
@@ -128,7 +158,9 @@ impl Team {
         let shared = Arc::new(Shared {
             generation: AtomicUsize::new(0),
             job: Mutex::new(None),
+            next: AtomicU64::new(0),
             remaining: AtomicUsize::new(0),
+            helper_panicked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             helpers: Mutex::new(Vec::new()),
         });
@@ -137,7 +169,7 @@ impl Team {
             let s = shared.clone();
             if let Ok(h) = thread::Builder::new()
                 .name(format!("neuron-{i}"))
-                .spawn(move || helper(s, i))
+                .spawn(move || helper(s))
             {
                 threads.push(h.thread().clone());
             }
@@ -156,14 +188,15 @@ impl Team {
     }
 
     /// Runs `f(0)`, …, `f(parts − 1)`, in parallel when `parts > 1`, and returns when all are
-    /// done. `parts` must not exceed the team size.
+    /// done. Every thread of the team claims parts until none is left, so `parts` may exceed
+    /// the team size (smaller parts balance better when a thread is delayed).
     pub(crate) fn run(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
         let nested = IN_TEAM.with(|t| t.get());
         if parts <= 1 || self.size == 1 || nested {
             (0..parts).for_each(f);
             return;
         }
-        let parts = parts.min(self.size);
+        assert!(parts < 1 << 32, "a job of {parts} parts");
         let shared = &self.handle.shared;
         let _guard = self.handle.submit.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the lifetime is erased only while this function waits for every part to finish.
@@ -174,13 +207,22 @@ impl Team {
         if let Ok(mut j) = shared.job.lock() {
             *j = Some((SendJob(job), parts, generation));
         }
-        shared.remaining.store(parts - 1, Ordering::Release);
+        shared.remaining.store(parts, Ordering::Release);
+        shared
+            .next
+            .store((generation as u64 & 0xffff_ffff) << 32, Ordering::Release);
         shared.generation.store(generation, Ordering::Release);
         if let Ok(h) = shared.helpers.lock() {
             h.iter().for_each(Thread::unpark);
         }
         IN_TEAM.with(|t| t.set(true));
-        let r = catch_unwind(AssertUnwindSafe(|| f(0)));
+        let mut r = Ok(());
+        while let Some(i) = claim(shared, generation, parts) {
+            if r.is_ok() {
+                r = catch_unwind(AssertUnwindSafe(|| f(i)));
+            }
+            shared.remaining.fetch_sub(1, Ordering::AcqRel);
+        }
         IN_TEAM.with(|t| t.set(false));
         while shared.remaining.load(Ordering::Acquire) != 0 {
             std::hint::spin_loop();
@@ -190,6 +232,9 @@ impl Team {
         }
         if let Err(p) = r {
             std::panic::resume_unwind(p);
+        }
+        if shared.helper_panicked.swap(false, Ordering::AcqRel) {
+            panic!("a part of a parallel job panicked on a helper thread");
         }
     }
 }
@@ -201,7 +246,7 @@ mod tests {
     #[test]
     fn every_part_runs_once() {
         let team = Team::get(3);
-        for parts in 1..=3 {
+        for parts in 1..=11 {
             let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
             for _ in 0..1000 {
                 team.run(parts, &|i| {
@@ -209,6 +254,22 @@ mod tests {
                 });
             }
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1000));
+        }
+    }
+
+    #[test]
+    fn a_panicking_part_panics_the_caller_and_the_team_goes_on() {
+        let team = Team::get(2);
+        for _ in 0..20 {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                team.run(8, &|i| assert_ne!(i, 5, "part 5 fails"));
+            }));
+            assert!(r.is_err());
+            let hits = AtomicUsize::new(0);
+            team.run(8, &|_| {
+                hits.fetch_add(1, Ordering::Relaxed);
+            });
+            assert_eq!(hits.load(Ordering::Relaxed), 8);
         }
     }
 }
