@@ -30,6 +30,11 @@ const PARALLEL_MIN_MACS: usize = 1 << 20;
 /// one block per thread, where a block's fixed cost would outweigh the balance.
 const BALANCED_MIN_MACS: usize = 1 << 26;
 
+/// One sample through a layer with at least this many weights is split across threads: besides
+/// the arithmetic, each core then streams only its share of the weights, which can stay in its
+/// own cache from one call to the next.
+const GEMV_PARALLEL_MIN: usize = 1 << 14;
+
 /// Element-wise passes over fewer elements than this run on one thread.
 const PARALLEL_MIN_ELEMS: usize = 1 << 15;
 
@@ -264,15 +269,22 @@ impl<T: Float> Backend for Cpu<T> {
         if m == 1 && !a.transposed && b.transposed {
             // One sample through a dense layer: dot products with W's rows, split across threads.
             let (x, w, cp) = (&a.buf[..k], &b.buf[..n * k], Ptr(c.as_mut_ptr()));
-            let chunk = if n * k >= PARALLEL_MIN_MACS / 8 {
+            let chunk = if n * k >= GEMV_PARALLEL_MIN {
                 n.div_ceil(self.threads).next_multiple_of(8)
             } else {
                 n
             };
-            self.split(n, chunk, |s, e| {
-                // SAFETY: disjoint ranges of `c` (see `split`).
+            let parts = n.div_ceil(chunk);
+            let f = |i: usize| {
+                let (s, e) = (i * chunk, ((i + 1) * chunk).min(n));
+                // SAFETY: disjoint ranges of `c`, one per part.
                 kernels::vec_mat_t(x, &w[s * k..e * k], k, unsafe { sub(cp, s, e) }, accumulate)
-            });
+            };
+            if parts <= 1 {
+                f(0);
+            } else {
+                self.team.run_pinned(parts, &f);
+            }
             return;
         }
         // Row-major strides; a transposed operand is the stored matrix read column-wise.

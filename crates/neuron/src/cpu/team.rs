@@ -24,8 +24,9 @@ type Job = *const (dyn Fn(usize) + Sync);
 struct Shared {
     /// Incremented for every job; helpers wait for it to change.
     generation: AtomicUsize,
-    /// The current job, its number of parts and its generation (valid while a job is running).
-    job: Mutex<Option<(SendJob, usize, usize)>>,
+    /// The current job, its number of parts, its generation and whether its parts are pinned
+    /// (valid while a job is running).
+    job: Mutex<Option<(SendJob, usize, usize, bool)>>,
     /// The next part to claim, in the low 32 bits, with the generation it belongs to in the high
     /// 32 bits, so that a helper still holding an earlier job can never claim a part of this one.
     next: AtomicU64,
@@ -74,7 +75,7 @@ thread_local! {
     static IN_TEAM: Cell<bool> = const { Cell::new(false) };
 }
 
-fn helper(shared: Arc<Shared>) {
+fn helper(shared: Arc<Shared>, index: usize) {
     IN_TEAM.with(|f| f.set(true));
     // Generations start at 0 and the first job is 1: a helper that starts late still sees it.
     let mut seen = 0;
@@ -106,13 +107,21 @@ fn helper(shared: Arc<Shared>) {
             }
         }
         let job = shared.job.lock().map(|j| *j).unwrap_or(None);
-        if let Some((job, parts, generation)) = job {
+        if let Some((job, parts, generation, pinned)) = job {
             // A job published after the one this helper woke for is picked up next time round.
             if generation == seen {
                 // SAFETY: `Team::run` keeps the closure alive until `remaining` reaches 0, which
                 // needs every part claimed here to finish; a part of a later job is never claimed.
                 let f = unsafe { &*job.0 };
-                while let Some(i) = claim(&shared, generation, parts) {
+                let mut own = pinned && index < parts;
+                let mut next = || {
+                    if pinned {
+                        std::mem::take(&mut own).then_some(index)
+                    } else {
+                        claim(&shared, generation, parts)
+                    }
+                };
+                while let Some(i) = next() {
                     if catch_unwind(AssertUnwindSafe(|| f(i))).is_err() {
                         shared.helper_panicked.store(true, Ordering::Release);
                     }
@@ -169,7 +178,7 @@ impl Team {
             let s = shared.clone();
             if let Ok(h) = thread::Builder::new()
                 .name(format!("neuron-{i}"))
-                .spawn(move || helper(s))
+                .spawn(move || helper(s, i))
             {
                 threads.push(h.thread().clone());
             }
@@ -191,6 +200,18 @@ impl Team {
     /// done. Every thread of the team claims parts until none is left, so `parts` may exceed
     /// the team size (smaller parts balance better when a thread is delayed).
     pub(crate) fn run(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        self.run_job(parts, false, f)
+    }
+
+    /// Runs `f(0)`, …, `f(parts − 1)` like [`Team::run`], but part `i` always on thread `i` (the
+    /// caller runs part 0): a pass that touches the same data every call (one sample through a
+    /// layer's weights) then finds its share in the same core's cache. `parts` must not exceed
+    /// the team size.
+    pub(crate) fn run_pinned(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        self.run_job(parts.min(self.size), true, f)
+    }
+
+    fn run_job(&self, parts: usize, pinned: bool, f: &(dyn Fn(usize) + Sync)) {
         let nested = IN_TEAM.with(|t| t.get());
         if parts <= 1 || self.size == 1 || nested {
             (0..parts).for_each(f);
@@ -205,7 +226,7 @@ impl Team {
         };
         let generation = shared.generation.load(Ordering::Acquire) + 1;
         if let Ok(mut j) = shared.job.lock() {
-            *j = Some((SendJob(job), parts, generation));
+            *j = Some((SendJob(job), parts, generation, pinned));
         }
         shared.remaining.store(parts, Ordering::Release);
         shared
@@ -217,7 +238,15 @@ impl Team {
         }
         IN_TEAM.with(|t| t.set(true));
         let mut r = Ok(());
-        while let Some(i) = claim(shared, generation, parts) {
+        let mut own = pinned;
+        let mut next = || {
+            if pinned {
+                std::mem::take(&mut own).then_some(0)
+            } else {
+                claim(shared, generation, parts)
+            }
+        };
+        while let Some(i) = next() {
             if r.is_ok() {
                 r = catch_unwind(AssertUnwindSafe(|| f(i)));
             }
@@ -251,6 +280,20 @@ mod tests {
             for _ in 0..1000 {
                 team.run(parts, &|i| {
                     hits[i].fetch_add(1, Ordering::Relaxed);
+                });
+            }
+            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1000));
+        }
+        for parts in 1..=3 {
+            let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+            let names: Vec<Mutex<Option<String>>> = (0..parts).map(|_| Mutex::new(None)).collect();
+            for _ in 0..1000 {
+                team.run_pinned(parts, &|i| {
+                    hits[i].fetch_add(1, Ordering::Relaxed);
+                    let me = thread::current().name().map(str::to_string);
+                    let mut seen = names[i].lock().unwrap();
+                    assert!(seen.is_none() || *seen == me, "part {i} moved threads");
+                    *seen = me;
                 });
             }
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1000));
