@@ -168,40 +168,24 @@ pub fn classes_from_outputs(out: &neuron::Matrix<f32>) -> Vec<usize> {
     }
 }
 
-/// Class probabilities `[n, classes]` from a classification model's outputs.
+/// Class probabilities `[n, classes]` from a classification model's outputs: the library's
+/// softmax or sigmoid, with a single binary output spread over its two classes.
 pub fn probabilities(out: &neuron::Matrix<f32>, loss: neuron::Loss) -> neuron::Matrix<f32> {
     use neuron::{Loss, Matrix};
     let (n, k) = (out.rows(), out.cols());
     match loss {
-        Loss::CrossEntropy { .. } => {
-            let mut p = out.clone();
-            for r in 0..n {
-                let row = p.row_mut(r);
-                let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let mut s = 0.0;
-                for v in row.iter_mut() {
-                    *v = (*v - m).exp();
-                    s += *v;
-                }
-                row.iter_mut().for_each(|v| *v /= s);
+        Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy => {
+            // Only MSE has no probabilities, and it is handled below.
+            let p = loss.probabilities(out).unwrap_or_else(|_| out.clone());
+            if k != 1 || !matches!(loss, Loss::BinaryCrossEntropy) {
+                return p;
             }
-            p
-        }
-        Loss::BinaryCrossEntropy if k == 1 => {
-            let mut p = Matrix::zeros(n, 2);
+            let mut two = Matrix::zeros(n, 2);
             for r in 0..n {
-                let p1 = 1.0 / (1.0 + (-out.get(r, 0)).exp());
-                p.set(r, 0, 1.0 - p1);
-                p.set(r, 1, p1);
+                two.set(r, 0, 1.0 - p.get(r, 0));
+                two.set(r, 1, p.get(r, 0));
             }
-            p
-        }
-        Loss::BinaryCrossEntropy => {
-            let mut p = out.clone();
-            p.as_mut_slice()
-                .iter_mut()
-                .for_each(|v| *v = 1.0 / (1.0 + (-*v).exp()));
-            p
+            two
         }
         Loss::Mse => {
             // Outputs regressed onto one-hot targets: clip to [0, 1] and normalise.

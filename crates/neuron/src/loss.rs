@@ -14,6 +14,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{NeuronError, Result};
+use crate::float::Float;
+use crate::matrix::Matrix;
+
 /// A training objective.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -49,6 +53,46 @@ impl Loss {
     /// Whether the loss is a classification loss (accuracy is meaningful).
     pub fn is_classification(&self) -> bool {
         !matches!(self, Loss::Mse)
+    }
+
+    /// Probabilities from a model's outputs `[n, c]`: the softmax of each row for
+    /// [`Loss::CrossEntropy`], the sigmoid of each output for [`Loss::BinaryCrossEntropy`]. A
+    /// regression loss has none (an error).
+    ///
+    /// ```
+    /// use neuron::{Loss, Matrix};
+    /// let logits = Matrix::from_vec(1, 2, vec![0.0f64, 0.0])?;
+    /// let p = Loss::cross_entropy().probabilities(&logits)?;
+    /// assert_eq!(p.as_slice(), &[0.5, 0.5]);
+    /// # Ok::<(), neuron::NeuronError>(())
+    /// ```
+    pub fn probabilities<E: Float>(&self, out: &Matrix<E>) -> Result<Matrix<E>> {
+        let mut p = out.clone();
+        match self {
+            Loss::CrossEntropy { .. } => {
+                for r in 0..p.rows() {
+                    let row = p.row_mut(r);
+                    let m = row.iter().copied().fold(E::neg_infinity(), E::max);
+                    let mut s = E::zero();
+                    for v in row.iter_mut() {
+                        *v = (*v - m).exp();
+                        s += *v;
+                    }
+                    row.iter_mut().for_each(|v| *v = *v / s);
+                }
+            }
+            Loss::BinaryCrossEntropy => {
+                for v in p.as_mut_slice() {
+                    *v = E::one() / (E::one() + (-*v).exp());
+                }
+            }
+            Loss::Mse => {
+                return Err(NeuronError::arg(
+                    "a regression model (MSE loss) has no class probabilities",
+                ))
+            }
+        }
+        Ok(p)
     }
 
     /// A short name: `mse`, `cross-entropy` or `bce`.

@@ -709,32 +709,8 @@ impl<B: Backend> Sequential<B> {
     /// Class probabilities: softmax of the outputs for cross-entropy models, sigmoid for binary
     /// cross-entropy models. Regression models have no probabilities (an error).
     pub fn predict_proba(&mut self, x: &Matrix<B::E>) -> Result<Matrix<B::E>> {
-        let mut out = self.predict(x)?;
-        match self.loss {
-            Loss::CrossEntropy { .. } => {
-                for r in 0..out.rows() {
-                    let row = out.row_mut(r);
-                    let m = row.iter().copied().fold(B::E::neg_infinity(), B::E::max);
-                    let mut s = B::E::zero();
-                    for v in row.iter_mut() {
-                        *v = (*v - m).exp();
-                        s += *v;
-                    }
-                    row.iter_mut().for_each(|v| *v = *v / s);
-                }
-            }
-            Loss::BinaryCrossEntropy => {
-                for v in out.as_mut_slice() {
-                    *v = B::E::one() / (B::E::one() + (-*v).exp());
-                }
-            }
-            Loss::Mse => {
-                return Err(NeuronError::arg(
-                    "a regression model (MSE loss) has no class probabilities",
-                ))
-            }
-        }
-        Ok(out)
+        let out = self.predict(x)?;
+        self.loss.probabilities(&out)
     }
 
     /// Predicted class per row: argmax of the outputs (cross-entropy), or each output thresholded
