@@ -41,6 +41,9 @@ where
     chart
         .configure_mesh()
         .x_desc("epoch")
+        // Epochs are whole numbers: at most one tick per epoch, printed without a fraction.
+        .x_labels((x1 as usize).clamp(2, 10))
+        .x_label_formatter(&epoch_label)
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
@@ -60,6 +63,15 @@ where
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     Ok(())
+}
+
+/// A tick on the epoch axis: `20`, not `20.0`; ticks between epochs keep one decimal.
+fn epoch_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round() as i64)
+    } else {
+        format!("{x:.1}")
+    }
 }
 
 fn render<DB: DrawingBackend>(
@@ -134,4 +146,14 @@ pub fn draw(path: &Path, h: &History, task: Task) -> Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn epoch_ticks_are_whole_numbers() {
+        assert_eq!(super::epoch_label(&20.0), "20");
+        assert_eq!(super::epoch_label(&1.0), "1");
+        assert_eq!(super::epoch_label(&2.5), "2.5");
+    }
 }
