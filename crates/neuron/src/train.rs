@@ -219,12 +219,18 @@ impl<B: Backend> Sequential<B> {
     /// Mean loss and metrics on `data` (inference mode, batched).
     pub fn evaluate(&mut self, data: &Dataset<B::E>) -> Result<Evaluation> {
         self.check_data(data, "evaluation")?;
+        let resident = Resident::upload(&self.be, data)?;
+        self.evaluate_resident(&resident)
+    }
+
+    /// [`Sequential::evaluate`] on a data set already on the backend's device (checked by the
+    /// caller), so that evaluating every epoch moves no data to the device.
+    fn evaluate_resident(&mut self, set: &Resident<'_, B>) -> Result<Evaluation> {
+        let (data, xs, ys, idx) = (set.data, &set.x, &set.y, &set.idx);
         let be = self.be.clone();
         let n = data.len();
         let chunk = EVAL_CHUNK.min(n);
         self.reserve(chunk)?;
-        let xs = be.upload(data.x.as_slice())?;
-        let ys = be.upload(data.y.as_slice())?;
         let (xc, yc) = (data.x.cols(), data.y.cols());
         let out_dim = self.output_dim();
         let regression = self.loss() == Loss::Mse;
@@ -234,11 +240,10 @@ impl<B: Backend> Sequential<B> {
             Vec::new()
         };
         be.fill(2, B::E::zero(), &mut self.acc);
-        let idx = be.upload_indices(&(0..n).collect::<Vec<_>>())?;
         for first in (0..n).step_by(chunk.max(1)) {
             let rows = chunk.min(n - first);
-            be.gather_rows(xc, &xs, &idx, first, rows, &mut self.x);
-            be.gather_rows(yc, &ys, &idx, first, rows, &mut self.t);
+            be.gather_rows(xc, xs, idx, first, rows, &mut self.x);
+            be.gather_rows(yc, ys, idx, first, rows, &mut self.t);
             self.forward_loaded(rows, false);
             self.loss_loaded(rows);
             if regression {
@@ -314,6 +319,10 @@ impl<B: Backend> Sequential<B> {
         if let Some(v) = validation {
             self.check_data(v, "validation")?;
         }
+        // Uploaded once, evaluated every epoch.
+        let validation = validation
+            .map(|v| Resident::upload(&self.be, v))
+            .transpose()?;
         let (mut st, mut best_weights) = match resume {
             Some(r) => (r.state, r.best_weights),
             None => (TrainState::new(cfg.seed), None),
@@ -454,8 +463,8 @@ impl<B: Backend> Sequential<B> {
                 be.download(&self.acc, &mut acc)?;
                 let loss = acc[0].f64() / seen.max(1) as f64;
                 let accuracy = classification.then(|| acc[1].f64() / seen.max(1) as f64);
-                let val = match validation {
-                    Some(v) => Some(self.evaluate(v)?),
+                let val = match &validation {
+                    Some(v) => Some(self.evaluate_resident(v)?),
                     None => None,
                 };
                 let record = EpochRecord {
@@ -589,4 +598,24 @@ pub trait Checkpointer<B: Backend> {
         state: &TrainState,
         best_weights: Option<&[Vec<B::E>]>,
     ) -> Result<()>;
+}
+
+/// A data set uploaded to a backend's device once, with the identity order of its rows, for
+/// repeated evaluation.
+struct Resident<'a, B: Backend> {
+    data: &'a Dataset<B::E>,
+    x: B::Buf,
+    y: B::Buf,
+    idx: B::Idx,
+}
+
+impl<'a, B: Backend> Resident<'a, B> {
+    fn upload(be: &B, data: &'a Dataset<B::E>) -> Result<Self> {
+        Ok(Resident {
+            data,
+            x: be.upload(data.x.as_slice())?,
+            y: be.upload(data.y.as_slice())?,
+            idx: be.upload_indices(&(0..data.len()).collect::<Vec<_>>())?,
+        })
+    }
 }
