@@ -1,5 +1,6 @@
-//! The GPU backend: [`Gpu`] implements [`Backend`](crate::Backend) on any [`Runtime`] — the CUDA driver with
-//! cuBLAS and NVRTC ([`crate::cuda`], feature `cuda`), or the CPU emulation the tests use.
+//! The GPU backend: [`Gpu`] implements [`Backend`](crate::Backend) on any [`Runtime`] — the CUDA
+//! driver with cuBLAS and NVRTC (the `cuda` module, behind the cargo feature `cuda`), or the CPU
+//! emulation the tests use.
 //!
 //! Matrix products go to the runtime's `gemm` (cuBLAS); every other operation is a kernel from
 //! `kernels.cu`. Buffers stay on the device; only uploads, downloads and the scalar reductions
@@ -48,7 +49,7 @@ pub const KERNELS: &[&str] = &[
 const BLOCK: u32 = 256;
 
 /// Computes in `T` (`f32` or `f64`) on the device behind runtime `R`. For NVIDIA GPUs use
-/// [`crate::Cuda`] (`Gpu<T, CudaRuntime>`).
+/// `neuron::Cuda` (`Gpu<T, CudaRuntime>`, feature `cuda`).
 pub struct Gpu<T: GpuFloat, R: Runtime> {
     s: Arc<Shared<T, R>>,
 }
