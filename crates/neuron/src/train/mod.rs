@@ -1,5 +1,15 @@
 //! Mini-batch training: `fit`, evaluation, history, early stopping and progress events.
 
+mod config;
+mod history;
+mod observer;
+mod state;
+
+pub use config::FitConfig;
+pub use history::{EpochRecord, Evaluation, History};
+pub use observer::{Control, Event, Observer, Silent};
+pub use state::{Checkpointer, Resume, TrainState};
+
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
 use std::time::Instant;
@@ -16,182 +26,6 @@ use crate::metrics::{regression_report, RegressionReport};
 use crate::optimizer::Optimizer;
 use crate::rng::Rng;
 use crate::sequential::{Sequential, EVAL_CHUNK};
-
-/// How to train.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FitConfig {
-    /// Passes over the training data.
-    pub epochs: usize,
-    /// Samples per mini-batch.
-    pub batch_size: usize,
-    /// Reshuffle the training samples every epoch.
-    pub shuffle: bool,
-    /// Seed for shuffling and the validation split.
-    pub seed: u64,
-    /// Share of the training data held out for validation when no validation set is given.
-    pub validation_split: f64,
-    /// Stop after this many epochs without improvement of the monitored loss (validation loss
-    /// when there is validation data, else training loss), and restore the best weights.
-    pub patience: Option<usize>,
-    /// Smallest decrease of the monitored loss that counts as an improvement.
-    pub min_delta: f64,
-    /// Skip the last batch of an epoch when it is smaller than `batch_size`.
-    pub drop_last: bool,
-    /// Random shifts and flips of training images (inputs must be `height × width` pixels).
-    #[serde(default)]
-    pub augment: Option<Augment>,
-}
-
-impl Default for FitConfig {
-    fn default() -> Self {
-        FitConfig {
-            epochs: 10,
-            batch_size: 32,
-            shuffle: true,
-            seed: 0,
-            validation_split: 0.0,
-            patience: None,
-            min_delta: 0.0,
-            drop_last: false,
-            augment: None,
-        }
-    }
-}
-
-impl FitConfig {
-    /// Checks the ranges of every field.
-    pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 {
-            return Err(NeuronError::arg("epochs must be at least 1"));
-        }
-        if self.batch_size == 0 {
-            return Err(NeuronError::arg("batch size must be at least 1"));
-        }
-        if !(0.0..1.0).contains(&self.validation_split) {
-            return Err(NeuronError::arg(format!(
-                "validation split must be in [0, 1), got {}",
-                self.validation_split
-            )));
-        }
-        if let Some(a) = self.augment {
-            if a.height == 0 || a.width == 0 || a.max_shift >= a.height.max(a.width) {
-                return Err(NeuronError::arg(
-                    "augmentation needs a positive image size and a smaller shift",
-                ));
-            }
-        }
-        if !(self.min_delta >= 0.0) {
-            return Err(NeuronError::arg("min_delta must be ≥ 0"));
-        }
-        Ok(())
-    }
-}
-
-/// What happened in one epoch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// Epoch number, from 1.
-    pub epoch: usize,
-    /// Mean training loss over the epoch's batches.
-    pub loss: f64,
-    /// Training accuracy over the epoch (classification losses).
-    pub accuracy: Option<f64>,
-    /// Validation loss.
-    pub val_loss: Option<f64>,
-    /// Validation accuracy (classification).
-    pub val_accuracy: Option<f64>,
-    /// Validation mean absolute error (regression).
-    pub val_mae: Option<f64>,
-    /// Validation R² (regression).
-    pub val_r2: Option<f64>,
-    /// Learning rate at the end of the epoch.
-    pub lr: f64,
-    /// Wall-clock seconds of the epoch (training and validation).
-    pub seconds: f64,
-}
-
-/// The record of a training run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    /// One record per completed epoch.
-    pub epochs: Vec<EpochRecord>,
-    /// The epoch (from 1) whose weights the model holds after early stopping restored them.
-    pub best_epoch: Option<usize>,
-    /// Whether early stopping (or an observer) ended training before the last epoch.
-    pub stopped_early: bool,
-    /// Whether an observer stopped training in the middle of an epoch.
-    #[serde(default)]
-    pub interrupted: bool,
-}
-
-/// Loss and metrics of a model on a data set.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    /// Mean loss.
-    pub loss: f64,
-    /// Accuracy (classification losses).
-    pub accuracy: Option<f64>,
-    /// MSE, MAE and R² (regression, i.e. MSE loss).
-    pub regression: Option<RegressionReport>,
-}
-
-/// A progress event sent to an [`Observer`] during [`Sequential::fit`].
-#[derive(Debug)]
-pub enum Event<'a> {
-    /// An epoch starts.
-    EpochStart {
-        /// Epoch number, from 1.
-        epoch: usize,
-        /// Number of batches in it.
-        batches: usize,
-        /// Number of training samples per epoch.
-        samples: usize,
-    },
-    /// A batch was trained on.
-    Batch {
-        /// Epoch number, from 1.
-        epoch: usize,
-        /// Batches done in this epoch.
-        batch: usize,
-        /// Mean loss so far in this epoch.
-        running_loss: f64,
-        /// Samples done in this epoch.
-        samples: usize,
-    },
-    /// An epoch ended.
-    EpochEnd(&'a EpochRecord),
-}
-
-/// What an observer wants after an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Control {
-    /// Keep training.
-    Continue,
-    /// Stop after this event (the model keeps its current weights, or the best ones with early
-    /// stopping).
-    Stop,
-}
-
-/// Receives [`Event`]s during training (progress bars, logging, custom stopping rules).
-pub trait Observer {
-    /// Called for each event.
-    fn on_event(&mut self, event: &Event<'_>) -> Control;
-}
-
-impl<F: FnMut(&Event<'_>) -> Control> Observer for F {
-    fn on_event(&mut self, event: &Event<'_>) -> Control {
-        self(event)
-    }
-}
-
-/// An observer that ignores everything.
-pub struct Silent;
-
-impl Observer for Silent {
-    fn on_event(&mut self, _: &Event<'_>) -> Control {
-        Control::Continue
-    }
-}
 
 impl<B: Backend> Sequential<B> {
     fn check_data(&self, d: &Dataset<B::E>, what: &str) -> Result<()> {
@@ -528,76 +362,6 @@ impl<B: Backend> Sequential<B> {
         }
         Ok(history)
     }
-}
-
-/// Where a training run stands, besides the weights and the optimizer state: everything needed to
-/// continue it exactly.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainState {
-    /// The epoch in progress or next to run (from 1).
-    pub epoch: usize,
-    /// Batches of that epoch already done.
-    pub batch: usize,
-    /// The shuffling generator as it was at the start of `epoch`.
-    pub rng: Rng,
-    /// Training forward passes so far (they key the dropout masks).
-    pub train_steps: u64,
-    /// Sums of the loss and of correct predictions over the epoch's batches done so far.
-    pub epoch_sums: [f64; 2],
-    /// Samples of the epoch done so far.
-    pub epoch_seen: usize,
-    /// Seconds spent in the epoch so far.
-    pub epoch_seconds: f64,
-    /// Monitored loss and epoch of the best epoch so far (early stopping).
-    pub best: Option<(f64, usize)>,
-    /// Epochs since the best one.
-    pub since_best: usize,
-    /// The completed epochs.
-    pub history: History,
-    /// Whether training has ended (last epoch done, or stopped early).
-    pub finished: bool,
-}
-
-impl TrainState {
-    /// The state before the first epoch of a run seeded with `seed`.
-    pub fn new(seed: u64) -> Self {
-        TrainState {
-            epoch: 1,
-            batch: 0,
-            rng: Rng::new(seed),
-            train_steps: 0,
-            epoch_sums: [0.0; 2],
-            epoch_seen: 0,
-            epoch_seconds: 0.0,
-            best: None,
-            since_best: 0,
-            history: History::default(),
-            finished: false,
-        }
-    }
-}
-
-/// A saved state to continue training from.
-#[derive(Clone, Debug)]
-pub struct Resume<E> {
-    /// The training state.
-    pub state: TrainState,
-    /// The best weights so far, when early stopping is on.
-    pub best_weights: Option<Vec<Vec<E>>>,
-}
-
-/// Receives the complete training state to save it (see [`Sequential::fit_from`]).
-pub trait Checkpointer<B: Backend> {
-    /// Whether to save after epoch `epoch` (from 1) completes.
-    fn due(&mut self, epoch: usize) -> bool;
-    /// Saves the model's weights, the optimizer's state, the training state and the best weights.
-    fn save(
-        &mut self,
-        model: &Sequential<B>,
-        opt: &Optimizer<B>,
-        state: &TrainState,
-        best_weights: Option<&[Vec<B::E>]>,
-    ) -> Result<()>;
 }
 
 /// A data set uploaded to a backend's device once, with the identity order of its rows, for
