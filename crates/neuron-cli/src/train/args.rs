@@ -1,0 +1,182 @@
+//! The options of `neuron train`.
+
+use super::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum TaskArg {
+    Auto,
+    Classify,
+    Regress,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum LossArg {
+    Auto,
+    Mse,
+    CrossEntropy,
+    Bce,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum ImputeArg {
+    Mean,
+    Median,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum ScheduleArg {
+    Constant,
+    Cosine,
+    Step,
+    Exponential,
+}
+
+#[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
+pub struct TrainArgs {
+    /// Training data: a CSV file (optionally .gz), a directory of IDX files, fashion-mnist, or
+    /// builtin:digits|table-area|xor|circles|spirals.
+    #[arg(long, default_value = "builtin:digits")]
+    pub data: String,
+    /// Target column, by name or 0-based index (default: the last column).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Task: auto treats text labels or at most 20 distinct integers as classes.
+    #[arg(long, value_enum, default_value_t = TaskArg::Auto)]
+    pub task: TaskArg,
+    /// Hidden layer widths, comma-separated (default: 128,64 for tables, 2048,1024 for images).
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// Hidden activation: relu, sigmoid, tanh, leaky-relu, gelu or identity.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
+    /// Loss: auto is cross-entropy for classification, mse for regression.
+    #[arg(long, value_enum, default_value_t = LossArg::Auto)]
+    pub loss: LossArg,
+    /// Label smoothing for cross-entropy, in [0, 1) (default 0 for tables, 0.1 for images).
+    #[arg(long)]
+    pub label_smoothing: Option<f64>,
+    /// Optimizer: sgd, momentum, nesterov, adam, adamw or rmsprop.
+    #[arg(long, default_value = "adamw")]
+    pub optimizer: String,
+    /// Learning rate (default 1e-3; 0.01 for sgd, momentum and nesterov).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Weight decay (decoupled for adamw, L2 otherwise).
+    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+    pub weight_decay: f64,
+    /// Momentum for momentum and nesterov.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// Clip gradients to this global norm.
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
+    /// Learning-rate schedule (default: constant for tables, cosine for images).
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleArg>,
+    /// Warm-up epochs for the cosine schedule (default 0 for tables, 2 for images).
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Dropout after each hidden layer, in [0, 1) (default 0 for tables, 0.1 for images).
+    #[arg(long, allow_negative_numbers = true)]
+    pub dropout: Option<f64>,
+    /// Maximum number of epochs (default 200 for tables, 80 for images).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Mini-batch size (default 32 for tables, 256 for images).
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch_size: Option<i64>,
+    /// Share of the training rows held out for validation: early stopping, progress (default 0.1
+    /// for tables, 0.05 for images).
+    #[arg(long, allow_negative_numbers = true)]
+    pub val_split: Option<f64>,
+    /// Share of a table's rows held out as a test set, reported at the end (0 to train on all;
+    /// image directories use their own test files).
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    pub test_split: f64,
+    /// Stop after this many epochs without validation improvement, keeping the best weights
+    /// (default 20 for tables; off for images, whose cosine schedule runs its full course; 0 disables).
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Seed for initialisation, shuffling, splits and dropout.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Threads to use (default: all cores; also NEURON_THREADS).
+    #[arg(long, env = "NEURON_THREADS")]
+    pub threads: Option<usize>,
+    /// Where to train: cpu, cuda (the first GPU) or cuda:N (needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Precision of the GPU's matrix products: f32, or tf32 (tensor cores; faster on wide layers).
+    #[arg(long, default_value = "f32")]
+    #[serde(default = "default_precision")]
+    pub precision: String,
+    /// Standardise numeric CSV features (the default).
+    #[arg(long, overrides_with = "no_standardize")]
+    pub standardize: bool,
+    /// Do not standardise numeric CSV features.
+    #[arg(long)]
+    pub no_standardize: bool,
+    /// Fill empty cells from training statistics (text columns: most frequent category).
+    #[arg(long, value_enum)]
+    pub impute: Option<ImputeArg>,
+    /// Keep the sample order (no per-epoch shuffling).
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Start from a saved model's architecture, preprocessing and weights.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Where to save the model.
+    #[arg(long, default_value = "model.safetensors")]
+    pub out: PathBuf,
+    /// Write per-epoch history and final metrics as JSON here.
+    #[arg(long)]
+    pub metrics_json: Option<PathBuf>,
+    /// Draw training and validation curves to this PNG or SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Random shifts (see --augment-shift) and horizontal flips of training images (the default
+    /// for images).
+    #[arg(long, overrides_with = "no_augment")]
+    pub augment: bool,
+    /// No augmentation of training images.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Largest random shift of training images, in pixels.
+    #[arg(long, default_value_t = 1)]
+    pub augment_shift: usize,
+    /// Save a checkpoint (weights, optimizer, schedule, generator, early stopping, history) in this
+    /// directory, atomically, every --checkpoint-every epochs, at the end, and on Ctrl-C.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Epochs between checkpoints.
+    #[arg(long, default_value_t = 1)]
+    pub checkpoint_every: usize,
+    /// Continue the run checkpointed in this directory, with its original options.
+    #[arg(long, conflicts_with = "init")]
+    pub resume: Option<PathBuf>,
+}
+
+#[derive(Parser)]
+pub(super) struct Wrapper {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+impl TrainArgs {
+    /// The options of a plain `neuron train`.
+    pub fn default_args() -> TrainArgs {
+        Wrapper::parse_from(["train"]).args
+    }
+}
+
+pub(super) fn default_device() -> String {
+    "cpu".into()
+}
+
+pub(super) fn default_precision() -> String {
+    "f32".into()
+}

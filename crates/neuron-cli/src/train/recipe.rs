@@ -1,0 +1,146 @@
+//! Defaults resolved against the kind of data, and the loss for the task.
+
+use super::*;
+
+/// Options resolved against the kind of data.
+pub(super) struct Resolved {
+    pub(super) val_split: f64,
+    pub(super) label_smoothing: f64,
+    pub(super) augment: bool,
+    pub(super) hidden: Vec<usize>,
+    pub(super) activation: Activation,
+    pub(super) dropout: f64,
+    pub(super) epochs: usize,
+    pub(super) batch: usize,
+    pub(super) patience: Option<usize>,
+    pub(super) optimizer: OptimizerConfig,
+}
+
+pub(super) fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
+    let hidden: Vec<usize> = match &a.layers {
+        Some(s) => {
+            let parts: Vec<&str> = s
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            if parts.is_empty() {
+                bail!("--layers is empty: give hidden widths like 128,64");
+            }
+            parts
+                .iter()
+                .map(|p| match p.parse::<usize>() {
+                    Ok(0) | Err(_) => bail!("--layers: '{p}' is not a positive width"),
+                    Ok(n) => Ok(n),
+                })
+                .collect::<Result<_>>()?
+        }
+        None if images => vec![2048, 1024],
+        None => vec![128, 64],
+    };
+    let activation = Activation::parse(&a.activation).with_context(|| {
+        format!(
+            "--activation: unknown '{}' (relu, sigmoid, tanh, leaky-relu, gelu, identity)",
+            a.activation
+        )
+    })?;
+    let dropout = a.dropout.unwrap_or(if images { 0.1 } else { 0.0 });
+    if !(0.0..1.0).contains(&dropout) {
+        bail!("--dropout must be in [0, 1), got {dropout}");
+    }
+    let epochs = a.epochs.unwrap_or(if images { IMAGE_EPOCHS } else { 200 });
+    if epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let batch = match a.batch_size {
+        Some(b) if b <= 0 => bail!("--batch-size must be at least 1, got {b}"),
+        Some(b) => b as usize,
+        None if images => 256,
+        None => 32,
+    };
+    let val_split = a.val_split.unwrap_or(if images { 0.05 } else { 0.1 });
+    if !(0.0..1.0).contains(&val_split) {
+        bail!("--val-split must be in [0, 1), got {val_split}");
+    }
+    let label_smoothing = a.label_smoothing.unwrap_or(if images { 0.1 } else { 0.0 });
+    if !(0.0..1.0).contains(&label_smoothing) {
+        bail!("--label-smoothing must be in [0, 1), got {label_smoothing}");
+    }
+    if !(0.0..1.0).contains(&a.test_split) {
+        bail!("--test-split must be in [0, 1), got {}", a.test_split);
+    }
+    let patience = match a.patience.unwrap_or(if images { 0 } else { 20 }) {
+        0 => None,
+        p => Some(p),
+    };
+    let kind = match OptimizerKind::parse(&a.optimizer) {
+        Some(OptimizerKind::Momentum { .. }) => OptimizerKind::Momentum {
+            momentum: a.momentum,
+        },
+        Some(OptimizerKind::Nesterov { .. }) => OptimizerKind::Nesterov {
+            momentum: a.momentum,
+        },
+        Some(k) => k,
+        None => bail!(
+            "--optimizer: unknown '{}' (sgd, momentum, nesterov, adam, adamw, rmsprop)",
+            a.optimizer
+        ),
+    };
+    let lr = a.lr.unwrap_or(match kind {
+        OptimizerKind::Sgd | OptimizerKind::Momentum { .. } | OptimizerKind::Nesterov { .. } => {
+            0.01
+        }
+        _ => 1e-3,
+    });
+    if !(lr > 0.0 && lr.is_finite()) {
+        bail!("--lr must be a positive number, got {lr}");
+    }
+    let warmup = a.warmup.unwrap_or(if images { 2.0 } else { 0.0 });
+    let default_schedule = if images {
+        ScheduleArg::Cosine
+    } else {
+        ScheduleArg::Constant
+    };
+    let schedule = match a.schedule.unwrap_or(default_schedule) {
+        ScheduleArg::Constant => LrSchedule::Constant,
+        ScheduleArg::Cosine => LrSchedule::Cosine {
+            warmup,
+            min_lr: 0.0,
+        },
+        ScheduleArg::Step => LrSchedule::Step {
+            every: (epochs / 3).max(1),
+            gamma: 0.1,
+        },
+        ScheduleArg::Exponential => LrSchedule::Exponential { gamma: 0.95 },
+    };
+    let mut optimizer = OptimizerConfig::new(kind, lr)
+        .weight_decay(a.weight_decay)
+        .schedule(schedule);
+    optimizer.clip_norm = a.clip_norm;
+    optimizer.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Resolved {
+        val_split,
+        label_smoothing,
+        augment: images && !a.no_augment,
+        hidden,
+        activation,
+        dropout,
+        epochs,
+        batch,
+        patience,
+        optimizer,
+    })
+}
+
+pub(super) fn loss_for(a: &TrainArgs, r: &Resolved, task: Task) -> Result<Loss> {
+    Ok(match (a.loss, task) {
+        (LossArg::Auto | LossArg::CrossEntropy, Task::Classify) => Loss::CrossEntropy {
+            label_smoothing: r.label_smoothing,
+        },
+        (LossArg::Bce, Task::Classify) => Loss::BinaryCrossEntropy,
+        (LossArg::Mse, _) | (LossArg::Auto, Task::Regress) => Loss::Mse,
+        (l, Task::Regress) => {
+            bail!("--loss {l:?} needs a classification target; this target is numeric (regression)")
+        }
+    })
+}
