@@ -25,27 +25,8 @@ use neuron::{Activation, Backend, Cpu, Loss, Operand, Rng};
 fn kernels_compile_with_nvrtc() {
     match compile_kernels() {
         Ok(ptx) => {
-            for k in [
-                "fill",
-                "bias_act",
-                "act_forward",
-                "act_backward",
-                "softmax",
-                "softmax_backward",
-                "dropout",
-                "mul",
-                "scale",
-                "gather_rows",
-                "augment",
-                "loss_mse",
-                "loss_xent",
-                "loss_bce",
-                "reduce_acc",
-                "stats",
-                "sgd",
-                "adam",
-                "rmsprop",
-            ] {
+            // Every kernel the runtime loads by name.
+            for k in neuron::gpu::KERNELS {
                 for s in ["f32", "f64"] {
                     assert!(
                         ptx.contains(&format!(".entry {k}_{s}(")),
