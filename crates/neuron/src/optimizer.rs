@@ -342,7 +342,9 @@ impl<B: Backend> Optimizer<B> {
                 })
                 .collect::<Result<_>>()?;
         }
-        self.lens = params.iter().map(|p| p.len).collect();
+        if !self.lens.iter().copied().eq(params.iter().map(|p| p.len)) {
+            self.lens = params.iter().map(|p| p.len).collect();
+        }
         if self.slots.len() != params.len() {
             self.slots = params
                 .iter()
