@@ -126,19 +126,18 @@ impl<B: Backend> Layer<B> for Dense<B> {
         }
     }
 
-    fn params(&mut self) -> Vec<Param<'_, B>> {
-        vec![
-            Param {
-                value: &mut self.w,
-                grad: &self.gw,
-                len: self.inputs * self.outputs,
-            },
-            Param {
-                value: &mut self.b,
-                grad: &self.gb,
-                len: self.outputs,
-            },
-        ]
+    fn params<'a>(&'a mut self, out: &mut Vec<Param<'a, B>>) {
+        let n = self.inputs * self.outputs;
+        out.push(Param {
+            value: &mut self.w,
+            grad: &self.gw,
+            len: n,
+        });
+        out.push(Param {
+            value: &mut self.b,
+            grad: &self.gb,
+            len: self.outputs,
+        });
     }
 
     fn param_refs(&self) -> Vec<(&B::Buf, &B::Buf, Vec<usize>)> {

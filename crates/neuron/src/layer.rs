@@ -96,9 +96,9 @@ pub(crate) trait Layer<B: Backend>: Send {
     /// Given `x` (this layer's last input) and `gy = ∂L/∂Y`, computes the parameter gradients and,
     /// when `gx` is given, `∂L/∂X`.
     fn backward(&mut self, be: &B, x: &B::Buf, gy: &B::Buf, gx: Option<&mut B::Buf>, rows: usize);
-    /// Trainable parameters with their gradients (weight first, then bias).
-    fn params(&mut self) -> Vec<Param<'_, B>> {
-        Vec::new()
+    /// Appends the trainable parameters with their gradients to `out` (weight first, then bias).
+    fn params<'a>(&'a mut self, out: &mut Vec<Param<'a, B>>) {
+        let _ = out;
     }
     /// Read access to the parameters: `(value, gradient, shape)`.
     fn param_refs(&self) -> Vec<(&B::Buf, &B::Buf, Vec<usize>)> {

@@ -318,7 +318,7 @@ impl<B: Backend> Optimizer<B> {
     pub(crate) fn update(
         &mut self,
         be: &B,
-        mut params: Vec<Param<'_, B>>,
+        params: &mut [Param<'_, B>],
         lr: f64,
     ) -> Result<Option<f64>> {
         let nslots = self.config.kind.slots();
@@ -326,7 +326,7 @@ impl<B: Backend> Optimizer<B> {
             if host.len() != params.len()
                 || host
                     .iter()
-                    .zip(&params)
+                    .zip(params.iter())
                     .any(|(s, p)| s.len() != nslots || s.iter().any(|v| v.len() != p.len))
             {
                 return Err(NeuronError::Model(

@@ -15,7 +15,7 @@ use crate::dropout::DropoutLayer;
 use crate::error::{NeuronError, Result};
 use crate::float::Float;
 use crate::init::Init;
-use crate::layer::{Ctx, Layer, LayerSpec};
+use crate::layer::{Ctx, Layer, LayerSpec, Param};
 use crate::loss::Loss;
 use crate::matrix::Matrix;
 use crate::optimizer::Optimizer;
@@ -45,6 +45,17 @@ pub struct Sequential<B: Backend> {
     last_rows: usize,
     /// Forward passes in training mode so far (keys dropout masks).
     pub(crate) train_steps: u64,
+    /// An empty list whose allocation [`Sequential::step`] reuses for the parameter handles.
+    param_list: Vec<Param<'static, B>>,
+}
+
+/// Empties `v` and returns its allocation as a list of handles of another lifetime (the two
+/// element types have the same layout, so the standard library reuses the buffer in place).
+fn recycle<'b, B: Backend>(mut v: Vec<Param<'_, B>>) -> Vec<Param<'b, B>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the list is empty"))
+        .collect()
 }
 
 impl<B: Backend> Sequential<B> {
@@ -167,6 +178,7 @@ impl<B: Backend> Sequential<B> {
             cap,
             last_rows: 0,
             train_steps: 0,
+            param_list: Vec::new(),
         })
     }
 
@@ -371,8 +383,14 @@ impl<B: Backend> Sequential<B> {
     /// [`Sequential::forward_backward`]. Returns the gradient norm when the optimizer clips.
     pub fn step(&mut self, opt: &mut Optimizer<B>, lr: f64) -> Result<Option<f64>> {
         let be = self.be.clone();
-        let params = self.stages.iter_mut().flat_map(|s| s.params()).collect();
-        opt.update(&be, params, lr)
+        // The list of parameter handles reuses one allocation from step to step.
+        let mut params = recycle(std::mem::take(&mut self.param_list));
+        for s in &mut self.stages {
+            s.params(&mut params);
+        }
+        let r = opt.update(&be, &mut params, lr);
+        self.param_list = recycle(params);
+        r
     }
 }
 
