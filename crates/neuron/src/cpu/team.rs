@@ -32,6 +32,8 @@ struct Shared {
     next: AtomicU64,
     /// Parts not finished yet.
     remaining: AtomicUsize,
+    /// Threads in the team, the caller included (set once the helpers are started).
+    size: AtomicUsize,
     /// Set when a part run by a helper panicked; `run` then panics in the caller.
     helper_panicked: AtomicBool,
     shutdown: AtomicBool,
@@ -113,10 +115,10 @@ fn helper(shared: Arc<Shared>, index: usize) {
                 // SAFETY: `Team::run` keeps the closure alive until `remaining` reaches 0, which
                 // needs every part claimed here to finish; a part of a later job is never claimed.
                 let f = unsafe { &*job.0 };
-                let mut own = pinned && index < parts;
+                let mut own = (index..parts).step_by(shared.size.load(Ordering::Acquire).max(1));
                 let mut next = || {
                     if pinned {
-                        std::mem::take(&mut own).then_some(index)
+                        own.next()
                     } else {
                         claim(&shared, generation, parts)
                     }
@@ -169,6 +171,7 @@ impl Team {
             job: Mutex::new(None),
             next: AtomicU64::new(0),
             remaining: AtomicUsize::new(0),
+            size: AtomicUsize::new(1),
             helper_panicked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             helpers: Mutex::new(Vec::new()),
@@ -176,14 +179,17 @@ impl Team {
         let mut threads = Vec::new();
         for i in 1..size {
             let s = shared.clone();
-            if let Ok(h) = thread::Builder::new()
+            match thread::Builder::new()
                 .name(format!("neuron-{i}"))
                 .spawn(move || helper(s, i))
             {
-                threads.push(h.thread().clone());
+                Ok(h) => threads.push(h.thread().clone()),
+                // A smaller team: helper indices must stay 1..size for pinned parts.
+                Err(_) => break,
             }
         }
         let size = threads.len() + 1;
+        shared.size.store(size, Ordering::Release);
         if let Ok(mut h) = shared.helpers.lock() {
             *h = threads;
         }
@@ -203,12 +209,11 @@ impl Team {
         self.run_job(parts, false, f)
     }
 
-    /// Runs `f(0)`, …, `f(parts − 1)` like [`Team::run`], but part `i` always on thread `i` (the
-    /// caller runs part 0): a pass that touches the same data every call (one sample through a
-    /// layer's weights) then finds its share in the same core's cache. `parts` must not exceed
-    /// the team size.
+    /// Runs `f(0)`, …, `f(parts − 1)` like [`Team::run`], but part `i` always on thread
+    /// `i mod size` (the caller is thread 0): a pass that touches the same data every call (one
+    /// sample through a layer's weights) then finds its share in the same core's cache.
     pub(crate) fn run_pinned(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
-        self.run_job(parts.min(self.size), true, f)
+        self.run_job(parts, true, f)
     }
 
     fn run_job(&self, parts: usize, pinned: bool, f: &(dyn Fn(usize) + Sync)) {
@@ -238,10 +243,10 @@ impl Team {
         }
         IN_TEAM.with(|t| t.set(true));
         let mut r = Ok(());
-        let mut own = pinned;
+        let mut own = (0..parts).step_by(self.size);
         let mut next = || {
             if pinned {
-                std::mem::take(&mut own).then_some(0)
+                own.next()
             } else {
                 claim(shared, generation, parts)
             }
@@ -284,7 +289,8 @@ mod tests {
             }
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1000));
         }
-        for parts in 1..=3 {
+        // More parts than threads: part i stays on thread i mod 3.
+        for parts in 1..=7 {
             let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
             let names: Vec<Mutex<Option<String>>> = (0..parts).map(|_| Mutex::new(None)).collect();
             for _ in 0..1000 {
@@ -297,6 +303,9 @@ mod tests {
                 });
             }
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1000));
+            for i in 3..parts {
+                assert_eq!(*names[i].lock().unwrap(), *names[i - 3].lock().unwrap());
+            }
         }
     }
 
