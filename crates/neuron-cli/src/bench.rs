@@ -249,7 +249,9 @@ fn bench_on<B: Backend<E = f32>>(a: &BenchArgs, threads: usize, be: B) -> Result
         std::hint::black_box(model.predict(&row)?);
         lat.push(t0.elapsed().as_secs_f64() * 1e6);
     }
-    let latency = median(lat);
+    lat.sort_by(f64::total_cmp);
+    let at = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
+    let (latency, p10, p90) = (at(0.5), at(0.1), at(0.9));
     let t0 = Instant::now();
     let k = 10000.min(data.len());
     let xs = data.x.select_rows(&(0..k).collect::<Vec<_>>());
@@ -261,10 +263,11 @@ fn bench_on<B: Backend<E = f32>>(a: &BenchArgs, threads: usize, be: B) -> Result
             serde_json::to_string_pretty(&json!({
             "data": if real { "fashion-mnist" } else { "random" }, "threads": threads, "device": on,
             "peak_gflops": if cpu { json!(peak) } else { json!(null) },
-            "configs": results, "predict_latency_us": latency, "predict_samples_per_s": throughput}))?
+            "configs": results, "predict_latency_us": latency, "predict_latency_p10_us": p10,
+            "predict_latency_p90_us": p90, "predict_samples_per_s": throughput}))?
         );
     } else {
-        println!("\nprediction, 784-256-128-10: single sample {latency:.1} µs (median of {n}), batches of 1024: {throughput:.0} samples/s");
+        println!("\nprediction, 784-256-128-10: single sample {latency:.1} µs (median of {n}; 10 % of calls under {p10:.1}, 90 % under {p90:.1}), batches of 1024: {throughput:.0} samples/s");
     }
     Ok(())
 }
