@@ -118,17 +118,12 @@ impl<T: Float> Cpu<T> {
             } else {
                 n
             };
-            let parts = n.div_ceil(chunk);
             let f = |i: usize| {
                 let (s, e) = (i * chunk, ((i + 1) * chunk).min(n));
                 // SAFETY: disjoint ranges of `c`, one per part.
                 kernels::vec_mat_t(x, &w[s * k..e * k], k, unsafe { sub(cp, s, e) }, accumulate)
             };
-            if parts <= 1 {
-                f(0);
-            } else {
-                self.team.run_pinned(parts, &f);
-            }
+            self.team.run_pinned(n.div_ceil(chunk), &f);
             return;
         }
         // Row-major strides; a transposed operand is the stored matrix read column-wise.

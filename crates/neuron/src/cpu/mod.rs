@@ -93,17 +93,14 @@ impl<T> Cpu<T> {
         }
     }
 
-    /// Calls `f(start, end)` for consecutive ranges of `chunk` elements covering `0..n`, one
-    /// range per thread, in parallel.
+    /// Calls `f(start, end)` for consecutive ranges of `chunk` elements covering `0..n`, in
+    /// parallel, the threads taking ranges in turn.
     fn split(&self, n: usize, chunk: usize, f: impl Fn(usize, usize) + Sync) {
         let chunk = chunk.max(1);
-        let parts = n.div_ceil(chunk);
-        if parts <= 1 {
-            f(0, n);
-            return;
-        }
-        self.team
-            .run(parts, &|i| f(i * chunk, ((i + 1) * chunk).min(n)));
+        // One part runs on the calling thread without involving the team.
+        self.team.run(n.div_ceil(chunk), &|i| {
+            f(i * chunk, ((i + 1) * chunk).min(n))
+        });
     }
 
     /// Rows per parallel chunk for a pass over `rows × cols`.

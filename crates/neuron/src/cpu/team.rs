@@ -24,20 +24,27 @@ type Job = *const (dyn Fn(usize) + Sync);
 struct Shared {
     /// Incremented for every job; helpers wait for it to change.
     generation: AtomicUsize,
-    /// The current job, its number of parts, its generation and whether its parts are pinned
-    /// (valid while a job is running).
-    job: Mutex<Option<(SendJob, usize, usize, bool)>>,
+    /// The current job (valid while it is running).
+    job: Mutex<Option<Posted>>,
     /// The next part to claim, in the low 32 bits, with the generation it belongs to in the high
     /// 32 bits, so that a helper still holding an earlier job can never claim a part of this one.
     next: AtomicU64,
     /// Parts not finished yet.
     remaining: AtomicUsize,
-    /// Threads in the team, the caller included (set once the helpers are started).
-    size: AtomicUsize,
     /// Set when a part run by a helper panicked; `run` then panics in the caller.
     helper_panicked: AtomicBool,
     shutdown: AtomicBool,
     helpers: Mutex<Vec<Thread>>,
+}
+
+/// A job as the helpers see it.
+#[derive(Clone, Copy)]
+struct Posted {
+    job: SendJob,
+    parts: usize,
+    generation: usize,
+    /// For pinned parts, the team size: thread `i` runs parts `i`, `i + size`, …
+    stride: Option<usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -109,21 +116,20 @@ fn helper(shared: Arc<Shared>, index: usize) {
             }
         }
         let job = shared.job.lock().map(|j| *j).unwrap_or(None);
-        if let Some((job, parts, generation, pinned)) = job {
+        if let Some(Posted {
+            job,
+            parts,
+            generation,
+            stride,
+        }) = job
+        {
             // A job published after the one this helper woke for is picked up next time round.
             if generation == seen {
                 // SAFETY: `Team::run` keeps the closure alive until `remaining` reaches 0, which
                 // needs every part claimed here to finish; a part of a later job is never claimed.
                 let f = unsafe { &*job.0 };
-                let mut own = (index..parts).step_by(shared.size.load(Ordering::Acquire).max(1));
-                let mut next = || {
-                    if pinned {
-                        own.next()
-                    } else {
-                        claim(&shared, generation, parts)
-                    }
-                };
-                while let Some(i) = next() {
+                let mut next = taker(index, parts, generation, stride);
+                while let Some(i) = next(&shared) {
                     if catch_unwind(AssertUnwindSafe(|| f(i))).is_err() {
                         shared.helper_panicked.store(true, Ordering::Release);
                     }
@@ -131,6 +137,21 @@ fn helper(shared: Arc<Shared>, index: usize) {
                 }
             }
         }
+    }
+}
+
+/// The parts thread `index` runs of a job: every `stride`-th from its own index when the parts
+/// are pinned, else whatever it claims in turn.
+fn taker(
+    index: usize,
+    parts: usize,
+    generation: usize,
+    stride: Option<usize>,
+) -> impl FnMut(&Shared) -> Option<usize> {
+    let mut own = stride.map(|s| (index..parts).step_by(s));
+    move |shared| match own.as_mut() {
+        Some(own) => own.next(),
+        None => claim(shared, generation, parts),
     }
 }
 
@@ -171,7 +192,6 @@ impl Team {
             job: Mutex::new(None),
             next: AtomicU64::new(0),
             remaining: AtomicUsize::new(0),
-            size: AtomicUsize::new(1),
             helper_panicked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             helpers: Mutex::new(Vec::new()),
@@ -189,7 +209,6 @@ impl Team {
             }
         }
         let size = threads.len() + 1;
-        shared.size.store(size, Ordering::Release);
         if let Ok(mut h) = shared.helpers.lock() {
             *h = threads;
         }
@@ -231,7 +250,12 @@ impl Team {
         };
         let generation = shared.generation.load(Ordering::Acquire) + 1;
         if let Ok(mut j) = shared.job.lock() {
-            *j = Some((SendJob(job), parts, generation, pinned));
+            *j = Some(Posted {
+                job: SendJob(job),
+                parts,
+                generation,
+                stride: pinned.then_some(self.size),
+            });
         }
         shared.remaining.store(parts, Ordering::Release);
         shared
@@ -243,15 +267,8 @@ impl Team {
         }
         IN_TEAM.with(|t| t.set(true));
         let mut r = Ok(());
-        let mut own = (0..parts).step_by(self.size);
-        let mut next = || {
-            if pinned {
-                own.next()
-            } else {
-                claim(shared, generation, parts)
-            }
-        };
-        while let Some(i) = next() {
+        let mut next = taker(0, parts, generation, pinned.then_some(self.size));
+        while let Some(i) = next(shared) {
             if r.is_ok() {
                 r = catch_unwind(AssertUnwindSafe(|| f(i)));
             }
