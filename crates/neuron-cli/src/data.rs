@@ -173,13 +173,11 @@ pub fn classes_from_outputs(out: &neuron::Matrix<f32>) -> Vec<usize> {
 pub fn probabilities(out: &neuron::Matrix<f32>, loss: neuron::Loss) -> neuron::Matrix<f32> {
     use neuron::{Loss, Matrix};
     let (n, k) = (out.rows(), out.cols());
+    // Only MSE has no probabilities, and it has its own arm below.
+    let library = || loss.probabilities(out).unwrap_or_else(|_| out.clone());
     match loss {
-        Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy => {
-            // Only MSE has no probabilities, and it is handled below.
-            let p = loss.probabilities(out).unwrap_or_else(|_| out.clone());
-            if k != 1 || !matches!(loss, Loss::BinaryCrossEntropy) {
-                return p;
-            }
+        Loss::BinaryCrossEntropy if k == 1 => {
+            let p = library();
             let mut two = Matrix::zeros(n, 2);
             for r in 0..n {
                 two.set(r, 0, 1.0 - p.get(r, 0));
@@ -187,6 +185,7 @@ pub fn probabilities(out: &neuron::Matrix<f32>, loss: neuron::Loss) -> neuron::M
             }
             two
         }
+        Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy => library(),
         Loss::Mse => {
             // Outputs regressed onto one-hot targets: clip to [0, 1] and normalise.
             let mut p = out.clone();
