@@ -3,6 +3,7 @@
 
 mod kernels;
 mod matmul;
+mod pages;
 pub(crate) mod simd;
 mod team;
 mod update;
@@ -128,7 +129,7 @@ impl<T: Float> Backend for Cpu<T> {
     }
 
     fn upload(&self, data: &[T]) -> Result<Vec<T>> {
-        Ok(data.to_vec())
+        Ok(pages::copy_of(data))
     }
 
     fn write(&self, data: &[T], buf: &mut Vec<T>) -> Result<()> {

@@ -10,12 +10,15 @@ impl<B: Backend> Sequential<B> {
         let mut out = Matrix::zeros(x.rows(), out_dim);
         let chunk = EVAL_CHUNK.min(x.rows().max(1));
         self.reserve(chunk)?;
-        let idx = self.be.upload_indices(&(0..x.rows()).collect::<Vec<_>>())?;
-        let xs = self.be.upload(x.as_slice())?;
         for first in (0..x.rows()).step_by(chunk) {
             let rows = chunk.min(x.rows() - first);
-            self.be
-                .gather_rows(self.input, &xs, &idx, first, rows, &mut self.x);
+            // Each chunk's rows are contiguous: written straight into the input buffer (one
+            // copy, no index list), which matters most for one sample at a time.
+            let cols = self.input;
+            self.be.write(
+                &x.as_slice()[first * cols..(first + rows) * cols],
+                &mut self.x,
+            )?;
             self.forward_loaded(rows, false);
             let start = first * out_dim;
             self.be.download(

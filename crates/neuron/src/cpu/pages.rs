@@ -1,0 +1,50 @@
+//! Large buffers on 2 MiB pages.
+//!
+//! A training step gathers its batch from rows scattered over the whole training set (188 MB for
+//! Fashion-MNIST in f32). With 4 KiB pages nearly every row costs a TLB miss and a page walk; on
+//! 2 MiB pages the same gather runs about a quarter faster. Linux grants such pages to anonymous
+//! memory that asks for them (`madvise(MADV_HUGEPAGE)`) when transparent huge pages are in
+//! `madvise` or `always` mode; elsewhere the advice is a no-op and nothing changes.
+
+/// Buffers smaller than this are left alone (they span few pages).
+const MIN_BYTES: usize = 8 << 20;
+const HUGE: usize = 2 << 20;
+
+/// A buffer holding a copy of `data`, whose memory asked for huge pages before it was touched.
+pub(super) fn copy_of<T: Copy>(data: &[T]) -> Vec<T> {
+    let mut v = Vec::with_capacity(data.len());
+    advise(&mut v);
+    v.extend_from_slice(data);
+    v
+}
+
+/// Advises huge pages for the 2 MiB-aligned interior of `v`'s (still untouched) allocation.
+fn advise<T>(v: &mut Vec<T>) {
+    let bytes = v.capacity() * std::mem::size_of::<T>();
+    if bytes < MIN_BYTES {
+        return;
+    }
+    let start = (v.as_mut_ptr() as usize).next_multiple_of(HUGE);
+    let end = (v.as_mut_ptr() as usize + bytes) / HUGE * HUGE;
+    if end > start {
+        #[cfg(target_os = "linux")]
+        // SAFETY: advice only, on whole pages inside this live allocation; the result is ignored
+        // because a kernel without transparent huge pages simply keeps small pages.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_are_exact_at_every_size() {
+        for n in [0, 1, 1000, (MIN_BYTES / 4) + 12345] {
+            let data: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
+            assert_eq!(copy_of(&data), data);
+        }
+    }
+}
