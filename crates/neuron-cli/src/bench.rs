@@ -161,6 +161,8 @@ fn bench_on<B: Backend<E = f32>>(a: &BenchArgs, threads: usize, be: B) -> Result
     if !a.json {
         if real {
             println!("Fashion-MNIST, 60000 training images, Adam lr 1e-3, ReLU, softmax cross-entropy, on {on}");
+        } else if a.synthetic {
+            println!("random data of Fashion-MNIST's shapes (--synthetic), on {on}");
         } else {
             println!("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): random data of the same shapes, on {on}");
         }

@@ -57,6 +57,11 @@ fn main() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            // The reader went away (`neuron predict … | head`): stop quietly, as other Unix
+            // tools do, with the status a shell reports for a tool ended by SIGPIPE.
+            std::process::exit(141);
+        }
         eprintln!("neuron: internal error: {msg} (please report this)");
     }));
     let cli = Cli::parse();

@@ -139,6 +139,31 @@ fn train_eval_predict_summary_on_builtin_digits() {
         .collect();
     assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-4);
 
+    // A reader that stops early (`| head -1`) ends the command quietly, as with other Unix tools.
+    let mut child = Command::new(BIN)
+        .args([
+            "predict",
+            "--model",
+            &model,
+            "--data",
+            "builtin:digits",
+            "--proba",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(141));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
     let s = ok(&["summary", "--model", &model]);
     for want in [
         "Linear(in_features=64, out_features=128)",
@@ -346,6 +371,38 @@ fn idx_directories_gzipped_and_raw() {
         assert!(e["accuracy"].as_f64().unwrap() > 0.95);
         assert!(ok(&["summary", "--model", &m]).contains("4×4 image pixels"));
     }
+}
+
+#[test]
+fn bench_on_random_data_says_so() {
+    let args = [
+        "bench",
+        "--only",
+        "small-128",
+        "--epochs",
+        "1",
+        "--synthetic",
+    ];
+    let j = json(&ok(&[&args[..], &["--json"]].concat()));
+    assert_eq!(j["data"], "random");
+    let c = &j["configs"][0];
+    assert_eq!(c["config"], "small-128");
+    assert_eq!(c["batch"], 128);
+    assert!(c["s_per_epoch"].as_f64().unwrap() > 0.0);
+    assert!(c["gflops"].as_f64().unwrap() > 0.0);
+    assert!(j["peak_gflops"].as_f64().unwrap() > 0.0);
+    let lat = j["predict_latency_us"].as_f64().unwrap();
+    assert!(j["predict_latency_p10_us"].as_f64().unwrap() <= lat);
+    assert!(lat <= j["predict_latency_p90_us"].as_f64().unwrap());
+    let text = ok(&args);
+    assert!(
+        text.starts_with("random data") && text.contains("(--synthetic)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("s/epoch") && text.contains("single sample"),
+        "{text}"
+    );
 }
 
 #[test]
