@@ -1,5 +1,12 @@
-//! Matrix products on the CPU: the `gemm` crate's kernels, one block per part of the output,
-//! the blocks shared out among the threads; and one sample through a layer as dot products.
+//! Matrix products on the CPU: one block per part of the output, the blocks shared out among the
+//! threads, each computed single-threaded by the `faer` or `gemm` crate's kernels; and one sample
+//! through a layer as dot products.
+//!
+//! Which crate computes a block: on the machines measured, `faer` was faster when the left
+//! operand's rows are contiguous (a layer's forward product `X·Wᵀ` and its input gradient `G·W`)
+//! and `gemm` when the left operand is read transposed (the weight gradient `Gᵀ·X`). So `f32`
+//! products take `faer` in the first case and `gemm` otherwise; `f64` products (gradient checks)
+//! always take `gemm`.
 
 use super::{kernels, sub, Cpu, Ptr};
 use crate::backend::Operand;
@@ -60,6 +67,12 @@ impl<T: Float> Gemm<T> {
     /// # Safety
     /// Every strided access must lie inside live buffers, and the output must not be aliased.
     unsafe fn run(self) {
+        if self.a_cs == 1 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+            // SAFETY: `T` is `f32` (checked just above), so the casts only rename the type;
+            // the caller's promise covers the accesses.
+            unsafe { self.run_faer_f32() };
+            return;
+        }
         unsafe {
             gemm::gemm(
                 self.m,
@@ -82,6 +95,46 @@ impl<T: Float> Gemm<T> {
                 false,
                 gemm::Parallelism::None,
             );
+        }
+    }
+}
+
+impl<T: Float> Gemm<T> {
+    /// [`Gemm::run`] with `faer`'s kernels.
+    ///
+    /// # Safety
+    /// As for [`Gemm::run`], and `T` must be `f32`.
+    unsafe fn run_faer_f32(self) {
+        let s = |x: usize| x as isize;
+        // SAFETY: as the caller promises; the views cover exactly the product's operands.
+        unsafe {
+            let a = faer::MatRef::<f32>::from_raw_parts(
+                self.a.0 as *const f32,
+                self.m,
+                self.k,
+                s(self.a_rs),
+                s(self.a_cs),
+            );
+            let b = faer::MatRef::<f32>::from_raw_parts(
+                self.b.0 as *const f32,
+                self.k,
+                self.n,
+                s(self.b_rs),
+                s(self.b_cs),
+            );
+            let c = faer::MatMut::<f32>::from_raw_parts_mut(
+                self.c.0 as *mut f32,
+                self.m,
+                self.n,
+                s(self.ldc),
+                1,
+            );
+            let beta = if self.accumulate {
+                faer::Accum::Add
+            } else {
+                faer::Accum::Replace
+            };
+            faer::linalg::matmul::matmul(c, beta, a, b, 1.0f32, faer::Par::Seq);
         }
     }
 }
@@ -181,10 +234,16 @@ mod tests {
     use crate::backend::Backend;
     use crate::rng::Rng;
 
-    /// The threaded (block-split) product equals a plain triple loop, for every transpose combination
-    /// and both split directions.
+    /// The threaded (block-split) product equals a plain triple loop, for every transpose
+    /// combination, both split directions and both element types (so both kernel crates), adding
+    /// to `C` and overwriting it.
     #[test]
     fn split_products_match_the_definition() {
+        check_products::<f64>(1e-9);
+        check_products::<f32>(1e-3);
+    }
+
+    fn check_products<T: Float>(tol: f64) {
         let mut r = Rng::new(1);
         for &(m, n, k) in &[
             (130, 300, 70),
@@ -192,39 +251,50 @@ mod tests {
             (64, 1000, 33),
             (1, 700, 200),
             (1, 9, 5),
+            (3, 2, 1),
             // ≥ BALANCED_MIN_MACS: two blocks per thread, claimed in turn.
             (520, 410, 320),
         ] {
             let a: Vec<f64> = (0..m * k).map(|_| r.normal()).collect();
             let b: Vec<f64> = (0..k * n).map(|_| r.normal()).collect();
+            let (a_t, b_t): (Vec<T>, Vec<T>) = (
+                a.iter().map(|&v| T::of(v)).collect(),
+                b.iter().map(|&v| T::of(v)).collect(),
+            );
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let at = |i: usize, l: usize| if ta { a[l * m + i] } else { a[i * k + l] };
                 let bt = |l: usize, j: usize| if tb { b[j * k + l] } else { b[l * n + j] };
                 for threads in [1, 2, 3] {
-                    let cpu = Cpu::<f64>::with_threads(threads);
-                    let mut c = vec![1.0; m * n];
-                    cpu.matmul(
-                        m,
-                        n,
-                        k,
-                        Operand {
-                            buf: &a,
-                            transposed: ta,
-                        },
-                        Operand {
-                            buf: &b,
-                            transposed: tb,
-                        },
-                        &mut c,
-                        true,
-                    );
-                    for i in 0..m {
-                        for j in 0..n {
-                            let want = 1.0 + (0..k).map(|l| at(i, l) * bt(l, j)).sum::<f64>();
-                            assert!(
-                                (c[i * n + j] - want).abs() < 1e-9,
-                                "{m}×{n}×{k} {ta} {tb} t{threads} ({i},{j})"
-                            );
+                    for accumulate in [true, false] {
+                        let cpu = Cpu::<T>::with_threads(threads);
+                        let mut c = vec![T::one(); m * n];
+                        let (buf_a, buf_b) = (&a_t, &b_t);
+                        cpu.matmul(
+                            m,
+                            n,
+                            k,
+                            Operand {
+                                buf: buf_a,
+                                transposed: ta,
+                            },
+                            Operand {
+                                buf: buf_b,
+                                transposed: tb,
+                            },
+                            &mut c,
+                            accumulate,
+                        );
+                        let base = if accumulate { 1.0 } else { 0.0 };
+                        for i in 0..m {
+                            for j in 0..n {
+                                let want = base + (0..k).map(|l| at(i, l) * bt(l, j)).sum::<f64>();
+                                let got = c[i * n + j].f64();
+                                assert!(
+                                    (got - want).abs() < tol * (1.0 + want.abs()),
+                                    "{} {m}×{n}×{k} {ta} {tb} t{threads} acc {accumulate} ({i},{j}): {got} vs {want}",
+                                    T::NAME
+                                );
+                            }
                         }
                     }
                 }
