@@ -6,7 +6,7 @@
 //! operand's rows are contiguous (a layer's forward product `X·Wᵀ` and its input gradient `G·W`)
 //! and `gemm` when the left operand is read transposed (the weight gradient `Gᵀ·X`). So `f32`
 //! products take `faer` in the first case and `gemm` otherwise; `f64` products (gradient checks)
-//! always take `gemm`.
+//! always take `gemm`, and so does everything when the `faer` feature (on by default) is off.
 
 use super::{kernels, sub, Cpu, Ptr};
 use crate::backend::Operand;
@@ -67,6 +67,7 @@ impl<T: Float> Gemm<T> {
     /// # Safety
     /// Every strided access must lie inside live buffers, and the output must not be aliased.
     unsafe fn run(self) {
+        #[cfg(feature = "faer")]
         if self.a_cs == 1 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
             // SAFETY: `T` is `f32` (checked just above), so the casts only rename the type;
             // the caller's promise covers the accesses.
@@ -99,6 +100,7 @@ impl<T: Float> Gemm<T> {
     }
 }
 
+#[cfg(feature = "faer")]
 impl<T: Float> Gemm<T> {
     /// [`Gemm::run`] with `faer`'s kernels.
     ///
