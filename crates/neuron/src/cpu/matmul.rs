@@ -2,11 +2,12 @@
 //! threads, each computed single-threaded by the `faer` or `gemm` crate's kernels; and one sample
 //! through a layer as dot products.
 //!
-//! Which crate computes a block: on the machines measured, `faer` was faster when the left
-//! operand's rows are contiguous (a layer's forward product `X·Wᵀ` and its input gradient `G·W`)
-//! and `gemm` when the left operand is read transposed (the weight gradient `Gᵀ·X`). So `f32`
-//! products take `faer` in the first case and `gemm` otherwise; `f64` products (gradient checks)
-//! always take `gemm`, and so does everything when the `faer` feature (on by default) is off.
+//! Which crate computes a block: on the Zen 3 machine measured (`BENCHMARKS.md`, change 10),
+//! `faer` was faster when the left operand's rows are contiguous (a layer's forward product
+//! `X·Wᵀ` and its input gradient `G·W`) and `gemm` when the left operand is read transposed (the
+//! weight gradient `Gᵀ·X`). So `f32` products take `faer` in the first case and `gemm` otherwise;
+//! `f64` products (gradient checks) always take `gemm`, and so does everything when the `faer`
+//! feature (on by default) is off.
 
 use super::{kernels, sub, Cpu, Ptr};
 use crate::backend::Operand;
