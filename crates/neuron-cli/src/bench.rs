@@ -128,9 +128,14 @@ fn load(synthetic: bool) -> Result<(Dataset<f32>, bool)> {
     Ok((Dataset::classification(x, &labels)?, false))
 }
 
+/// The `q`-quantile of sorted, non-empty values (nearest rank).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    quantile(&v, 0.5)
 }
 
 pub fn run(a: &BenchArgs) -> Result<()> {
@@ -252,8 +257,11 @@ fn bench_on<B: Backend<E = f32>>(a: &BenchArgs, threads: usize, be: B) -> Result
         lat.push(t0.elapsed().as_secs_f64() * 1e6);
     }
     lat.sort_by(f64::total_cmp);
-    let at = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
-    let (latency, p10, p90) = (at(0.5), at(0.1), at(0.9));
+    let (latency, p10, p90) = (
+        quantile(&lat, 0.5),
+        quantile(&lat, 0.1),
+        quantile(&lat, 0.9),
+    );
     let t0 = Instant::now();
     let k = 10000.min(data.len());
     let xs = data.x.select_rows(&(0..k).collect::<Vec<_>>());

@@ -118,14 +118,15 @@ fn train_eval_predict_summary_on_builtin_digits() {
             && report.contains("precision")
     );
 
-    let csv = ok(&[
+    let predict = [
         "predict",
         "--model",
         &model,
         "--data",
         "builtin:digits",
         "--proba",
-    ]);
+    ];
+    let csv = ok(&predict);
     let header = csv.lines().next().unwrap();
     assert_eq!(header, "prediction,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9");
     assert_eq!(csv.lines().count(), 1798);
@@ -141,14 +142,7 @@ fn train_eval_predict_summary_on_builtin_digits() {
 
     // A reader that stops early (`| head -1`) ends the command quietly, as with other Unix tools.
     let mut child = Command::new(BIN)
-        .args([
-            "predict",
-            "--model",
-            &model,
-            "--data",
-            "builtin:digits",
-            "--proba",
-        ])
+        .args(predict)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
