@@ -2,12 +2,18 @@
 //! threads, each computed single-threaded by the `faer` or `gemm` crate's kernels; and one sample
 //! through a layer as dot products.
 //!
-//! Which crate computes a block: on the Zen 3 machine measured (`BENCHMARKS.md`, change 10),
-//! `faer` was faster when the left operand's rows are contiguous (a layer's forward product
-//! `X·Wᵀ` and its input gradient `G·W`) and `gemm` when the left operand is read transposed (the
-//! weight gradient `Gᵀ·X`). So `f32` products take `faer` in the first case and `gemm` otherwise;
+//! Which crate computes a block depends on the CPU (`BENCHMARKS.md`, changes 10 and 12), measured
+//! inside training runs with the choice flipped after every step:
+//! - without AVX-512 (measured on an AMD Zen 3), `faer` was faster when the left operand's rows
+//!   are contiguous (a layer's forward product `X·Wᵀ` and its input gradient `G·W`), and `gemm`
+//!   when it is read transposed (the weight gradient `Gᵀ·X`); `f32` products follow that split;
+//! - with AVX-512 (measured on an Intel Xeon with two 512-bit FMA units per core), `gemm`'s
+//!   AVX-512 kernels were faster for every product (steps 4–10 % shorter than with the split), so
+//!   every product uses `gemm`.
+//!
 //! `f64` products (gradient checks) always take `gemm`, and so does everything when the `faer`
-//! feature (on by default) is off.
+//! feature (on by default) is off. The choice is fixed for a given CPU, so results stay
+//! bit-identical from run to run.
 
 use super::{kernels, sub, Cpu, Ptr};
 use crate::backend::Operand;
@@ -44,6 +50,9 @@ struct Gemm<T> {
     /// Row stride of C (the full product's `n`, also for column blocks).
     ldc: usize,
     accumulate: bool,
+    /// Whether an `f32` block whose left operand has contiguous rows goes to `faer`.
+    #[cfg_attr(not(feature = "faer"), allow(dead_code))]
+    faer_rows: bool,
 }
 
 impl<T: Float> Gemm<T> {
@@ -69,7 +78,10 @@ impl<T: Float> Gemm<T> {
     /// Every strided access must lie inside live buffers, and the output must not be aliased.
     unsafe fn run(self) {
         #[cfg(feature = "faer")]
-        if self.a_cs == 1 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        if self.faer_rows
+            && self.a_cs == 1
+            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        {
             // SAFETY: `T` is `f32` (checked just above), so the casts only rename the type;
             // the caller's promise covers the accesses.
             unsafe { self.run_faer_f32() };
@@ -98,6 +110,23 @@ impl<T: Float> Gemm<T> {
                 gemm::Parallelism::None,
             );
         }
+    }
+}
+
+/// Whether `f32` products whose left operand has contiguous rows go to `faer` on this CPU: with
+/// the `faer` feature, on CPUs without AVX-512 (see the module documentation).
+pub(super) fn faer_for_contiguous_rows() -> bool {
+    #[cfg(all(feature = "faer", target_arch = "x86_64"))]
+    {
+        super::simd::level() < 2
+    }
+    #[cfg(all(feature = "faer", not(target_arch = "x86_64")))]
+    {
+        true
+    }
+    #[cfg(not(feature = "faer"))]
+    {
+        false
     }
 }
 
@@ -198,6 +227,7 @@ impl<T: Float> Cpu<T> {
             c: Ptr(c.as_mut_ptr()),
             ldc: n,
             accumulate,
+            faer_rows: self.faer_rows,
         };
         let macs = m * n * k;
         let parts = if macs >= BALANCED_MIN_MACS {
@@ -238,8 +268,8 @@ mod tests {
     use crate::rng::Rng;
 
     /// The threaded (block-split) product equals a plain triple loop, for every transpose
-    /// combination, both split directions and both element types (so both kernel crates), adding
-    /// to `C` and overwriting it.
+    /// combination, both split directions, both element types and both kernel choices (so both
+    /// kernel crates, whichever this CPU would pick), adding to `C` and overwriting it.
     #[test]
     fn split_products_match_the_definition() {
         check_products::<f64>(1e-9);
@@ -267,9 +297,12 @@ mod tests {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let at = |i: usize, l: usize| if ta { a[l * m + i] } else { a[i * k + l] };
                 let bt = |l: usize, j: usize| if tb { b[j * k + l] } else { b[l * n + j] };
-                for threads in [1, 2, 3] {
+                for (threads, faer_rows) in
+                    [(1, false), (2, false), (3, false), (1, true), (2, true)]
+                {
                     for accumulate in [true, false] {
-                        let cpu = Cpu::<T>::with_threads(threads);
+                        let mut cpu = Cpu::<T>::with_threads(threads);
+                        cpu.faer_rows = faer_rows && cfg!(feature = "faer");
                         let mut c = vec![T::one(); m * n];
                         let (buf_a, buf_b) = (&a_t, &b_t);
                         cpu.matmul(
@@ -294,7 +327,7 @@ mod tests {
                                 let got = c[i * n + j].f64();
                                 assert!(
                                     (got - want).abs() < tol * (1.0 + want.abs()),
-                                    "{} {m}×{n}×{k} {ta} {tb} t{threads} acc {accumulate} ({i},{j}): {got} vs {want}",
+                                    "{} {m}×{n}×{k} {ta} {tb} t{threads} faer {faer_rows} acc {accumulate} ({i},{j}): {got} vs {want}",
                                     T::NAME
                                 );
                             }

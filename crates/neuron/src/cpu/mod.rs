@@ -54,6 +54,9 @@ unsafe fn sub<'a, T>(p: Ptr<T>, s: usize, e: usize) -> &'a mut [T] {
 pub struct Cpu<T> {
     threads: usize,
     team: Team,
+    /// Whether `f32` products whose left operand has contiguous rows use `faer`'s kernels (see
+    /// `matmul.rs`).
+    faer_rows: bool,
     _t: PhantomData<T>,
 }
 
@@ -75,6 +78,7 @@ impl<T> Cpu<T> {
         Cpu {
             threads,
             team: Team::get(threads),
+            faer_rows: matmul::faer_for_contiguous_rows(),
             _t: PhantomData,
         }
     }
