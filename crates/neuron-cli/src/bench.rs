@@ -64,6 +64,7 @@ pub fn measure_peak(threads: usize) -> f64 {
 
 fn peak_once(threads: usize) -> f64 {
     const ITERS: usize = 20_000_000;
+    let lanes = fma_lanes();
     let t0 = Instant::now();
     // One OS thread per core, so every core really runs its share at the same time.
     let total: f32 = std::thread::scope(|s| {
@@ -74,12 +75,27 @@ fn peak_once(threads: usize) -> f64 {
     });
     std::hint::black_box(total);
     let secs = t0.elapsed().as_secs_f64();
-    threads as f64 * ITERS as f64 * 12.0 * 8.0 * 2.0 / secs / 1e9
+    threads as f64 * ITERS as f64 * 12.0 * lanes as f64 * 2.0 / secs / 1e9
+}
+
+/// `f32` lanes of the widest FMA this CPU has (the width the product kernels use).
+fn fma_lanes() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            return 16;
+        }
+    }
+    8
 }
 
 fn fma_chains(iters: usize, seed: f32) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was just detected.
+            return unsafe { fma_chains_avx512(iters, seed) };
+        }
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             // SAFETY: the features were just detected.
             return unsafe { fma_chains_avx2(iters, seed) };
@@ -88,15 +104,32 @@ fn fma_chains(iters: usize, seed: f32) -> f32 {
     fma_chains_generic(iters, seed)
 }
 
+/// [`fma_chains_generic`] 16 lanes wide, written with intrinsics (the compiler turns the plain
+/// loop at this width into one latency-bound chain).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn fma_chains_avx512(iters: usize, seed: f32) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_set1_ps(seed); 12];
+    let a = _mm512_set1_ps(std::hint::black_box(0.999_999f32));
+    let b = _mm512_set1_ps(std::hint::black_box(1e-7f32));
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm512_fmadd_ps(*v, a, b);
+        }
+    }
+    acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn fma_chains_avx2(iters: usize, seed: f32) -> f32 {
     fma_chains_generic(iters, seed)
 }
 
+/// 12 independent chains of 8-lane multiply-adds (enough to hide the FMA latency on two units).
 #[inline(always)]
 fn fma_chains_generic(iters: usize, seed: f32) -> f32 {
-    // 12 independent accumulators of 8 lanes each hide the FMA latency.
     let mut acc = [[seed; 8]; 12];
     let (a, b) = (
         std::hint::black_box(0.999_999f32),
