@@ -69,7 +69,7 @@ pub mod train;
 
 pub use activation::Activation;
 pub use backend::{Backend, Operand};
-pub use cpu::Cpu;
+pub use cpu::{Cpu, CpuBuf};
 #[cfg(feature = "cuda")]
 pub use cuda::Cuda;
 pub use dataset::Dataset;

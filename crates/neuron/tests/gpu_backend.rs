@@ -55,7 +55,7 @@ struct Pair<T: GpuFloat, G: Backend<E = T>> {
 }
 
 struct Buf<T: GpuFloat, G: Backend<E = T>> {
-    c: Vec<T>,
+    c: <Cpu<T> as Backend>::Buf,
     g: G::Buf,
 }
 

@@ -15,7 +15,7 @@
 //! feature (on by default) is off. The choice is fixed for a given CPU, so results stay
 //! bit-identical from run to run.
 
-use super::{kernels, sub, Cpu, Ptr};
+use super::{kernels, sub, Cpu, CpuBuf, Ptr};
 use crate::backend::Operand;
 use crate::float::Float;
 
@@ -180,9 +180,9 @@ impl<T: Float> Cpu<T> {
         m: usize,
         n: usize,
         k: usize,
-        a: Operand<'_, Vec<T>>,
-        b: Operand<'_, Vec<T>>,
-        c: &mut Vec<T>,
+        a: Operand<'_, CpuBuf<T>>,
+        b: Operand<'_, CpuBuf<T>>,
+        c: &mut CpuBuf<T>,
         accumulate: bool,
     ) {
         if m == 0 || n == 0 {
@@ -290,10 +290,10 @@ mod tests {
         ] {
             let a: Vec<f64> = (0..m * k).map(|_| r.normal()).collect();
             let b: Vec<f64> = (0..k * n).map(|_| r.normal()).collect();
-            let (a_t, b_t): (Vec<T>, Vec<T>) = (
-                a.iter().map(|&v| T::of(v)).collect(),
-                b.iter().map(|&v| T::of(v)).collect(),
-            );
+            let to_t = |v: &[f64]| {
+                CpuBuf::from_slice(&v.iter().map(|&x| T::of(x)).collect::<Vec<T>>()).unwrap()
+            };
+            let (a_t, b_t) = (to_t(&a), to_t(&b));
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let at = |i: usize, l: usize| if ta { a[l * m + i] } else { a[i * k + l] };
                 let bt = |l: usize, j: usize| if tb { b[j * k + l] } else { b[l * n + j] };
@@ -303,7 +303,7 @@ mod tests {
                     for accumulate in [true, false] {
                         let mut cpu = Cpu::<T>::with_threads(threads);
                         cpu.faer_rows = faer_rows && cfg!(feature = "faer");
-                        let mut c = vec![T::one(); m * n];
+                        let mut c = CpuBuf::from_slice(&vec![T::one(); m * n]).unwrap();
                         let (buf_a, buf_b) = (&a_t, &b_t);
                         cpu.matmul(
                             m,

@@ -1,6 +1,7 @@
-//! The CPU backend: `Vec<T>` buffers, `gemm` for matrix products, plain loops (auto-vectorised)
-//! for everything else.
+//! The CPU backend: 64-byte-aligned [`CpuBuf`] buffers, the `gemm` and `faer` crates for matrix
+//! products, plain loops (vectorised for the CPU at run time) for everything else.
 
+mod buffer;
 mod kernels;
 mod matmul;
 mod pages;
@@ -10,6 +11,7 @@ mod update;
 
 use std::marker::PhantomData;
 
+pub use buffer::CpuBuf;
 use team::Team;
 
 use crate::activation::Activation;
@@ -116,7 +118,7 @@ impl<T> Cpu<T> {
 
 impl<T: Float> Backend for Cpu<T> {
     type E = T;
-    type Buf = Vec<T>;
+    type Buf = CpuBuf<T>;
     type Idx = Vec<usize>;
 
     fn name(&self) -> String {
@@ -128,15 +130,15 @@ impl<T: Float> Backend for Cpu<T> {
         )
     }
 
-    fn alloc(&self, len: usize) -> Result<Vec<T>> {
-        Ok(vec![T::zero(); len])
+    fn alloc(&self, len: usize) -> Result<CpuBuf<T>> {
+        CpuBuf::zeroed(len)
     }
 
-    fn upload(&self, data: &[T]) -> Result<Vec<T>> {
-        Ok(pages::copy_of(data))
+    fn upload(&self, data: &[T]) -> Result<CpuBuf<T>> {
+        pages::copy_of(data)
     }
 
-    fn write(&self, data: &[T], buf: &mut Vec<T>) -> Result<()> {
+    fn write(&self, data: &[T], buf: &mut CpuBuf<T>) -> Result<()> {
         if buf.len() < data.len() {
             return Err(crate::NeuronError::shape(
                 "write",
@@ -148,7 +150,7 @@ impl<T: Float> Backend for Cpu<T> {
         Ok(())
     }
 
-    fn download(&self, buf: &Vec<T>, out: &mut [T]) -> Result<()> {
+    fn download(&self, buf: &CpuBuf<T>, out: &mut [T]) -> Result<()> {
         if buf.len() < out.len() {
             return Err(crate::NeuronError::shape(
                 "download",
@@ -160,11 +162,11 @@ impl<T: Float> Backend for Cpu<T> {
         Ok(())
     }
 
-    fn copy(&self, len: usize, src: &Vec<T>, dst: &mut Vec<T>) {
+    fn copy(&self, len: usize, src: &CpuBuf<T>, dst: &mut CpuBuf<T>) {
         dst[..len].copy_from_slice(&src[..len]);
     }
 
-    fn fill(&self, len: usize, v: T, buf: &mut Vec<T>) {
+    fn fill(&self, len: usize, v: T, buf: &mut CpuBuf<T>) {
         buf[..len].fill(v);
     }
 
@@ -173,9 +175,9 @@ impl<T: Float> Backend for Cpu<T> {
         m: usize,
         n: usize,
         k: usize,
-        a: Operand<'_, Vec<T>>,
-        b: Operand<'_, Vec<T>>,
-        c: &mut Vec<T>,
+        a: Operand<'_, CpuBuf<T>>,
+        b: Operand<'_, CpuBuf<T>>,
+        c: &mut CpuBuf<T>,
         accumulate: bool,
     ) {
         self.product(m, n, k, a, b, c, accumulate)
@@ -186,9 +188,9 @@ impl<T: Float> Backend for Cpu<T> {
         act: Activation,
         rows: usize,
         cols: usize,
-        bias: Option<&Vec<T>>,
-        z: &mut Vec<T>,
-        y: &mut Vec<T>,
+        bias: Option<&CpuBuf<T>>,
+        z: &mut CpuBuf<T>,
+        y: &mut CpuBuf<T>,
     ) {
         let bias = bias.map(|b| &b[..cols]);
         let (zp, yp) = (
@@ -202,7 +204,7 @@ impl<T: Float> Backend for Cpu<T> {
         });
     }
 
-    fn act_forward(&self, act: Activation, n: usize, x: &Vec<T>, y: &mut Vec<T>) {
+    fn act_forward(&self, act: Activation, n: usize, x: &CpuBuf<T>, y: &mut CpuBuf<T>) {
         let (x, yp) = (&x[..n], Ptr(y[..n].as_mut_ptr()));
         self.split(n, self.chunk(n, 64), |s, e| {
             // SAFETY: disjoint ranges (see `split`).
@@ -214,10 +216,10 @@ impl<T: Float> Backend for Cpu<T> {
         &self,
         act: Activation,
         n: usize,
-        z: &Vec<T>,
-        y: &Vec<T>,
-        gy: &Vec<T>,
-        gz: &mut Vec<T>,
+        z: &CpuBuf<T>,
+        y: &CpuBuf<T>,
+        gy: &CpuBuf<T>,
+        gz: &mut CpuBuf<T>,
     ) {
         let (z, y, gy, gp) = (&z[..n], &y[..n], &gy[..n], Ptr(gz[..n].as_mut_ptr()));
         self.split(n, self.chunk(n, 64), |s, e| {
@@ -226,7 +228,7 @@ impl<T: Float> Backend for Cpu<T> {
         });
     }
 
-    fn col_sum(&self, rows: usize, cols: usize, g: &Vec<T>, out: &mut Vec<T>) {
+    fn col_sum(&self, rows: usize, cols: usize, g: &CpuBuf<T>, out: &mut CpuBuf<T>) {
         let (g, op) = (&g[..rows * cols], Ptr(out[..cols].as_mut_ptr()));
         // Split by columns: each thread sums whole columns, so the result does not depend on
         // the number of threads.
@@ -241,7 +243,7 @@ impl<T: Float> Backend for Cpu<T> {
         });
     }
 
-    fn softmax(&self, rows: usize, cols: usize, x: &Vec<T>, y: &mut Vec<T>) {
+    fn softmax(&self, rows: usize, cols: usize, x: &CpuBuf<T>, y: &mut CpuBuf<T>) {
         let (x, yp) = (&x[..rows * cols], Ptr(y[..rows * cols].as_mut_ptr()));
         self.split(rows * cols, self.row_chunk(rows, cols) * cols, |s, e| {
             // SAFETY: disjoint ranges (see `split`).
@@ -249,7 +251,14 @@ impl<T: Float> Backend for Cpu<T> {
         });
     }
 
-    fn softmax_backward(&self, rows: usize, cols: usize, y: &Vec<T>, gy: &Vec<T>, gx: &mut Vec<T>) {
+    fn softmax_backward(
+        &self,
+        rows: usize,
+        cols: usize,
+        y: &CpuBuf<T>,
+        gy: &CpuBuf<T>,
+        gx: &mut CpuBuf<T>,
+    ) {
         let n = rows * cols;
         let (y, gy, gp) = (&y[..n], &gy[..n], Ptr(gx[..n].as_mut_ptr()));
         self.split(n, self.row_chunk(rows, cols) * cols, |s, e| {
@@ -260,7 +269,15 @@ impl<T: Float> Backend for Cpu<T> {
         });
     }
 
-    fn dropout(&self, n: usize, p: f64, seed: u64, x: &Vec<T>, mask: &mut Vec<T>, y: &mut Vec<T>) {
+    fn dropout(
+        &self,
+        n: usize,
+        p: f64,
+        seed: u64,
+        x: &CpuBuf<T>,
+        mask: &mut CpuBuf<T>,
+        y: &mut CpuBuf<T>,
+    ) {
         let (x, mp, yp) = (
             &x[..n],
             Ptr(mask[..n].as_mut_ptr()),
@@ -273,7 +290,7 @@ impl<T: Float> Backend for Cpu<T> {
         });
     }
 
-    fn mul(&self, n: usize, a: &Vec<T>, b: &Vec<T>, out: &mut Vec<T>) {
+    fn mul(&self, n: usize, a: &CpuBuf<T>, b: &CpuBuf<T>, out: &mut CpuBuf<T>) {
         let (a, b, op) = (&a[..n], &b[..n], Ptr(out[..n].as_mut_ptr()));
         self.split(n, self.chunk(n, 64), |s, e| {
             // SAFETY: disjoint ranges (see `split`).
@@ -291,11 +308,11 @@ impl<T: Float> Backend for Cpu<T> {
     fn gather_rows(
         &self,
         cols: usize,
-        src: &Vec<T>,
+        src: &CpuBuf<T>,
         idx: &Vec<usize>,
         start: usize,
         rows: usize,
-        dst: &mut Vec<T>,
+        dst: &mut CpuBuf<T>,
     ) {
         let idx = &idx[start..start + rows];
         let dp = Ptr(dst[..rows * cols].as_mut_ptr());
@@ -313,8 +330,8 @@ impl<T: Float> Backend for Cpu<T> {
         aug: &Augment,
         rows: usize,
         seed: u64,
-        src: &Vec<T>,
-        dst: &mut Vec<T>,
+        src: &CpuBuf<T>,
+        dst: &mut CpuBuf<T>,
     ) {
         let px = aug.height * aug.width;
         let dp = Ptr(dst[..rows * px].as_mut_ptr());
@@ -338,10 +355,10 @@ impl<T: Float> Backend for Cpu<T> {
         loss: &Loss,
         rows: usize,
         cols: usize,
-        output: &Vec<T>,
-        target: &Vec<T>,
-        grad: &mut Vec<T>,
-        acc: &mut Vec<T>,
+        output: &CpuBuf<T>,
+        target: &CpuBuf<T>,
+        grad: &mut CpuBuf<T>,
+        acc: &mut CpuBuf<T>,
     ) {
         let (sum, correct) = match *loss {
             Loss::Mse => kernels::mse(rows, cols, output, target, grad),
@@ -354,15 +371,15 @@ impl<T: Float> Backend for Cpu<T> {
         acc[1] += T::of(correct);
     }
 
-    fn sum_squares(&self, n: usize, x: &Vec<T>) -> f64 {
+    fn sum_squares(&self, n: usize, x: &CpuBuf<T>) -> f64 {
         x[..n].iter().map(|&v| v.f64() * v.f64()).sum()
     }
 
-    fn all_finite(&self, n: usize, x: &Vec<T>) -> bool {
+    fn all_finite(&self, n: usize, x: &CpuBuf<T>) -> bool {
         x[..n].iter().all(|v| v.is_finite())
     }
 
-    fn scale(&self, n: usize, s: T, x: &mut Vec<T>) {
+    fn scale(&self, n: usize, s: T, x: &mut CpuBuf<T>) {
         x[..n].iter_mut().for_each(|v| *v *= s);
     }
 
@@ -370,9 +387,9 @@ impl<T: Float> Backend for Cpu<T> {
         &self,
         n: usize,
         h: &SgdHyper,
-        w: &mut Vec<T>,
-        g: &Vec<T>,
-        vel: Option<&mut Vec<T>>,
+        w: &mut CpuBuf<T>,
+        g: &CpuBuf<T>,
+        vel: Option<&mut CpuBuf<T>>,
     ) {
         let (g, wp) = (&g[..n], Ptr(w[..n].as_mut_ptr()));
         let vp = vel.map(|v| Ptr(v[..n].as_mut_ptr()));
@@ -387,10 +404,10 @@ impl<T: Float> Backend for Cpu<T> {
         &self,
         n: usize,
         h: &AdamHyper,
-        w: &mut Vec<T>,
-        g: &Vec<T>,
-        m: &mut Vec<T>,
-        v: &mut Vec<T>,
+        w: &mut CpuBuf<T>,
+        g: &CpuBuf<T>,
+        m: &mut CpuBuf<T>,
+        v: &mut CpuBuf<T>,
     ) {
         let (g, wp, mp, vp) = (
             &g[..n],
@@ -409,9 +426,9 @@ impl<T: Float> Backend for Cpu<T> {
         &self,
         n: usize,
         h: &RmsPropHyper,
-        w: &mut Vec<T>,
-        g: &Vec<T>,
-        sq: &mut Vec<T>,
+        w: &mut CpuBuf<T>,
+        g: &CpuBuf<T>,
+        sq: &mut CpuBuf<T>,
     ) {
         let (g, wp, sp) = (&g[..n], Ptr(w[..n].as_mut_ptr()), Ptr(sq[..n].as_mut_ptr()));
         self.split(n, self.chunk(n, 64), |s, e| {

@@ -6,6 +6,9 @@
 //! memory that asks for them (`madvise(MADV_HUGEPAGE)`) when transparent huge pages are in
 //! `madvise` or `always` mode; elsewhere the advice is a no-op and nothing changes.
 
+use super::buffer::CpuBuf;
+use crate::error::Result;
+
 /// Buffers smaller than this are left alone (they span few pages).
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const MIN_BYTES: usize = 8 << 20;
@@ -13,22 +16,19 @@ const MIN_BYTES: usize = 8 << 20;
 const HUGE: usize = 2 << 20;
 
 /// A buffer holding a copy of `data`, whose memory asked for huge pages before it was touched.
-pub(super) fn copy_of<T: Copy>(data: &[T]) -> Vec<T> {
-    let mut v = Vec::with_capacity(data.len());
-    advise(&mut v);
-    v.extend_from_slice(data);
-    v
+pub(super) fn copy_of<T: Copy>(data: &[T]) -> Result<CpuBuf<T>> {
+    CpuBuf::copy_with(data, advise)
 }
 
-/// Advises huge pages for the 2 MiB-aligned interior of `v`'s (still untouched) allocation.
+/// Advises huge pages for the 2 MiB-aligned interior of a new (still untouched) allocation of
+/// `bytes` bytes at `p`.
 #[cfg(target_os = "linux")]
-fn advise<T>(v: &mut Vec<T>) {
-    let bytes = v.capacity() * std::mem::size_of::<T>();
+fn advise(p: *mut u8, bytes: usize) {
     if bytes < MIN_BYTES {
         return;
     }
-    let start = (v.as_mut_ptr() as usize).next_multiple_of(HUGE);
-    let end = (v.as_mut_ptr() as usize + bytes) / HUGE * HUGE;
+    let start = (p as usize).next_multiple_of(HUGE);
+    let end = (p as usize + bytes) / HUGE * HUGE;
     if end > start {
         // SAFETY: advice only, on whole pages inside this live allocation; the result is ignored
         // because a kernel without transparent huge pages simply keeps small pages.
@@ -40,7 +40,7 @@ fn advise<T>(v: &mut Vec<T>) {
 
 /// Other systems: nothing to advise.
 #[cfg(not(target_os = "linux"))]
-fn advise<T>(_: &mut Vec<T>) {}
+fn advise(_: *mut u8, _: usize) {}
 
 #[cfg(test)]
 mod tests {
@@ -50,7 +50,7 @@ mod tests {
     fn copies_are_exact_at_every_size() {
         for n in [0, 1, 1000, (MIN_BYTES / 4) + 12345] {
             let data: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
-            assert_eq!(copy_of(&data), data);
+            assert_eq!(&copy_of(&data).unwrap()[..], &data[..]);
         }
     }
 }
