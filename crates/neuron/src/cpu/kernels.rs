@@ -164,16 +164,18 @@ pub(super) fn dropout<T: Float>(
     }
 }
 
-/// Returns (Σ_rows per-row loss, correct count); writes ∂(mean loss)/∂output into `grad`.
+/// The loss kernels work on `rows` rows of a batch of `total` rows: each returns (Σ_rows per-row
+/// loss, correct count) over its rows and writes ∂(mean loss over the batch)/∂output into `grad`.
 pub(super) fn mse<T: Float>(
     rows: usize,
     cols: usize,
+    total: usize,
     out: &[T],
     t: &[T],
     grad: &mut [T],
 ) -> (f64, f64) {
     let n = rows * cols;
-    let scale = T::of(2.0 / n as f64);
+    let scale = T::of(2.0 / (total * cols) as f64);
     let mut sum = 0.0f64;
     for ((g, &o), &tt) in grad[..n].iter_mut().zip(&out[..n]).zip(&t[..n]) {
         let d = o - tt;
@@ -186,12 +188,13 @@ pub(super) fn mse<T: Float>(
 pub(super) fn softmax_xent<T: Float>(
     rows: usize,
     cols: usize,
+    total: usize,
     smoothing: f64,
     logits: &[T],
     labels: &[T],
     grad: &mut [T],
 ) -> (f64, f64) {
-    let inv_n = T::of(1.0 / rows as f64);
+    let inv_n = T::of(1.0 / total as f64);
     let eps = T::of(smoothing);
     let off = T::of(smoothing / cols as f64);
     let on = T::one() - eps + off;
@@ -229,12 +232,13 @@ pub(super) fn softmax_xent<T: Float>(
 pub(super) fn bce_logits<T: Float>(
     rows: usize,
     cols: usize,
+    total: usize,
     out: &[T],
     t: &[T],
     grad: &mut [T],
 ) -> (f64, f64) {
     let n = rows * cols;
-    let inv = T::of(1.0 / n as f64);
+    let inv = T::of(1.0 / (total * cols) as f64);
     let (zero, one) = (T::zero(), T::one());
     let mut sum = 0.0f64;
     let mut correct = 0.0f64;
