@@ -4,8 +4,10 @@
 use std::time::Instant;
 
 use anyhow::Result;
+use neuron::profile::Profiled;
 use neuron::{
-    Backend, Dataset, FitConfig, Loss, Matrix, Optimizer, OptimizerConfig, Rng, Sequential, Silent,
+    Backend, Control, Dataset, Event, FitConfig, Loss, Matrix, Optimizer, OptimizerConfig, Rng,
+    Sequential,
 };
 use serde_json::json;
 
@@ -29,6 +31,9 @@ pub struct BenchArgs {
     /// Use random data even when Fashion-MNIST is installed.
     #[arg(long)]
     pub synthetic: bool,
+    /// Also print where each configuration's training time goes, operation by operation.
+    #[arg(long)]
+    pub ops: bool,
     /// Where to run: cpu, cuda or cuda:N (needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -161,6 +166,70 @@ fn load(synthetic: bool) -> Result<(Dataset<f32>, bool)> {
     Ok((Dataset::classification(x, &labels)?, false))
 }
 
+/// Trains one configuration for a warm-up epoch and `epochs` timed ones, in one `fit` so the data
+/// are uploaded once, as in real training; `warmed_up` runs when the warm-up epoch ends and
+/// `trained` when training ends. Returns the timed epochs' seconds and the training accuracy.
+fn train_config<C: Backend<E = f32>>(
+    be: C,
+    hidden: &[usize],
+    batch: usize,
+    epochs: usize,
+    data: &Dataset<f32>,
+    mut warmed_up: impl FnMut(),
+    trained: impl FnOnce(),
+) -> Result<(Vec<f64>, f64)> {
+    let mut b = Sequential::builder(784);
+    for &h in hidden {
+        b = b.dense(h).relu();
+    }
+    let mut model = b.dense(10).loss(Loss::cross_entropy()).seed(1).build(be)?;
+    let mut opt = Optimizer::new(OptimizerConfig::adam(1e-3))?;
+    let cfg = FitConfig {
+        epochs: epochs + 1,
+        batch_size: batch,
+        seed: 0,
+        drop_last: true,
+        ..FitConfig::default()
+    };
+    let mut observer = |e: &Event<'_>| {
+        if matches!(e, Event::EpochEnd(r) if r.epoch == 1) {
+            warmed_up();
+        }
+        Control::Continue
+    };
+    let history = model.fit(&mut opt, data, None, &cfg, &mut observer)?;
+    trained();
+    let times = history.epochs.iter().skip(1).map(|r| r.seconds).collect();
+    Ok((times, model.evaluate(data)?.accuracy.unwrap_or(0.0)))
+}
+
+/// The operations of `epochs` timed epochs that took `total` seconds, the slowest first; those
+/// under 0.1 % of the time are summed on one line.
+fn print_ops(ops: &[neuron::profile::OpTime], total: f64, epochs: usize) {
+    let e = epochs as f64;
+    let (shown, rest): (Vec<_>, Vec<_>) = ops.iter().partition(|o| o.seconds >= 1e-3 * total);
+    for o in &shown {
+        println!(
+            "    {:<32} {:>8.4} s/epoch {:>6.1}% {:>9.0} calls/epoch",
+            o.name,
+            o.seconds / e,
+            100.0 * o.seconds / total,
+            o.calls as f64 / e
+        );
+    }
+    let rest_s: f64 = rest.iter().map(|o| o.seconds).sum();
+    let measured: f64 = ops.iter().map(|o| o.seconds).sum();
+    println!(
+        "    {:<32} {:>8.4} s/epoch {:>6.1}%\n    {:<32} {:>8.4} s/epoch {:>6.1}%",
+        format!("{} other operations", rest.len()),
+        rest_s / e,
+        100.0 * rest_s / total,
+        "outside the backend",
+        (total - measured).max(0.0) / e,
+        100.0 * (total - measured).max(0.0) / total
+    );
+}
+
 /// The `q`-quantile of sorted, non-empty values (nearest rank).
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
@@ -224,26 +293,24 @@ fn bench_on<B: Backend<E = f32>>(a: &BenchArgs, threads: usize, be: B) -> Result
         if only.as_ref().is_some_and(|o| !o.contains(&name)) {
             continue;
         }
-        let mut b = Sequential::builder(784);
-        for &h in hidden {
-            b = b.dense(h).relu();
-        }
-        let mut model = b
-            .dense(10)
-            .loss(Loss::cross_entropy())
-            .seed(1)
-            .build(be.clone())?;
-        let mut opt = Optimizer::new(OptimizerConfig::adam(1e-3))?;
-        // One fit of warm-up + timed epochs: the data are uploaded once, as in real training.
-        let cfg = FitConfig {
-            epochs: a.epochs + 1,
-            batch_size: batch,
-            seed: 0,
-            drop_last: true,
-            ..FitConfig::default()
+        let (times, acc, ops) = if a.ops {
+            let p = Profiled::new(be.clone());
+            let mut report = Vec::new();
+            let (times, acc) = train_config(
+                p.clone(),
+                hidden,
+                batch,
+                a.epochs,
+                &data,
+                || p.reset(),
+                || report = p.report(),
+            )?;
+            (times, acc, Some(report))
+        } else {
+            let (times, acc) =
+                train_config(be.clone(), hidden, batch, a.epochs, &data, || {}, || {})?;
+            (times, acc, None)
         };
-        let history = model.fit(&mut opt, &data, None, &cfg, &mut Silent)?;
-        let times: Vec<f64> = history.epochs.iter().skip(1).map(|r| r.seconds).collect();
         let s = median(times.clone());
         let min = times.iter().copied().fold(f64::INFINITY, f64::min);
         let samples = (data.len() / batch * batch) as f64;
@@ -251,7 +318,6 @@ fn bench_on<B: Backend<E = f32>>(a: &BenchArgs, threads: usize, be: B) -> Result
         widths.extend_from_slice(hidden);
         widths.push(10);
         let gflops = 2.0 * train_macs_per_sample(&widths) * samples / s / 1e9;
-        let acc = model.evaluate(&data)?.accuracy.unwrap_or(0.0);
         if !a.json {
             println!(
                 "{name:<11} {s:>9.3} {:>10.0} {gflops:>9.1} {:>7} {:>9.2}% {min:>12.3}",
@@ -264,8 +330,23 @@ fn bench_on<B: Backend<E = f32>>(a: &BenchArgs, threads: usize, be: B) -> Result
                 acc * 100.0
             );
         }
-        results.push(json!({"config": name, "layers": widths, "batch": batch, "s_per_epoch": s, "s_per_epoch_all": times,
-            "samples_per_s": samples / s, "gflops": gflops, "share_of_peak": if cpu { json!(gflops / peak) } else { json!(null) }, "train_accuracy": acc}));
+        let mut result = json!({"config": name, "layers": widths, "batch": batch, "s_per_epoch": s, "s_per_epoch_all": times,
+            "samples_per_s": samples / s, "gflops": gflops, "share_of_peak": if cpu { json!(gflops / peak) } else { json!(null) }, "train_accuracy": acc});
+        if let Some(ops) = ops {
+            let total: f64 = times.iter().sum();
+            let per_epoch = |x: f64| x / times.len() as f64;
+            if !a.json {
+                print_ops(&ops, total, times.len());
+            }
+            result["ops"] = ops
+                .iter()
+                .map(|o| {
+                    json!({"op": o.name, "calls_per_epoch": per_epoch(o.calls as f64),
+                    "s_per_epoch": per_epoch(o.seconds), "share": o.seconds / total})
+                })
+                .collect();
+        }
+        results.push(result);
     }
     // Prediction latency and throughput of the small model.
     let mut model = Sequential::builder(784)

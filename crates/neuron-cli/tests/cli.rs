@@ -377,9 +377,16 @@ fn bench_on_random_data_says_so() {
         "1",
         "--synthetic",
     ];
-    let j = json(&ok(&[&args[..], &["--json"]].concat()));
+    let j = json(&ok(&[&args[..], &["--json", "--ops"]].concat()));
     assert_eq!(j["data"], "random");
     let c = &j["configs"][0];
+    // --ops: the time of every backend operation, the products by shape, the slowest first.
+    let ops = c["ops"].as_array().unwrap();
+    let op = |name: &str| ops.iter().find(|o| o["op"] == name).unwrap();
+    assert_eq!(op("matmul 128×256×784 NT")["calls_per_epoch"], 468.0);
+    assert_eq!(op("adam_update")["calls_per_epoch"], 6.0 * 468.0);
+    let shares: Vec<f64> = ops.iter().map(|o| o["share"].as_f64().unwrap()).collect();
+    assert!(shares.windows(2).all(|w| w[0] >= w[1]) && shares.iter().sum::<f64>() <= 1.05);
     assert_eq!(c["config"], "small-128");
     assert_eq!(c["batch"], 128);
     assert!(c["s_per_epoch"].as_f64().unwrap() > 0.0);

@@ -59,6 +59,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod optimizer;
 pub mod preprocess;
+pub mod profile;
 pub mod rmsprop;
 pub mod rng;
 pub mod schedule;
