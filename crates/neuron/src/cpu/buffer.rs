@@ -2,9 +2,11 @@
 //!
 //! A 64-byte vector load (AVX-512) from an address that is not a multiple of 64 reads two cache
 //! lines. `Vec`'s memory comes from `malloc`, which aligns to 16 bytes only, so a weight matrix
-//! could start 16, 32 or 48 bytes into a line and every one of its rows straddle lines: on the
-//! Intel Xeon measured, one sample through the 784→256 layer took 12 µs from such a buffer and
-//! 9 µs from an aligned one (`BENCHMARKS.md`, change 13). Aligning every buffer costs nothing.
+//! could start 16, 32 or 48 bytes into a line and every load from it straddle two lines. On the
+//! Intel Xeon measured (`BENCHMARKS.md`, change 13; `bench/gemv_alignment.c`), one sample
+//! through a 784→256 layer with AVX-512 loads took 6.3–6.4 µs on one core from an aligned matrix
+//! and 12.0–13.7 µs from one 16, 32 or 48 bytes off (AVX2 loads: 8.6 against 8.8–14.1 µs): with
+//! unaligned buffers the AVX-512 one-sample kernel lost to the AVX2 one, with aligned ones it wins.
 
 use std::alloc::{self, Layout};
 use std::fmt;
