@@ -69,44 +69,37 @@ pub fn measure_peak(threads: usize) -> f64 {
 
 fn peak_once(threads: usize) -> f64 {
     const ITERS: usize = 20_000_000;
-    let lanes = fma_lanes();
     let t0 = Instant::now();
     // One OS thread per core, so every core really runs its share at the same time.
-    let total: f32 = std::thread::scope(|s| {
+    let (total, lanes) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|i| s.spawn(move || fma_chains(ITERS, i as f32 * 1e-9)))
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or((0.0, 0)))
+            .fold((0.0f32, 0), |(t, l), (v, lanes)| (t + v, l.max(lanes)))
     });
     std::hint::black_box(total);
     let secs = t0.elapsed().as_secs_f64();
     threads as f64 * ITERS as f64 * 12.0 * lanes as f64 * 2.0 / secs / 1e9
 }
 
-/// `f32` lanes of the widest FMA this CPU has (the width the product kernels use).
-fn fma_lanes() -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f") {
-            return 16;
-        }
-    }
-    8
-}
-
-fn fma_chains(iters: usize, seed: f32) -> f32 {
+/// 12 chains of `iters` multiply-adds at the widest vector width this CPU has (the width the
+/// product kernels use): their sum, and the `f32` lanes per multiply-add.
+fn fma_chains(iters: usize, seed: f32) -> (f32, usize) {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: the feature was just detected.
-            return unsafe { fma_chains_avx512(iters, seed) };
+            return (unsafe { fma_chains_avx512(iters, seed) }, 16);
         }
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             // SAFETY: the features were just detected.
-            return unsafe { fma_chains_avx2(iters, seed) };
+            return (unsafe { fma_chains_avx2(iters, seed) }, 8);
         }
     }
-    fma_chains_generic(iters, seed)
+    (fma_chains_generic(iters, seed), 8)
 }
 
 /// [`fma_chains_generic`] 16 lanes wide, written with intrinsics (the compiler turns the plain

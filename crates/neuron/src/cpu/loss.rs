@@ -27,8 +27,7 @@ impl<T: Float> Cpu<T> {
         let mut partial = [(0.0f64, 0.0f64); LOSS_MAX_PARTS];
         let (pp, gp) = (Ptr(partial.as_mut_ptr()), Ptr(grad.as_mut_ptr()));
         assert!(output.len() >= rows * cols && grad.len() >= rows * cols);
-        self.team.run(parts, &|i| {
-            let (r0, r1) = (i * step, ((i + 1) * step).min(rows));
+        self.split(rows, step, |r0, r1| {
             let (n, out) = (r1 - r0, &output[r0 * cols..r1 * cols]);
             // SAFETY: each part writes its own rows of `grad` and its own slot of `partial`.
             let g = unsafe { sub(gp, r0 * cols, r1 * cols) };
@@ -40,6 +39,7 @@ impl<T: Float> Cpu<T> {
                 }
                 Loss::BinaryCrossEntropy => kernels::bce_logits(n, cols, rows, out, cells(), g),
             };
+            let i = r0 / step;
             // SAFETY: as above.
             unsafe { sub(pp, i, i + 1)[0] = r };
         });
