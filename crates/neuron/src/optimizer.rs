@@ -424,20 +424,46 @@ impl<B: Backend> Optimizer<B> {
     pub fn snapshot(&self, be: &B) -> Result<OptimizerSnapshot<B>> {
         let mut slots = Vec::with_capacity(self.slots.len());
         for (s, &len) in self.slots.iter().zip(&self.lens) {
-            let mut per = Vec::with_capacity(s.len());
-            for buf in s {
-                let mut c = be.alloc(len)?;
-                be.copy(len, buf, &mut c);
-                per.push(c);
-            }
-            slots.push(per);
+            slots.push((0..s.len()).map(|_| be.alloc(len)).collect::<Result<_>>()?);
         }
-        Ok(OptimizerSnapshot {
-            step: self.step,
+        let mut snap = OptimizerSnapshot {
+            step: 0,
             slots,
             lens: self.lens.clone(),
-            pending: self.pending.clone(),
-        })
+            pending: None,
+        };
+        self.copy_to(be, &mut snap);
+        Ok(snap)
+    }
+
+    /// [`Optimizer::snapshot`] into `snap`, reusing its buffers when they have the sizes of this
+    /// optimizer's state (as from one epoch to the next), so that it allocates nothing then.
+    pub fn snapshot_into(&self, be: &B, snap: &mut Option<OptimizerSnapshot<B>>) -> Result<()> {
+        match snap {
+            Some(s)
+                if s.lens == self.lens
+                    && s.slots.len() == self.slots.len()
+                    && s.slots
+                        .iter()
+                        .zip(&self.slots)
+                        .all(|(a, b)| a.len() == b.len()) =>
+            {
+                self.copy_to(be, s);
+            }
+            _ => *snap = Some(self.snapshot(be)?),
+        }
+        Ok(())
+    }
+
+    /// Copies the state into `snap`, whose buffers have its sizes.
+    fn copy_to(&self, be: &B, snap: &mut OptimizerSnapshot<B>) {
+        for ((s, c), &len) in self.slots.iter().zip(&mut snap.slots).zip(&self.lens) {
+            for (buf, copy) in s.iter().zip(c) {
+                be.copy(len, buf, copy);
+            }
+        }
+        snap.step = self.step;
+        snap.pending.clone_from(&self.pending);
     }
 
     /// Returns to the state saved by [`Optimizer::snapshot`].

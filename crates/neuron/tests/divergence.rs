@@ -4,8 +4,8 @@
 mod common;
 
 use neuron::{
-    Backend, Cpu, Dataset, FitConfig, Loss, Matrix, NeuronError, Optimizer, OptimizerConfig, Rng,
-    Sequential, Silent,
+    Backend, Cpu, Dataset, FitConfig, Loss, LrSchedule, Matrix, NeuronError, Optimizer,
+    OptimizerConfig, Rng, Sequential, Silent,
 };
 
 fn diverging_epoch_is_rolled_back<B: Backend<E = f32>>(be: B) {
@@ -48,16 +48,61 @@ fn diverging_epoch_is_rolled_back<B: Backend<E = f32>>(be: B) {
     assert_eq!((after.step, &after.slots), (wild.step, &wild.slots));
 }
 
+/// A later epoch of the same `fit` diverges (the learning rate grows 10³⁰-fold per epoch): the
+/// model and optimizer return to where the previous epoch left them, as a one-epoch run shows.
+fn later_diverging_epoch_is_rolled_back<B: Backend<E = f32>>(be: B) {
+    let mut r = Rng::new(5);
+    let x = Matrix::from_vec(96, 4, (0..384).map(|_| r.normal() as f32).collect()).unwrap();
+    let y = Matrix::from_vec(96, 1, (0..96).map(|i| x.get(i, 1) - x.get(i, 2)).collect()).unwrap();
+    let data = Dataset::new(x, y).unwrap();
+    let build = || {
+        Sequential::builder(4)
+            .dense(6)
+            .relu()
+            .dense(1)
+            .loss(Loss::Mse)
+            .seed(3)
+            .build(be.clone())
+            .unwrap()
+    };
+    let config = OptimizerConfig::adam(1e-2).schedule(LrSchedule::Exponential { gamma: 1e30 });
+    let cfg = |epochs| FitConfig {
+        epochs,
+        batch_size: 8,
+        seed: 2,
+        ..FitConfig::default()
+    };
+    let (mut one, mut opt_one) = (build(), Optimizer::new(config.clone()).unwrap());
+    one.fit(&mut opt_one, &data, None, &cfg(1), &mut Silent)
+        .unwrap();
+    let (mut m, mut opt) = (build(), Optimizer::new(config).unwrap());
+    let err = m
+        .fit(&mut opt, &data, None, &cfg(3), &mut Silent)
+        .unwrap_err();
+    assert!(matches!(err, NeuronError::Diverged(_)), "{err}");
+    assert!(err.to_string().contains("epoch 2"), "{err}");
+    assert_eq!(
+        m.params().unwrap(),
+        one.params().unwrap(),
+        "on {}",
+        be.name()
+    );
+    let (got, want) = (opt.state(&be).unwrap(), opt_one.state(&be).unwrap());
+    assert_eq!((got.step, &got.slots), (want.step, &want.slots));
+}
+
 #[test]
 fn a_diverging_epoch_is_rolled_back_exactly() {
     diverging_epoch_is_rolled_back(Cpu::<f32>::new());
+    later_diverging_epoch_is_rolled_back(Cpu::<f32>::new());
 }
 
 #[test]
 fn a_diverging_epoch_is_rolled_back_exactly_on_the_emulated_gpu() {
     // The GPU backend checks the loss every 32 steps: the rollback must not depend on it.
     if let Some(g) = common::emu::emulated::<f32>() {
-        diverging_epoch_is_rolled_back(g);
+        diverging_epoch_is_rolled_back(g.clone());
+        later_diverging_epoch_is_rolled_back(g);
     }
 }
 
@@ -65,6 +110,7 @@ fn a_diverging_epoch_is_rolled_back_exactly_on_the_emulated_gpu() {
 #[test]
 fn a_diverging_epoch_is_rolled_back_exactly_on_the_gpu() {
     if let Some(g) = common::gpu_f32() {
-        diverging_epoch_is_rolled_back(g);
+        diverging_epoch_is_rolled_back(g.clone());
+        later_diverging_epoch_is_rolled_back(g);
     }
 }

@@ -73,20 +73,23 @@ impl<B: Backend> Sequential<B> {
         Ok(())
     }
 
-    /// Copies of every parameter tensor kept where the backend computes (no transfer to the
-    /// host): what [`Sequential::restore_snapshot`] puts back.
-    pub(crate) fn snapshot(&self) -> Result<Vec<B::Buf>> {
-        let mut out = Vec::new();
-        for (v, _, shape) in self.stages.iter().flat_map(|s| s.param_refs()) {
-            let len = shape.iter().product();
-            let mut c = self.be.alloc(len)?;
-            self.be.copy(len, v, &mut c);
-            out.push(c);
+    /// Copies the parameters into `out`, on the backend (no host transfer); allocates its buffers
+    /// when it is empty, and reuses them otherwise (a model's parameter shapes never change).
+    /// [`Sequential::restore_snapshot`] puts them back.
+    pub(crate) fn snapshot_into(&self, out: &mut Vec<B::Buf>) -> Result<()> {
+        let params = || self.stages.iter().flat_map(|s| s.param_refs());
+        if out.is_empty() {
+            for (_, _, shape) in params() {
+                out.push(self.be.alloc(shape.iter().product())?);
+            }
         }
-        Ok(out)
+        for ((v, _, shape), c) in params().zip(out.iter_mut()) {
+            self.be.copy(shape.iter().product(), v, c);
+        }
+        Ok(())
     }
 
-    /// Puts back the parameters saved by [`Sequential::snapshot`].
+    /// Puts back the parameters saved by [`Sequential::snapshot_into`].
     pub(crate) fn restore_snapshot(&mut self, snap: &[B::Buf]) {
         let lens: Vec<usize> = self
             .stages

@@ -199,6 +199,7 @@ impl<B: Backend> Sequential<B> {
                 Some(_) => Some(be.alloc(bs * xc)?),
                 None => None,
             };
+            let (mut snap_params, mut snap_opt) = (Vec::new(), None);
             while st.epoch <= total {
                 let epoch = st.epoch;
                 // This epoch's order, regenerated from the generator's state at its start.
@@ -207,8 +208,11 @@ impl<B: Backend> Sequential<B> {
                 if cfg.shuffle {
                     rng.shuffle(&mut perm);
                 }
-                // Where a diverging epoch returns to; copies on the device, no host transfer.
-                let snapshot = (self.snapshot()?, opt.snapshot(&be)?, self.train_steps);
+                // Where a diverging epoch returns to; copies on the device, no host transfer,
+                // into the same buffers every epoch.
+                self.snapshot_into(&mut snap_params)?;
+                opt.snapshot_into(&be, &mut snap_opt)?;
+                let snap_steps = self.train_steps;
                 let t0 = Instant::now();
                 let samples = if cfg.drop_last { batches * bs } else { n };
                 let mut interrupted = observer.on_event(&Event::EpochStart {
@@ -251,9 +255,11 @@ impl<B: Backend> Sequential<B> {
                         be.download(&self.acc, &mut acc)?;
                         if !acc[0].is_finite() {
                             let what = if acc[0].is_nan() { "NaN" } else { "infinite" };
-                            self.restore_snapshot(&snapshot.0);
-                            opt.restore(snapshot.1);
-                            self.train_steps = snapshot.2;
+                            self.restore_snapshot(&snap_params);
+                            if let Some(o) = snap_opt.take() {
+                                opt.restore(o);
+                            }
+                            self.train_steps = snap_steps;
                             let at = if b == checked_batch {
                                 format!("batch {}", b + 1)
                             } else {
