@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -57,11 +58,17 @@ def main():
     model.load_state_dict(load_file(model_path))
     model.eval()
 
-    # Apply the stored preprocessing (standardisation) to the raw CSV.
+    # Apply the stored preprocessing (scaling, then robust scaling's soft clip) to the raw CSV.
     rows = list(csv.reader(io.StringIO(gzip.open(DIGITS, "rt").read())))
     header, rows = rows[0], rows[1:]
     cols = meta["preprocessing"]["columns"]
-    x = torch.tensor([[(float(r[header.index(c["name"])]) - c["mean"]) / c["std"] for c in cols] for r in rows])
+
+    def scale(v, c):
+        z = (v - c["mean"]) / c["std"]
+        k = c.get("clip")
+        return math.copysign(k + math.log1p(abs(z) - k), z) if k and abs(z) > k else z
+
+    x = torch.tensor([[scale(float(r[header.index(c["name"])]), c) for c in cols] for r in rows])
     with torch.no_grad():
         torch_p = torch.softmax(model(x), dim=1)
     diff = (torch_p - neuron_p).abs().max().item()

@@ -67,14 +67,18 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
                 _ => None,
             })
             .collect();
+        let robust = pre
+            .columns
+            .iter()
+            .any(|c| matches!(c, ColumnEncoding::Numeric { clip: Some(_), .. }));
         match pre.image {
             Some([h, w]) => println!("features  {h}×{w} image pixels scaled to [0, 1]"),
             None => println!(
                 "features  {numeric} numeric{}{}",
-                if pre.standardize {
-                    " (standardised)"
-                } else {
-                    ""
+                match (pre.standardize, robust) {
+                    (true, true) => " (robust scaling: median, IQR, soft clip beyond ±3)",
+                    (true, false) => " (standardised)",
+                    (false, _) => "",
                 },
                 if text.is_empty() {
                     String::new()

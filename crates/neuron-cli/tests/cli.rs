@@ -78,10 +78,20 @@ fn train_eval_predict_summary_on_builtin_digits() {
         p(dir.path(), "c.png"),
         p(dir.path(), "c.svg"),
     );
+    // One validation split, a test split and the former architecture: this test is about the
+    // commands and files; the table defaults are tested in tables.rs.
     let out = ok(&[
         "train",
         "--epochs",
         "15",
+        "--cv-folds",
+        "0",
+        "--test-split",
+        "0.2",
+        "--layers",
+        "128,64",
+        "--dropout",
+        "0",
         "--out",
         &model,
         "--metrics-json",
@@ -96,7 +106,18 @@ fn train_eval_predict_summary_on_builtin_digits() {
     assert!(m["test"]["accuracy"].as_f64().unwrap() > 0.9);
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
     ok(&[
-        "train", "--epochs", "2", "--out", &model, "--plot", &svg, "--quiet",
+        "train",
+        "--epochs",
+        "2",
+        "--layers",
+        "128,64",
+        "--dropout",
+        "0",
+        "--out",
+        &model,
+        "--plot",
+        &svg,
+        "--quiet",
     ]);
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
 
@@ -178,16 +199,15 @@ fn no_arguments_trains_the_builtin_digits() {
     let o = Command::new(BIN).current_dir(dir.path()).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        out.contains("test metrics") && out.contains("accuracy"),
-        "{out}"
-    );
-    let acc: f64 = out
+    // No test split by default: the cross-validation estimate is reported instead.
+    let line = out
         .lines()
-        .find(|l| l.starts_with("accuracy"))
-        .unwrap()
-        .split_whitespace()
+        .find(|l| l.starts_with("5-fold cross-validation at "))
+        .unwrap_or_else(|| panic!("no cross-validation line: {out}"));
+    let acc: f64 = line
+        .split("accuracy ")
         .nth(1)
+        .and_then(|s| s.split_whitespace().next())
         .unwrap()
         .parse()
         .unwrap();

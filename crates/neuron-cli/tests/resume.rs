@@ -17,6 +17,8 @@ fn args(ck: &Path, out: &Path) -> Vec<String> {
         "train",
         "--data",
         "builtin:digits",
+        "--cv-folds",
+        "0",
         "--epochs",
         "40",
         "--layers",
@@ -207,4 +209,66 @@ fn divergence_stops_with_a_message_and_keeps_finite_weights() {
     assert_eq!(err.lines().count(), 1, "{err}");
     // The saved weights are the last good ones: all finite (the loader refuses anything else).
     assert!(weights(&out).iter().flatten().all(|v| v.is_finite()));
+}
+
+/// The small-table default: cross-validation chooses the epoch count, then the checkpointed run
+/// on all rows. Resuming repeats the (seeded) cross-validation, reaches the same epoch count and
+/// continues from the checkpoint to the same weights.
+#[test]
+fn cross_validated_run_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |ck: &Path, out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            "builtin:digits",
+            "--epochs",
+            "30",
+            "--threads",
+            "2",
+            "--checkpoint",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            ck.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ])
+        .collect()
+    };
+    let (ck_a, out_a) = (dir.path().join("a"), dir.path().join("a.safetensors"));
+    let o = Command::new(BIN).args(run(&ck_a, &out_a)).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("5-fold cross-validation at "), "{err}");
+
+    let (ck, out) = (dir.path().join("b"), dir.path().join("b.safetensors"));
+    let child = Command::new(BIN)
+        .args(run(&ck, &out))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the run on all rows has written its first checkpoint.
+    let file = ck.join("checkpoint.safetensors");
+    let t = std::time::Instant::now();
+    while !file.exists() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Either interrupted (130) or, on a fast machine, already finished.
+    assert!(matches!(o.status.code(), Some(130) | Some(0)), "{err}");
+    let o = Command::new(BIN)
+        .args(["train", "--resume", &ck.display().to_string(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(weights(&out), weights(&out_a));
 }

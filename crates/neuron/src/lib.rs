@@ -62,6 +62,7 @@ pub mod preprocess;
 pub mod profile;
 pub mod rmsprop;
 pub mod rng;
+pub mod scaling;
 pub mod schedule;
 mod sequential;
 pub mod sgd;

@@ -33,7 +33,9 @@ pub enum Impute {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ColumnEncoding {
-    /// A number, standardised as `(v − mean) / std`.
+    /// A number, scaled as `z = (v − mean) / std` (for robust scaling `mean` holds the median and
+    /// `std` the IQR-based scale), then soft-clipped beyond
+    /// `±clip` when `clip` is set ([`crate::scaling::smooth_clip`]).
     Numeric {
         /// Column name.
         name: String,
@@ -43,6 +45,9 @@ pub enum ColumnEncoding {
         std: f64,
         /// Value for empty cells, when imputing.
         fill: Option<f64>,
+        /// Where the soft clip applied after scaling starts (robust scaling), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip: Option<f64>,
     },
     /// A text category, one-hot encoded over the categories seen in training.
     Categorical {
@@ -129,12 +134,7 @@ fn parse_num(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt())
-}
+use crate::scaling::{mean_std, smooth_clip, Scaling};
 
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -182,6 +182,22 @@ impl Preprocessor {
         standardize: bool,
         impute: Option<Impute>,
     ) -> Result<Self> {
+        let scaling = if standardize {
+            Scaling::Standard
+        } else {
+            Scaling::None
+        };
+        Self::fit_scaled(t, target, task, scaling, impute)
+    }
+
+    /// [`Preprocessor::fit`] with a choice of how numeric columns are scaled.
+    pub fn fit_scaled(
+        t: &RawTable,
+        target: Option<&str>,
+        task: Option<Task>,
+        scaling: Scaling,
+        impute: Option<Impute>,
+    ) -> Result<Self> {
         if t.headers.len() < 2 {
             return Err(NeuronError::data(format!(
                 "{}: needs at least one feature column and a target column",
@@ -195,12 +211,12 @@ impl Preprocessor {
         let target = Self::fit_target(t, tc, task)?;
         let mut columns = Vec::new();
         for c in (0..t.headers.len()).filter(|&c| c != tc) {
-            columns.push(Self::fit_column(t, c, standardize, impute)?);
+            columns.push(Self::fit_column(t, c, scaling, impute)?);
         }
         Ok(Preprocessor {
             columns,
             target,
-            standardize,
+            standardize: scaling != Scaling::None,
             impute,
             image: None,
         })
@@ -277,7 +293,7 @@ impl Preprocessor {
     fn fit_column(
         t: &RawTable,
         c: usize,
-        standardize: bool,
+        scaling: Scaling,
         impute: Option<Impute>,
     ) -> Result<ColumnEncoding> {
         let name = t.headers[c].clone();
@@ -319,21 +335,17 @@ impl Preprocessor {
                     }
                 }
             }
-            let (mean, std) = mean_std(&v);
             let fill = impute.map(|i| match i {
-                Impute::Mean => mean,
+                Impute::Mean => mean_std(&v).0,
                 Impute::Median => median(&v),
             });
-            let (mean, std) = if standardize {
-                (mean, if std > 1e-12 { std } else { 1.0 })
-            } else {
-                (0.0, 1.0)
-            };
+            let s = scaling.fit(&v);
             Ok(ColumnEncoding::Numeric {
                 name,
-                mean,
-                std,
+                mean: s.center,
+                std: s.scale,
                 fill,
+                clip: s.clip,
             })
         } else {
             let mut categories: Vec<String> = filled.iter().map(|s| s.to_string()).collect();
@@ -366,6 +378,7 @@ impl Preprocessor {
                     mean: 0.0,
                     std: 1.0,
                     fill: None,
+                    clip: None,
                 })
                 .collect(),
             target: TargetEncoding::Classes {
@@ -452,7 +465,11 @@ impl Preprocessor {
                 let cell = row[c].as_str();
                 match col {
                     ColumnEncoding::Numeric {
-                        mean, std, fill, ..
+                        mean,
+                        std,
+                        fill,
+                        clip,
+                        ..
                     } => {
                         let v = if cell.is_empty() {
                             fill.ok_or_else(|| {
@@ -478,7 +495,7 @@ impl Preprocessor {
                                 }
                             }
                         };
-                        x[off] = ((v - mean) / std) as f32;
+                        x[off] = smooth_clip((v - mean) / std, *clip) as f32;
                         off += 1;
                     }
                     ColumnEncoding::Categorical {

@@ -24,6 +24,15 @@ pub enum ImputeArg {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum ScalingArg {
+    /// Median and interquartile range, then a soft clip beyond ±3 (outliers grow only
+    /// logarithmically).
+    Robust,
+    /// Mean and standard deviation.
+    Standard,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum ScheduleArg {
     Constant,
     Cosine,
@@ -43,7 +52,8 @@ pub struct TrainArgs {
     /// Task: auto treats text labels or at most 20 distinct integers as classes.
     #[arg(long, value_enum, default_value_t = TaskArg::Auto)]
     pub task: TaskArg,
-    /// Hidden layer widths, comma-separated (default: 128,64 for tables, 2048,1024 for images).
+    /// Hidden layer widths, comma-separated (default: 256 for tables of at most 5,000 rows, 128,64 for larger ones, 2048,1024 for
+    /// images).
     #[arg(long)]
     pub layers: Option<String>,
     /// Hidden activation: relu, sigmoid, tanh, leaky-relu, gelu or identity.
@@ -76,7 +86,8 @@ pub struct TrainArgs {
     /// Warm-up epochs for the cosine schedule (default 0 for tables, 2 for images).
     #[arg(long)]
     pub warmup: Option<f64>,
-    /// Dropout after each hidden layer, in [0, 1) (default 0 for tables, 0.1 for images).
+    /// Dropout after each hidden layer, in [0, 1) (default 0.3 for tables of at most 5,000 rows, 0 for larger
+    /// ones, 0.1 for images).
     #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f64>,
     /// Maximum number of epochs (default 200 for tables, 80 for images).
@@ -89,9 +100,10 @@ pub struct TrainArgs {
     /// for tables, 0.05 for images).
     #[arg(long, allow_negative_numbers = true)]
     pub val_split: Option<f64>,
-    /// Share of a table's rows held out as a test set, reported at the end (0 to train on all;
-    /// image directories use their own test files).
-    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
+    /// Share of a table's rows held out as a test set, reported at the end (default 0: train on
+    /// all rows and report the cross-validation or validation estimate; image directories use
+    /// their own test files).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub test_split: f64,
     /// Stop after this many epochs without validation improvement, keeping the best weights
     /// (default 20 for tables; off for images, whose cosine schedule runs its full course; 0 disables).
@@ -111,15 +123,33 @@ pub struct TrainArgs {
     #[arg(long, default_value = "f32")]
     #[serde(default = "default_precision")]
     pub precision: String,
-    /// Standardise numeric CSV features (the default).
+    /// How numeric CSV features are scaled (default: robust).
+    #[arg(long, value_enum)]
+    #[serde(default)]
+    pub scaling: Option<ScalingArg>,
+    /// Scale numeric CSV features (the default).
     #[arg(long, overrides_with = "no_standardize")]
     pub standardize: bool,
-    /// Do not standardise numeric CSV features.
+    /// Do not scale numeric CSV features.
     #[arg(long)]
     pub no_standardize: bool,
     /// Fill empty cells from training statistics (text columns: most frequent category).
     #[arg(long, value_enum)]
     pub impute: Option<ImputeArg>,
+    /// After early stopping on a validation split, train a fresh network on all training rows,
+    /// validation rows included, for the best epoch count.
+    #[arg(long, overrides_with = "no_refit")]
+    #[serde(default)]
+    pub refit: bool,
+    /// Keep the early-stopped network trained without the validation rows (the default).
+    #[arg(long)]
+    #[serde(default)]
+    pub no_refit: bool,
+    /// Choose the epoch count by k-fold cross-validation, then train on all rows (default: 5 for
+    /// tables of at most 5,000 training rows, else off: one validation split; 0 or 1: off).
+    #[arg(long)]
+    #[serde(default)]
+    pub cv_folds: Option<usize>,
     /// Keep the sample order (no per-epoch shuffling).
     #[arg(long)]
     pub no_shuffle: bool,

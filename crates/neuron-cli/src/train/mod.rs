@@ -3,6 +3,7 @@
 mod args;
 mod prepare;
 mod recipe;
+mod refit;
 
 pub use args::*;
 use prepare::prepare;
@@ -127,6 +128,46 @@ impl OnBackend for TrainJob<'_> {
     }
 }
 
+/// The validation metrics of the restored epoch, in one line.
+fn validation_line(e: &neuron::EpochRecord, share: f64) -> String {
+    let mut s = format!(
+        "validation ({:.0} % of the rows, chose epoch {}): loss {:.4}",
+        share * 100.0,
+        e.epoch,
+        e.val_loss.unwrap_or(f64::NAN)
+    );
+    if let Some(acc) = e.val_accuracy {
+        s += &format!(", accuracy {acc:.4}");
+    }
+    if let Some(r2) = e.val_r2 {
+        s += &format!(", R² {r2:.4}");
+    }
+    s
+}
+
+/// A new, seeded network of the resolved architecture for the preprocessed data.
+fn fresh_model<B: Backend<E = f32>>(
+    a: &TrainArgs,
+    r: &recipe::Resolved,
+    pre: &Preprocessor,
+    loss: Loss,
+    be: B,
+) -> Result<Sequential<B>> {
+    let outputs = match (pre.labels(), loss) {
+        (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
+        (Some(l), _) => l.len(),
+        (None, _) => 1,
+    };
+    let mut b = Sequential::builder(pre.input_width());
+    for &h in &r.hidden {
+        b = b.dense(h).activation(r.activation);
+        if r.dropout > 0.0 {
+            b = b.dropout(r.dropout);
+        }
+    }
+    Ok(b.dense(outputs).loss(loss).seed(a.seed).build(be)?)
+}
+
 fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
     let TrainJob {
         a,
@@ -136,7 +177,7 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         threads,
     } = job;
     let prep = prepare(a, known_pre.as_ref())?;
-    let r = resolve(a, prep.images)?;
+    let r = resolve(a, prep.images, prep.train.x.rows())?;
     let task = prep.pre.task();
     let (mut model, loss) = match (&ck, init) {
         (Some(c), _) => {
@@ -169,24 +210,12 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         }
         (None, None) => {
             let loss = loss_for(a, &r, task)?;
-            let outputs = match (prep.pre.labels(), loss) {
-                (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
-                (Some(l), _) => l.len(),
-                (None, _) => 1,
-            };
-            let mut b = Sequential::builder(prep.pre.input_width());
-            for &h in &r.hidden {
-                b = b.dense(h).activation(r.activation);
-                if r.dropout > 0.0 {
-                    b = b.dropout(r.dropout);
-                }
-            }
-            let m = b.dense(outputs).loss(loss).seed(a.seed).build(be.clone())?;
-            (m, loss)
+            (fresh_model(a, &r, &prep.pre, loss, be.clone())?, loss)
         }
     };
     let y = data::targets(&prep.train, loss, model.output_dim())?;
     let train = Dataset::new(prep.train.x.clone(), y)?;
+    let full = train.clone();
     if r.val_split > 0.0 {
         let n_val = (train.len() as f64 * r.val_split).round() as usize;
         if n_val == 0 || n_val >= train.len() {
@@ -277,6 +306,24 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         None => None,
     };
     let t0 = Instant::now();
+    let cv_chosen = if r.folds > 1 && a.init.is_none() && train.len() >= 2 * r.folds {
+        refit::choose_epochs(a, &r, &prep.pre, loss, &be, &train, &cfg)?
+    } else {
+        None
+    };
+    let cfg = match &cv_chosen {
+        Some(cv) => {
+            progress = Progress::new(a.quiet, cv.epochs);
+            progress.interrupted = Some(&INTERRUPTED);
+            FitConfig {
+                epochs: cv.epochs,
+                validation_split: 0.0,
+                patience: None,
+                ..cfg
+            }
+        }
+        None => cfg,
+    };
     let fitted = model.fit_from(
         &mut opt,
         &train,
@@ -323,6 +370,35 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         std::process::exit(130);
     }
 
+    // Refit: a fresh network trained on every training row (validation rows included) for the
+    // number of epochs that validation chose.
+    let mut refit_epochs = None;
+    if let (true, Some(best), None, false, None) = (
+        r.refit,
+        history.best_epoch,
+        &a.init,
+        r.val_split == 0.0,
+        &cv_chosen,
+    ) {
+        if !a.quiet {
+            eprintln!("refitting on all {} training rows for {best} epochs (the best epoch on validation)", full.len());
+        }
+        let mut m = fresh_model(a, &r, &prep.pre, loss, be.clone())?;
+        let mut o = Optimizer::new(r.optimizer.clone())?;
+        let cfg2 = FitConfig {
+            epochs: best,
+            validation_split: 0.0,
+            patience: None,
+            ..cfg.clone()
+        };
+        let mut progress = Progress::new(a.quiet, best);
+        progress.interrupted = Some(&INTERRUPTED);
+        let h = m.fit(&mut o, &full, None, &cfg2, &mut progress)?;
+        if !h.interrupted && h.epochs.len() == best {
+            model = m;
+            refit_epochs = Some(best);
+        }
+    }
     // Evaluation and saving work on a CPU copy of the trained weights.
     let mut model = Sequential::from_specs(
         Cpu::<f32>::with_threads(threads),
@@ -343,6 +419,8 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         "data": a.data,
         "train_samples": train.len(),
         "epochs_run": history.epochs.len(),
+        "refit_epochs": refit_epochs,
+        "cross_validation": cv_chosen.as_ref().map(|c| json!({ "folds": c.scores.len(), "epochs": c.epochs, "metric": c.metric, "scores": c.scores })),
         "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early,
         "train_seconds": train_seconds,
@@ -391,6 +469,16 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
                 }
             );
             crate::eval::print(r);
+        } else if let Some(cv) = &cv_chosen {
+            println!(
+                "{} (no test set: --test-split 0.2 holds one out)",
+                cv.summary()
+            );
+        } else if let Some(v) = history.best_epoch.and_then(|b| history.epochs.get(b - 1)) {
+            println!(
+                "{} (no test set: --test-split 0.2 holds one out)",
+                validation_line(v, r.val_split)
+            );
         } else if let Some(l) = last {
             println!("final training loss {:.4}", l.loss);
         }

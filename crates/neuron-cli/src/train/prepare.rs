@@ -1,6 +1,7 @@
 //! Reading and encoding the data: the training rows, the preprocessor and the test set.
 
 use super::*;
+use neuron::scaling::Scaling;
 
 /// Training, validation and test data, encoded, plus the preprocessing.
 pub(super) struct Prepared {
@@ -66,13 +67,12 @@ pub(super) fn prepare(a: &TrainArgs, init: Option<&Preprocessor>) -> Result<Prep
                         ImputeArg::Mean => Impute::Mean,
                         ImputeArg::Median => Impute::Median,
                     });
-                    Preprocessor::fit(
-                        &train_t,
-                        a.target.as_deref(),
-                        task,
-                        !a.no_standardize,
-                        impute,
-                    )?
+                    let scaling = match (a.no_standardize, a.scaling) {
+                        (true, _) => Scaling::None,
+                        (false, Some(ScalingArg::Standard)) => Scaling::Standard,
+                        (false, Some(ScalingArg::Robust) | None) => Scaling::Robust,
+                    };
+                    Preprocessor::fit_scaled(&train_t, a.target.as_deref(), task, scaling, impute)?
                 }
             };
             let train = data::encode(&Raw::Table(train_t), &pre, true)?;

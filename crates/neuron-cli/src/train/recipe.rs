@@ -14,9 +14,18 @@ pub(super) struct Resolved {
     pub(super) batch: usize,
     pub(super) patience: Option<usize>,
     pub(super) optimizer: OptimizerConfig,
+    pub(super) refit: bool,
+    pub(super) folds: usize,
 }
 
-pub(super) fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
+/// Folds of the cross-validation that chooses the epoch count on small tables.
+pub(super) const CV_FOLDS: usize = 5;
+/// Tables with more training rows than this use one validation split with early stopping.
+pub(super) const CV_MAX_ROWS: usize = 5000;
+
+/// `rows`: the training rows (tables of at most [`CV_MAX_ROWS`] get the small-table recipe).
+pub(super) fn resolve(a: &TrainArgs, images: bool, rows: usize) -> Result<Resolved> {
+    let small = !images && rows <= CV_MAX_ROWS;
     let hidden: Vec<usize> = match &a.layers {
         Some(s) => {
             let parts: Vec<&str> = s
@@ -36,6 +45,7 @@ pub(super) fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
                 .collect::<Result<_>>()?
         }
         None if images => vec![2048, 1024],
+        None if small => vec![256],
         None => vec![128, 64],
     };
     let activation = Activation::parse(&a.activation).with_context(|| {
@@ -44,7 +54,11 @@ pub(super) fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
             a.activation
         )
     })?;
-    let dropout = a.dropout.unwrap_or(if images { 0.1 } else { 0.0 });
+    let dropout = a.dropout.unwrap_or(match (images, small) {
+        (true, _) => 0.1,
+        (false, true) => 0.3,
+        (false, false) => 0.0,
+    });
     if !(0.0..1.0).contains(&dropout) {
         bail!("--dropout must be in [0, 1), got {dropout}");
     }
@@ -129,6 +143,8 @@ pub(super) fn resolve(a: &TrainArgs, images: bool) -> Result<Resolved> {
         batch,
         patience,
         optimizer,
+        refit: a.refit,
+        folds: a.cv_folds.unwrap_or(if small { CV_FOLDS } else { 0 }),
     })
 }
 
