@@ -69,6 +69,24 @@ pub struct Encoded {
     pub values: Option<Vec<f32>>,
     /// Text columns with categories unseen in training, and how many cells.
     pub unseen: Vec<(String, usize)>,
+    /// Columns of the data that the model does not use (neither a feature nor the target).
+    pub ignored: Vec<String>,
+}
+
+impl Encoded {
+    /// Warns on stderr about ignored columns and categories unseen in training.
+    pub fn warn(&self) {
+        if !self.ignored.is_empty() {
+            eprintln!(
+                "neuron: warning: ignoring {} column(s) that the model does not use: {}",
+                self.ignored.len(),
+                self.ignored.join(", ")
+            );
+        }
+        for (col, n) in &self.unseen {
+            eprintln!("neuron: warning: column '{col}': {n} cell(s) with categories unseen in training (encoded as all zeros)");
+        }
+    }
 }
 
 /// Applies a fitted preprocessor to raw data.
@@ -85,6 +103,7 @@ pub fn encode(
                 classes: e.classes,
                 values: e.values,
                 unseen: e.unseen,
+                ignored: e.ignored,
             })
         }
         Raw::Images(set) => {
@@ -116,6 +135,7 @@ pub fn encode(
                 classes: Some(classes),
                 values: None,
                 unseen: Vec::new(),
+                ignored: Vec::new(),
             })
         }
     }

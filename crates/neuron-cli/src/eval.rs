@@ -161,9 +161,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     let (mut model, _, pre) = load(&a.model, threads)?;
     let raw = data::load(&a.data, false)?;
     let e = data::encode(&raw, &pre, true)?;
-    for (col, n) in &e.unseen {
-        eprintln!("neuron: warning: column '{col}': {n} cell(s) with categories unseen in training (encoded as all zeros)");
-    }
+    e.warn();
     let r = compute(&mut model, &pre, &e)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&to_json(&r))?);

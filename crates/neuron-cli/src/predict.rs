@@ -40,9 +40,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     let (mut model, meta, pre) = crate::eval::load(&a.model, threads)?;
     let raw = data::load(&a.data, false)?;
     let e = data::encode(&raw, &pre, false)?;
-    for (col, n) in &e.unseen {
-        eprintln!("neuron: warning: column '{col}': {n} cell(s) with categories unseen in training (encoded as all zeros)");
-    }
+    e.warn();
     let out = model.predict(&e.x)?;
     let mut csv = String::new();
     match (pre.task(), pre.labels()) {

@@ -540,6 +540,20 @@ fn nonsense_options_are_refused() {
         fails(&["train", opt, val, "--out", &m], needle);
         assert!(!Path::new(&m).exists());
     }
+    fails(
+        &[
+            "train",
+            "--data",
+            "builtin:xor",
+            "--optimizer",
+            "momentum",
+            "--momentum",
+            "1.5",
+            "--out",
+            &m,
+        ],
+        "momentum must be in [0, 1), got 1.5",
+    );
     let o = neuron(&["train", "--no-such-flag"]);
     assert_eq!(o.status.code(), Some(2), "clap usage errors exit 2");
 }
@@ -681,4 +695,111 @@ fn bad_idx_directories_are_refused() {
         "no train-images",
     );
     assert!(!Path::new(&m).exists());
+}
+
+#[test]
+fn refit_retrains_on_every_row_for_the_best_epoch_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = p(dir.path(), "m.safetensors");
+    let o = neuron(&[
+        "train",
+        "--data",
+        &data("iris.csv"),
+        "--cv-folds",
+        "0",
+        "--refit",
+        "--epochs",
+        "60",
+        "--out",
+        &model,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("refitting on all 150 training rows for "),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("validation (10 % of the rows, chose epoch "),
+        "{out}"
+    );
+    let s = ok(&["summary", "--model", &model]);
+    assert!(s.contains("refit_epochs"), "{s}");
+    let e = json(&ok(&[
+        "eval",
+        "--model",
+        &model,
+        "--data",
+        &data("iris.csv"),
+        "--json",
+    ]));
+    assert!(e["accuracy"].as_f64().unwrap() > 0.9, "{e}");
+}
+
+#[test]
+fn runs_that_cannot_finish_are_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = p(dir.path(), "m.safetensors");
+    // Far more memory than any machine has: refused with both figures, nothing allocated.
+    fails(
+        &["train", "--layers", "200000,200000", "--out", &m],
+        "GiB of memory",
+    );
+    let o = neuron(&["train", "--layers", "200000,200000", "--out", &m]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("GiB are available"), "{err}");
+    assert!(!Path::new(&m).exists());
+    // An output directory that does not exist: refused at once, the path named once.
+    let missing = p(dir.path(), "no/such/dir/m.safetensors");
+    let t = std::time::Instant::now();
+    fails(&["train", "--out", &missing], "does not exist");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    let o = neuron(&["train", "--out", &missing]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).matches(&missing).count(),
+        1
+    );
+    fails(
+        &["train", "--out", &m, "--plot", &p(dir.path(), "nope/c.png")],
+        "--plot",
+    );
+}
+
+#[test]
+fn eval_and_predict_name_the_columns_they_ignore() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = p(dir.path(), "m.safetensors");
+    ok(&[
+        "train",
+        "--data",
+        &data("iris.csv"),
+        "--epochs",
+        "3",
+        "--out",
+        &m,
+        "--quiet",
+    ]);
+    let iris = std::fs::read_to_string(data("iris.csv")).unwrap();
+    let extra: String = iris
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("id,{l},note\n"),
+            _ => format!("{i},{l},x\n"),
+        })
+        .collect();
+    let f = write(dir.path(), "extra.csv", &extra);
+    for cmd in ["eval", "predict"] {
+        let o = neuron(&[cmd, "--model", &m, "--data", &f]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(
+            err.contains("ignoring 2 column(s) that the model does not use: id, note"),
+            "{cmd}: {err}"
+        );
+    }
+    // The training file itself: nothing ignored, no warning.
+    let o = neuron(&["eval", "--model", &m, "--data", &data("iris.csv")]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("ignoring"));
 }

@@ -125,6 +125,8 @@ pub struct Encoded {
     pub values: Option<Vec<f32>>,
     /// For each text column with categories unseen in training: (column, number of cells).
     pub unseen: Vec<(String, usize)>,
+    /// Columns of the table that are neither a feature of the model nor its target, in order.
+    pub ignored: Vec<String>,
 }
 
 /// Classification when the target has text labels, or at most this many distinct integers.
@@ -564,10 +566,18 @@ impl Preprocessor {
                 }
             }
         }
+        let ignored = t
+            .headers
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| !idx.contains(&c) && Some(c) != tc)
+            .map(|(_, h)| h.clone())
+            .collect();
         Ok(Encoded {
             x: Matrix::from_vec(n, width, x)?,
             classes,
             values,
+            ignored,
             unseen: self
                 .columns
                 .iter()

@@ -1,6 +1,7 @@
 //! `neuron train`: fit a model on a data source, save it, report test metrics.
 
 mod args;
+mod memory;
 mod prepare;
 mod recipe;
 mod refit;
@@ -84,6 +85,12 @@ pub fn run(given: &TrainArgs) -> Result<()> {
         None => (given.clone(), None),
     };
     let a = &a;
+    check_writable("--out", &a.out)?;
+    for (flag, path) in [("--metrics-json", &a.metrics_json), ("--plot", &a.plot)] {
+        if let Some(p) = path {
+            check_writable(flag, p)?;
+        }
+    }
     if a.checkpoint_every == 0 {
         bail!("--checkpoint-every must be at least 1");
     }
@@ -110,6 +117,34 @@ pub fn run(given: &TrainArgs) -> Result<()> {
         threads,
     };
     crate::device::dispatch(&a.device, threads, tf32, job)
+}
+
+/// Fails before training when `path` could not be written: its directory is missing or refuses
+/// a new file.
+fn check_writable(flag: &str, path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "{flag} {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    let probe = dir.join(format!(".neuron-write-check-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => bail!(
+            "{flag} {}: cannot write in {}: {e}",
+            path.display(),
+            dir.display()
+        ),
+    }
 }
 
 /// Everything `run` has read before a backend is chosen.
@@ -210,12 +245,23 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         }
         (None, None) => {
             let loss = loss_for(a, &r, task)?;
+            let outputs = match (prep.pre.labels(), loss) {
+                (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
+                (Some(l), _) => l.len(),
+                (None, _) => 1,
+            };
+            let widths: Vec<usize> = r.hidden.iter().copied().chain([outputs]).collect();
+            memory::check(
+                prep.pre.input_width(),
+                &widths,
+                r.batch,
+                prep.train.x.rows(),
+            )?;
             (fresh_model(a, &r, &prep.pre, loss, be.clone())?, loss)
         }
     };
     let y = data::targets(&prep.train, loss, model.output_dim())?;
     let train = Dataset::new(prep.train.x.clone(), y)?;
-    let full = train.clone();
     if r.val_split > 0.0 {
         let n_val = (train.len() as f64 * r.val_split).round() as usize;
         if n_val == 0 || n_val >= train.len() {
@@ -381,7 +427,7 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         &cv_chosen,
     ) {
         if !a.quiet {
-            eprintln!("refitting on all {} training rows for {best} epochs (the best epoch on validation)", full.len());
+            eprintln!("refitting on all {} training rows for {best} epochs (the best epoch on validation)", train.len());
         }
         let mut m = fresh_model(a, &r, &prep.pre, loss, be.clone())?;
         let mut o = Optimizer::new(r.optimizer.clone())?;
@@ -393,7 +439,7 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         };
         let mut progress = Progress::new(a.quiet, best);
         progress.interrupted = Some(&INTERRUPTED);
-        let h = m.fit(&mut o, &full, None, &cfg2, &mut progress)?;
+        let h = m.fit(&mut o, &train, None, &cfg2, &mut progress)?;
         if !h.interrupted && h.epochs.len() == best {
             model = m;
             refit_epochs = Some(best);

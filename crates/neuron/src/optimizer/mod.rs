@@ -272,3 +272,6 @@ impl<B: Backend> Optimizer<B> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
