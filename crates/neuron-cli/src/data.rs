@@ -59,33 +59,20 @@ pub fn load(src: &str, train: bool) -> Result<Raw> {
     Ok(Raw::Table(read_csv_path(src)?))
 }
 
-/// Rows encoded for the network.
-pub struct Encoded {
-    /// Inputs.
-    pub x: neuron::Matrix<f32>,
-    /// Class index per row (classification with the target present).
-    pub classes: Option<Vec<usize>>,
-    /// Standardised target per row (regression with the target present).
-    pub values: Option<Vec<f32>>,
-    /// Text columns with categories unseen in training, and how many cells.
-    pub unseen: Vec<(String, usize)>,
-    /// Columns of the data that the model does not use (neither a feature nor the target).
-    pub ignored: Vec<String>,
-}
+/// Rows encoded for the network: the library's [`neuron::preprocess::Encoded`].
+pub use neuron::preprocess::Encoded;
 
-impl Encoded {
-    /// Warns on stderr about ignored columns and categories unseen in training.
-    pub fn warn(&self) {
-        if !self.ignored.is_empty() {
-            eprintln!(
-                "neuron: warning: ignoring {} column(s) that the model does not use: {}",
-                self.ignored.len(),
-                self.ignored.join(", ")
-            );
-        }
-        for (col, n) in &self.unseen {
-            eprintln!("neuron: warning: column '{col}': {n} cell(s) with categories unseen in training (encoded as all zeros)");
-        }
+/// Warns on stderr about ignored columns and categories unseen in training.
+pub fn warn(e: &Encoded) {
+    if !e.ignored.is_empty() {
+        eprintln!(
+            "neuron: warning: ignoring {} column(s) that the model does not use: {}",
+            e.ignored.len(),
+            e.ignored.join(", ")
+        );
+    }
+    for (col, n) in &e.unseen {
+        eprintln!("neuron: warning: column '{col}': {n} cell(s) with categories unseen in training (encoded as all zeros)");
     }
 }
 
@@ -96,16 +83,7 @@ pub fn encode(
     need_target: bool,
 ) -> Result<Encoded> {
     match raw {
-        Raw::Table(t) => {
-            let e = pre.transform(t, need_target)?;
-            Ok(Encoded {
-                x: e.x,
-                classes: e.classes,
-                values: e.values,
-                unseen: e.unseen,
-                ignored: e.ignored,
-            })
-        }
+        Raw::Table(t) => Ok(pre.transform(t, need_target)?),
         Raw::Images(set) => {
             if set.x.cols() != pre.input_width() {
                 bail!(
@@ -174,18 +152,6 @@ pub fn targets(e: &Encoded, loss: neuron::Loss, outputs: usize) -> Result<neuron
         (None, Some(v)) => Matrix::from_vec(n, 1, v.clone())?,
         (None, None) => bail!("the data have no target column"),
     })
-}
-
-/// Predicted class index per row for a classification model.
-pub fn classes_from_outputs(out: &neuron::Matrix<f32>) -> Vec<usize> {
-    if out.cols() == 1 {
-        out.as_slice()
-            .iter()
-            .map(|&v| usize::from(v > 0.0))
-            .collect()
-    } else {
-        out.argmax_rows()
-    }
 }
 
 /// Class probabilities `[n, classes]` from a classification model's outputs: the library's

@@ -2,16 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use neuron::metrics::{
-    classification_report, regression_report, ClassificationReport, RegressionReport,
-};
-use neuron::model_file::{load_model_on, ModelMeta};
-use neuron::preprocess::Preprocessor;
-use neuron::{Cpu, Sequential};
-use serde_json::json;
+use anyhow::Result;
 
-use crate::data::{self, classes_from_outputs, Encoded};
+use crate::data;
+use crate::model::load;
+use crate::report::{compute, print, to_json};
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
@@ -29,139 +24,12 @@ pub struct EvalArgs {
     pub threads: Option<usize>,
 }
 
-/// Metrics of a model on some data.
-pub enum Report {
-    Classification(ClassificationReport, Vec<String>),
-    Regression(RegressionReport),
-}
-
-/// Loads a model and checks it carries preprocessing (every CLI-trained model does).
-pub fn load(
-    path: &PathBuf,
-    threads: usize,
-) -> Result<(Sequential<Cpu<f32>>, ModelMeta, Preprocessor)> {
-    let (model, meta) = load_model_on(path, Cpu::with_threads(threads))?;
-    let pre = meta.preprocessing.clone().with_context(|| {
-        format!(
-            "{}: the model has no preprocessing description",
-            path.display()
-        )
-    })?;
-    Ok((model, meta, pre))
-}
-
-/// Computes metrics, in the target's own units for regression.
-pub fn compute(
-    model: &mut Sequential<Cpu<f32>>,
-    pre: &Preprocessor,
-    e: &Encoded,
-) -> Result<Report> {
-    let out = model.predict(&e.x)?;
-    if let (Some(truth), Some(labels)) = (&e.classes, pre.labels()) {
-        let pred = classes_from_outputs(&out);
-        return Ok(Report::Classification(
-            classification_report(truth, &pred, labels.len()),
-            labels.to_vec(),
-        ));
-    }
-    let values = e
-        .values
-        .as_ref()
-        .context("the data have no target column")?;
-    let t: Vec<f64> = values
-        .iter()
-        .map(|&v| pre.unscale_value(v as f64))
-        .collect();
-    let p: Vec<f64> = out
-        .as_slice()
-        .iter()
-        .map(|&v| pre.unscale_value(v as f64))
-        .collect();
-    Ok(Report::Regression(regression_report(&t, &p, 1)))
-}
-
-pub fn to_json(r: &Report) -> serde_json::Value {
-    match r {
-        Report::Classification(c, labels) => json!({
-            "task": "classification",
-            "n": c.n,
-            "accuracy": c.accuracy,
-            "macro_f1": c.macro_f1,
-            "labels": labels,
-            "per_class": labels.iter().zip(&c.classes).map(|(l, s)| json!({
-                "label": l, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support
-            })).collect::<Vec<_>>(),
-            "confusion": c.confusion,
-        }),
-        Report::Regression(r) => json!({
-            "task": "regression", "n": r.n, "mse": r.mse, "mae": r.mae, "r2": r.r2,
-        }),
-    }
-}
-
-pub fn print(r: &Report) {
-    match r {
-        Report::Classification(c, labels) => {
-            println!("samples   {}", c.n);
-            println!("accuracy  {:.4}  ({:.2} %)", c.accuracy, c.accuracy * 100.0);
-            println!("macro F1  {:.4}", c.macro_f1);
-            let w = labels
-                .iter()
-                .map(|l| l.len())
-                .max()
-                .unwrap_or(5)
-                .clamp(5, 24);
-            println!();
-            println!("{:>w$}  precision  recall      f1  support", "class");
-            for (l, s) in labels.iter().zip(&c.classes) {
-                println!(
-                    "{l:>w$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}",
-                    s.precision, s.recall, s.f1, s.support
-                );
-            }
-            println!();
-            println!("confusion matrix (rows: true class, columns: predicted)");
-            let cw = c
-                .confusion
-                .iter()
-                .flatten()
-                .map(|v| v.to_string().len())
-                .max()
-                .unwrap_or(1)
-                .max(3);
-            print!("{:>w$} ", "");
-            for l in labels {
-                print!(" {:>cw$}", truncate(l, cw));
-            }
-            println!();
-            for (l, row) in labels.iter().zip(&c.confusion) {
-                print!("{l:>w$} ");
-                for v in row {
-                    print!(" {v:>cw$}");
-                }
-                println!();
-            }
-        }
-        Report::Regression(r) => {
-            println!("samples  {}", r.n);
-            println!("MSE      {:.6}", r.mse);
-            println!("RMSE     {:.6}", r.mse.sqrt());
-            println!("MAE      {:.6}", r.mae);
-            println!("R²       {:.6}", r.r2);
-        }
-    }
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
-
 pub fn run(a: &EvalArgs) -> Result<()> {
     let threads = crate::init_threads(a.threads)?;
     let (mut model, _, pre) = load(&a.model, threads)?;
     let raw = data::load(&a.data, false)?;
     let e = data::encode(&raw, &pre, true)?;
-    e.warn();
+    data::warn(&e);
     let r = compute(&mut model, &pre, &e)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&to_json(&r))?);

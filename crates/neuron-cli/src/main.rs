@@ -6,9 +6,11 @@ mod data;
 mod device;
 mod eval;
 mod gradcheck;
+mod model;
 mod plot;
 mod predict;
 mod progress;
+mod report;
 mod summary;
 mod train;
 

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use neuron::preprocess::Task;
 
-use crate::data::{self, classes_from_outputs, probabilities};
+use crate::data::{self, probabilities};
+use neuron::classes_from_outputs;
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -37,10 +38,10 @@ fn quote(s: &str) -> String {
 
 pub fn run(a: &PredictArgs) -> Result<()> {
     let threads = crate::init_threads(a.threads)?;
-    let (mut model, meta, pre) = crate::eval::load(&a.model, threads)?;
+    let (mut model, meta, pre) = crate::model::load(&a.model, threads)?;
     let raw = data::load(&a.data, false)?;
     let e = data::encode(&raw, &pre, false)?;
-    e.warn();
+    data::warn(&e);
     let out = model.predict(&e.x)?;
     let mut csv = String::new();
     match (pre.task(), pre.labels()) {

@@ -10,16 +10,16 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::Dtype;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::atomic_write;
 use crate::backend::Backend;
 use crate::error::{NeuronError, Result};
-use crate::float::Float;
 use crate::model_file::ModelMeta;
 use crate::optimizer::{Optimizer, OptimizerConfig, OptimizerState};
 use crate::sequential::{param_shapes, Sequential};
+use crate::st::{f32_bytes, f32_from_bytes, open, serialize};
 use crate::train::TrainState;
 
 /// The format tag of checkpoint files.
@@ -52,21 +52,6 @@ pub struct Checkpoint {
     pub extra: serde_json::Value,
 }
 
-fn f32_bytes<E: Float>(v: &[E], what: &str) -> Result<Vec<u8>> {
-    if v.iter().any(|x| !x.f64().is_finite()) {
-        return Err(NeuronError::Diverged(format!(
-            "refusing to checkpoint non-finite values in {what}"
-        )));
-    }
-    Ok(v.iter()
-        .flat_map(|x| (x.f64() as f32).to_le_bytes())
-        .collect())
-}
-
-fn st_err(e: safetensors::SafeTensorError) -> NeuronError {
-    NeuronError::Model(format!("safetensors: {e}"))
-}
-
 /// Writes a checkpoint to `path` atomically.
 pub fn save_checkpoint<B: Backend>(
     path: impl AsRef<Path>,
@@ -86,7 +71,7 @@ pub fn save_checkpoint<B: Backend>(
             format!("model.{}", p.name),
             p.shape.clone(),
             Dtype::F32,
-            f32_bytes(w, &p.name)?,
+            f32_bytes(w, "checkpoint", &p.name)?,
         ));
     }
     if let Some(best) = best_weights {
@@ -95,7 +80,7 @@ pub fn save_checkpoint<B: Backend>(
                 format!("best.{}", p.name),
                 p.shape.clone(),
                 Dtype::F32,
-                f32_bytes(w, &p.name)?,
+                f32_bytes(w, "checkpoint", &format!("the best weights' {}", p.name))?,
             ));
         }
     }
@@ -123,20 +108,10 @@ pub fn save_checkpoint<B: Backend>(
         extra: extra.clone(),
     };
     let json = serde_json::to_string(&header).map_err(|e| NeuronError::Model(e.to_string()))?;
-    let views = tensors
-        .iter()
-        .map(|(n, s, d, b)| {
-            Ok((
-                n.clone(),
-                TensorView::new(*d, s.clone(), b).map_err(st_err)?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(
-        views,
-        Some(HashMap::from([("neuron_checkpoint".to_string(), json)])),
-    )
-    .map_err(st_err)?;
+    let bytes = serialize(
+        &tensors,
+        HashMap::from([("neuron_checkpoint".to_string(), json)]),
+    )?;
     atomic_write(path, &bytes)
 }
 
@@ -146,16 +121,14 @@ pub fn load_checkpoint(path: impl AsRef<Path>) -> Result<Checkpoint> {
     let source = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| NeuronError::io(path, e))?;
     let bad = |m: String| NeuronError::Model(format!("{source}: {m}"));
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| bad(format!("not a valid checkpoint ({e})")))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| bad(format!("not a valid checkpoint ({e})")))?;
-    let json = meta
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("neuron_checkpoint"))
-        .ok_or_else(|| bad("not a neuron checkpoint".into()))?;
-    let h: Header = serde_json::from_str(json)
+    let (st, json) = open(
+        &bytes,
+        "neuron_checkpoint",
+        "checkpoint",
+        "not a neuron checkpoint",
+    )
+    .map_err(bad)?;
+    let h: Header = serde_json::from_str(&json)
         .map_err(|e| bad(format!("unreadable checkpoint description: {e}")))?;
     if h.format != FORMAT {
         return Err(bad(format!("unsupported checkpoint format '{}'", h.format)));
@@ -169,12 +142,7 @@ pub fn load_checkpoint(path: impl AsRef<Path>) -> Result<Checkpoint> {
         if t.dtype() != Dtype::F32 || t.shape() != shape {
             return Err(bad(format!("tensor '{name}' has the wrong type or shape")));
         }
-        Ok(Some(
-            t.data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        ))
+        Ok(Some(f32_from_bytes(t.data())))
     };
     let mut weights = Vec::new();
     let mut best = Vec::new();

@@ -67,6 +67,7 @@ pub mod schedule;
 mod sequential;
 pub mod sgd;
 mod softmax;
+mod st;
 pub mod train;
 
 pub use activation::Activation;
@@ -85,7 +86,9 @@ pub use matrix::Matrix;
 pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerSnapshot, OptimizerState};
 pub use rng::Rng;
 pub use schedule::LrSchedule;
-pub use sequential::{param_shapes, ParamInfo, Sequential, SequentialBuilder};
+pub use sequential::{
+    classes_from_outputs, param_shapes, ParamInfo, Sequential, SequentialBuilder,
+};
 pub use train::{
     Checkpointer, Control, EpochRecord, Evaluation, Event, FitConfig, History, Observer, Resume,
     Silent, TrainState,

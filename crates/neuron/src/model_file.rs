@@ -7,18 +7,18 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::Dtype;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::atomic_write;
 use crate::backend::Backend;
 use crate::cpu::Cpu;
 use crate::error::{NeuronError, Result};
-use crate::float::Float;
 use crate::layer::LayerSpec;
 use crate::loss::Loss;
 use crate::preprocess::Preprocessor;
 use crate::sequential::Sequential;
+use crate::st::{f32_bytes, f32_from_bytes, open, serialize};
 
 /// The format tag written in every model file.
 pub const FORMAT: &str = "neuron-mlp/1";
@@ -44,40 +44,17 @@ pub struct ModelMeta {
 /// Serialises a model and its metadata into safetensors bytes (weights stored as f32).
 pub fn to_bytes<B: Backend>(model: &Sequential<B>, meta: &ModelMeta) -> Result<Vec<u8>> {
     let info = model.param_info();
-    let mut raw: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(info.len());
+    let mut tensors = Vec::with_capacity(info.len());
     for (i, p) in info.iter().enumerate() {
-        let values = model.param(i)?;
-        if let Some(bad) = values.iter().find(|v| !v.f64().is_finite()) {
-            return Err(NeuronError::Diverged(format!(
-                "refusing to save: parameter {} holds a non-finite value ({bad})",
-                p.name
-            )));
-        }
-        let bytes = values
-            .iter()
-            .flat_map(|v| (v.f64() as f32).to_le_bytes())
-            .collect();
-        raw.push((p.name.clone(), p.shape.clone(), bytes));
+        let bytes = f32_bytes(&model.param(i)?, "save", &format!("parameter {}", p.name))?;
+        tensors.push((p.name.clone(), p.shape.clone(), Dtype::F32, bytes));
     }
-    let views = raw
-        .iter()
-        .map(|(n, s, b)| {
-            Ok((
-                n.clone(),
-                TensorView::new(Dtype::F32, s.clone(), b).map_err(st_err)?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
     let json = serde_json::to_string(meta).map_err(|e| NeuronError::Model(e.to_string()))?;
     let info = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         ("neuron".to_string(), json),
     ]);
-    safetensors::serialize(views, Some(info)).map_err(st_err)
-}
-
-fn st_err(e: safetensors::SafeTensorError) -> NeuronError {
-    NeuronError::Model(format!("safetensors: {e}"))
+    serialize(&tensors, info)
 }
 
 /// Saves atomically (temporary file, then rename).
@@ -102,18 +79,14 @@ pub fn from_bytes_on(
     cpu: Cpu<f32>,
 ) -> Result<(Sequential<Cpu<f32>>, ModelMeta)> {
     let bad = |m: String| NeuronError::Model(format!("{source}: {m}"));
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| bad(format!("not a valid safetensors file ({e})")))?;
-    let (_, header) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| bad(format!("not a valid safetensors file ({e})")))?;
-    let json = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("neuron"))
-        .ok_or_else(|| {
-            bad("not a neuron model (no 'neuron' metadata; was it saved by another tool?)".into())
-        })?;
-    let meta: ModelMeta = serde_json::from_str(json)
+    let (st, json) = open(
+        bytes,
+        "neuron",
+        "safetensors file",
+        "not a neuron model (no 'neuron' metadata; was it saved by another tool?)",
+    )
+    .map_err(bad)?;
+    let meta: ModelMeta = serde_json::from_str(&json)
         .map_err(|e| bad(format!("unreadable model description: {e}")))?;
     if meta.format != FORMAT {
         return Err(bad(format!(
@@ -160,11 +133,7 @@ pub fn from_bytes_on(
                 p.shape
             )));
         }
-        let v: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let v = f32_from_bytes(t.data());
         if v.iter().any(|x| !x.is_finite()) {
             return Err(bad(format!("tensor '{}' holds non-finite values", p.name)));
         }
@@ -234,7 +203,11 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a valid safetensors"));
-        let foreign = safetensors::serialize(Vec::<(String, TensorView)>::new(), None).unwrap();
+        let foreign = safetensors::serialize(
+            Vec::<(String, safetensors::tensor::TensorView)>::new(),
+            None,
+        )
+        .unwrap();
         assert!(from_bytes(&foreign, "m")
             .unwrap_err()
             .to_string()

@@ -14,21 +14,18 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, ValueEnum};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use neuron::augment::Augment;
 use neuron::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint};
 use neuron::model_file::{save_model, ModelMeta, FORMAT};
-use neuron::preprocess::{Impute, Preprocessor, Task};
+use neuron::preprocess::{Preprocessor, Task};
 use neuron::{
-    Activation, Backend, Checkpointer, Cpu, Dataset, FitConfig, Loss, LrSchedule, Optimizer,
-    OptimizerConfig, OptimizerKind, Resume, Rng, Sequential, TrainState,
+    Backend, Checkpointer, Cpu, Dataset, FitConfig, Loss, Optimizer, Resume, Sequential, TrainState,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::data::{self, Raw};
+use crate::data;
 use crate::device::OnBackend;
 use crate::progress::Progress;
 
@@ -96,7 +93,7 @@ pub fn run(given: &TrainArgs) -> Result<()> {
     }
     let threads = crate::init_threads(a.threads)?;
     let init = match &a.init {
-        Some(p) => Some(crate::eval::load(p, threads)?),
+        Some(p) => Some(crate::model::load(p, threads)?),
         None => None,
     };
     let known_pre = match &ck {
@@ -227,14 +224,7 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
             (m, c.model.loss)
         }
         (None, Some((cpu_model, _, _))) => {
-            let mut m = Sequential::from_specs(
-                be.clone(),
-                cpu_model.input_dim(),
-                cpu_model.specs().to_vec(),
-                cpu_model.loss(),
-                a.seed,
-                Some(&cpu_model.params()?),
-            )?;
+            let mut m = cpu_model.to_backend(be.clone(), a.seed)?;
             if let (Some(ls), Loss::CrossEntropy { .. }) = (a.label_smoothing, m.loss()) {
                 m.set_loss(Loss::CrossEntropy {
                     label_smoothing: ls,
@@ -446,19 +436,12 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         }
     }
     // Evaluation and saving work on a CPU copy of the trained weights.
-    let mut model = Sequential::from_specs(
-        Cpu::<f32>::with_threads(threads),
-        model.input_dim(),
-        model.specs().to_vec(),
-        model.loss(),
-        a.seed,
-        Some(&model.params()?),
-    )?;
+    let mut model = model.to_backend(Cpu::<f32>::with_threads(threads), a.seed)?;
     let test_report = match &prep.test {
-        Some(e) => Some(crate::eval::compute(&mut model, &prep.pre, e)?),
+        Some(e) => Some(crate::report::compute(&mut model, &prep.pre, e)?),
         None => None,
     };
-    let test_json = test_report.as_ref().map(crate::eval::to_json);
+    let test_json = test_report.as_ref().map(crate::report::to_json);
     let provenance = json!({
         "neuron_version": env!("CARGO_PKG_VERSION"),
         "created_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
@@ -514,7 +497,7 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
                     format!("{:.0} % of the rows held out", a.test_split * 100.0)
                 }
             );
-            crate::eval::print(r);
+            crate::report::print(r);
         } else if let Some(cv) = &cv_chosen {
             println!(
                 "{} (no test set: --test-split 0.2 holds one out)",

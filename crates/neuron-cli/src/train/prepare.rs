@@ -1,7 +1,12 @@
 //! Reading and encoding the data: the training rows, the preprocessor and the test set.
 
-use super::*;
+use anyhow::{bail, Result};
+use neuron::preprocess::{Impute, Preprocessor, Task};
 use neuron::scaling::Scaling;
+use neuron::Rng;
+
+use super::{ImputeArg, ScalingArg, TaskArg, TrainArgs};
+use crate::data::{self, Raw};
 
 /// Training, validation and test data, encoded, plus the preprocessing.
 pub(super) struct Prepared {

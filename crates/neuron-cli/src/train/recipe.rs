@@ -1,6 +1,10 @@
 //! Defaults resolved against the kind of data, and the loss for the task.
 
-use super::*;
+use anyhow::{bail, Context, Result};
+use neuron::preprocess::Task;
+use neuron::{Activation, Loss, LrSchedule, OptimizerConfig, OptimizerKind};
+
+use super::{LossArg, ScheduleArg, TrainArgs, IMAGE_EPOCHS};
 
 /// Options resolved against the kind of data.
 pub(super) struct Resolved {

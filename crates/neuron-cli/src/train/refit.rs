@@ -5,7 +5,13 @@
 //! each validated on a different fold; the mean validation-loss curve picks the epoch count, and
 //! the final network is trained on all rows for that many epochs.
 
-use super::*;
+use std::sync::atomic::Ordering;
+
+use anyhow::Result;
+use neuron::preprocess::Preprocessor;
+use neuron::{Backend, Dataset, FitConfig, Loss, Optimizer, Rng};
+
+use super::{fresh_model, recipe, TrainArgs, INTERRUPTED};
 
 /// What cross-validation chose, and what it measured there.
 pub(super) struct CvResult {

@@ -30,22 +30,26 @@ pub struct OptimizerState {
     pub slots: Vec<Vec<Vec<f64>>>,
 }
 
-/// A copy of an optimizer's step counter and state buffers, kept where the backend computes (see
-/// [`Optimizer::snapshot`]).
-pub struct OptimizerSnapshot<B: Backend> {
+/// What changes as an optimizer runs: the step counter and the state buffers. An optimizer and
+/// its snapshots hold one each.
+struct Running<B: Backend> {
     step: u64,
+    /// Per parameter, per slot, on the backend.
     slots: Vec<Vec<B::Buf>>,
+    /// Per parameter, its length.
     lens: Vec<usize>,
+    /// A host state loaded by [`Optimizer::load_state`], uploaded at the next update.
     pending: Option<Vec<Vec<Vec<f64>>>>,
 }
+
+/// A copy of an optimizer's step counter and state buffers, kept where the backend computes (see
+/// [`Optimizer::snapshot`]).
+pub struct OptimizerSnapshot<B: Backend>(Running<B>);
 
 /// An optimizer bound to a backend: configuration, step counter, and state buffers.
 pub struct Optimizer<B: Backend> {
     config: OptimizerConfig,
-    step: u64,
-    slots: Vec<Vec<B::Buf>>,
-    lens: Vec<usize>,
-    pending: Option<Vec<Vec<Vec<f64>>>>,
+    run: Running<B>,
 }
 
 impl<B: Backend> Optimizer<B> {
@@ -54,10 +58,12 @@ impl<B: Backend> Optimizer<B> {
         config.validate()?;
         Ok(Optimizer {
             config,
-            step: 0,
-            slots: Vec::new(),
-            lens: Vec::new(),
-            pending: None,
+            run: Running {
+                step: 0,
+                slots: Vec::new(),
+                lens: Vec::new(),
+                pending: None,
+            },
         })
     }
 
@@ -68,7 +74,7 @@ impl<B: Backend> Optimizer<B> {
 
     /// Number of updates done so far.
     pub fn steps(&self) -> u64 {
-        self.step
+        self.run.step
     }
 
     /// Applies one update to `params` with learning rate `lr`. Returns the global gradient norm
@@ -80,7 +86,7 @@ impl<B: Backend> Optimizer<B> {
         lr: f64,
     ) -> Result<Option<f64>> {
         let nslots = self.config.kind.slots();
-        if let Some(host) = self.pending.take() {
+        if let Some(host) = self.run.pending.take() {
             if host.len() != params.len()
                 || host
                     .iter()
@@ -91,7 +97,7 @@ impl<B: Backend> Optimizer<B> {
                     "optimizer state does not match the model's parameters".into(),
                 ));
             }
-            self.slots = host
+            self.run.slots = host
                 .iter()
                 .map(|s| {
                     s.iter()
@@ -100,11 +106,17 @@ impl<B: Backend> Optimizer<B> {
                 })
                 .collect::<Result<_>>()?;
         }
-        if !self.lens.iter().copied().eq(params.iter().map(|p| p.len)) {
-            self.lens = params.iter().map(|p| p.len).collect();
+        if !self
+            .run
+            .lens
+            .iter()
+            .copied()
+            .eq(params.iter().map(|p| p.len))
+        {
+            self.run.lens = params.iter().map(|p| p.len).collect();
         }
-        if self.slots.len() != params.len() {
-            self.slots = params
+        if self.run.slots.len() != params.len() {
+            self.run.slots = params
                 .iter()
                 .map(|p| {
                     (0..nslots)
@@ -126,9 +138,9 @@ impl<B: Backend> Optimizer<B> {
             }
             norm = Some(n);
         }
-        self.step += 1;
+        self.run.step += 1;
         let wd = self.config.weight_decay;
-        for (p, slots) in params.iter_mut().zip(self.slots.iter_mut()) {
+        for (p, slots) in params.iter_mut().zip(self.run.slots.iter_mut()) {
             match self.config.kind {
                 OptimizerKind::Sgd
                 | OptimizerKind::Momentum { .. }
@@ -156,7 +168,7 @@ impl<B: Backend> Optimizer<B> {
                         eps,
                         weight_decay: wd,
                         decoupled: matches!(self.config.kind, OptimizerKind::AdamW { .. }),
-                        step: self.step,
+                        step: self.run.step,
                         grad_scale: scale,
                     };
                     let (m, v) = slots.split_at_mut(1);
@@ -180,17 +192,17 @@ impl<B: Backend> Optimizer<B> {
     /// A copy of the step counter and state buffers on the backend itself (no transfer to the
     /// host); [`Optimizer::restore`] puts it back.
     pub fn snapshot(&self, be: &B) -> Result<OptimizerSnapshot<B>> {
-        let mut slots = Vec::with_capacity(self.slots.len());
-        for (s, &len) in self.slots.iter().zip(&self.lens) {
+        let mut slots = Vec::with_capacity(self.run.slots.len());
+        for (s, &len) in self.run.slots.iter().zip(&self.run.lens) {
             slots.push((0..s.len()).map(|_| be.alloc(len)).collect::<Result<_>>()?);
         }
-        let mut snap = OptimizerSnapshot {
+        let mut snap = OptimizerSnapshot(Running {
             step: 0,
             slots,
-            lens: self.lens.clone(),
+            lens: self.run.lens.clone(),
             pending: None,
-        };
-        self.copy_to(be, &mut snap);
+        });
+        self.copy_to(be, &mut snap.0);
         Ok(snap)
     }
 
@@ -198,12 +210,12 @@ impl<B: Backend> Optimizer<B> {
     /// optimizer's state (as from one epoch to the next), so that it allocates nothing then.
     pub fn snapshot_into(&self, be: &B, snap: &mut Option<OptimizerSnapshot<B>>) -> Result<()> {
         match snap {
-            Some(s)
-                if s.lens == self.lens
-                    && s.slots.len() == self.slots.len()
+            Some(OptimizerSnapshot(s))
+                if s.lens == self.run.lens
+                    && s.slots.len() == self.run.slots.len()
                     && s.slots
                         .iter()
-                        .zip(&self.slots)
+                        .zip(&self.run.slots)
                         .all(|(a, b)| a.len() == b.len()) =>
             {
                 self.copy_to(be, s);
@@ -214,31 +226,34 @@ impl<B: Backend> Optimizer<B> {
     }
 
     /// Copies the state into `snap`, whose buffers have its sizes.
-    fn copy_to(&self, be: &B, snap: &mut OptimizerSnapshot<B>) {
-        for ((s, c), &len) in self.slots.iter().zip(&mut snap.slots).zip(&self.lens) {
+    fn copy_to(&self, be: &B, snap: &mut Running<B>) {
+        for ((s, c), &len) in self
+            .run
+            .slots
+            .iter()
+            .zip(&mut snap.slots)
+            .zip(&self.run.lens)
+        {
             for (buf, copy) in s.iter().zip(c) {
                 be.copy(len, buf, copy);
             }
         }
-        snap.step = self.step;
-        snap.pending.clone_from(&self.pending);
+        snap.step = self.run.step;
+        snap.pending.clone_from(&self.run.pending);
     }
 
     /// Returns to the state saved by [`Optimizer::snapshot`].
     pub fn restore(&mut self, snap: OptimizerSnapshot<B>) {
-        self.step = snap.step;
-        self.slots = snap.slots;
-        self.lens = snap.lens;
-        self.pending = snap.pending;
+        self.run = snap.0;
     }
 
     /// A host copy of the complete state (for checkpoints and inspection).
     pub fn state(&self, be: &B) -> Result<OptimizerState> {
-        let slots = match &self.pending {
+        let slots = match &self.run.pending {
             Some(h) => h.clone(),
             None => {
                 let mut out = Vec::new();
-                for (s, &len) in self.slots.iter().zip(&self.lens) {
+                for (s, &len) in self.run.slots.iter().zip(&self.run.lens) {
                     let mut per = Vec::new();
                     for buf in s {
                         let mut host = vec![B::E::zero(); len];
@@ -252,7 +267,7 @@ impl<B: Backend> Optimizer<B> {
         };
         Ok(OptimizerState {
             config: self.config.clone(),
-            step: self.step,
+            step: self.run.step,
             slots,
         })
     }
@@ -262,9 +277,9 @@ impl<B: Backend> Optimizer<B> {
     pub fn load_state(&mut self, state: OptimizerState) -> Result<()> {
         state.config.validate()?;
         self.config = state.config;
-        self.step = state.step;
-        self.slots.clear();
-        self.pending = if state.slots.is_empty() {
+        self.run.step = state.step;
+        self.run.slots.clear();
+        self.run.pending = if state.slots.is_empty() {
             None
         } else {
             Some(state.slots)

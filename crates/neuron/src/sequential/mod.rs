@@ -7,6 +7,7 @@ mod predict;
 use builder::check_specs;
 pub use builder::{param_shapes, SequentialBuilder};
 pub use params::ParamInfo;
+pub use predict::classes_from_outputs;
 
 use crate::activation::{Activation, ActivationLayer};
 use crate::backend::Backend;
@@ -14,7 +15,6 @@ use crate::dense::Dense;
 use crate::dropout::DropoutLayer;
 use crate::error::{NeuronError, Result};
 use crate::float::Float;
-use crate::init::Init;
 use crate::layer::{Ctx, Layer, LayerSpec, Param};
 use crate::loss::Loss;
 use crate::matrix::Matrix;

@@ -1,6 +1,10 @@
 //! A model's parameter tensors: names and shapes, reading and writing them, snapshots.
 
-use super::*;
+use num_traits::Zero as _;
+
+use super::Sequential;
+use crate::backend::Backend;
+use crate::error::{NeuronError, Result};
 
 /// Description of one trainable tensor: its PyTorch-style name and shape.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,6 +16,20 @@ pub struct ParamInfo {
 }
 
 impl<B: Backend> Sequential<B> {
+    /// The same network (architecture, loss and weights) on another backend of the same element
+    /// type, with `seed` for its dropout masks: a GPU-trained model copied to the CPU for saving,
+    /// or a loaded model moved to the device it is fine-tuned on.
+    pub fn to_backend<C: Backend<E = B::E>>(&self, be: C, seed: u64) -> Result<Sequential<C>> {
+        Sequential::from_specs(
+            be,
+            self.input_dim(),
+            self.specs().to_vec(),
+            self.loss(),
+            seed,
+            Some(&self.params()?),
+        )
+    }
+
     /// Names and shapes of every parameter tensor, in order.
     pub fn param_info(&self) -> Vec<ParamInfo> {
         let mut out = Vec::new();

@@ -1,6 +1,10 @@
 //! Prediction: raw outputs, probabilities and classes, in chunks of rows.
 
-use super::*;
+use super::{Sequential, EVAL_CHUNK};
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::float::Float;
+use crate::matrix::Matrix;
 
 impl<B: Backend> Sequential<B> {
     /// Raw outputs for every row of `x` (inference mode, in chunks).
@@ -39,14 +43,19 @@ impl<B: Backend> Sequential<B> {
     /// Predicted class per row: argmax of the outputs (cross-entropy), or each output thresholded
     /// at 0.5 probability for a single-output binary model.
     pub fn predict_classes(&mut self, x: &Matrix<B::E>) -> Result<Vec<usize>> {
-        let out = self.predict(x)?;
-        Ok(if out.cols() == 1 {
-            out.as_slice()
-                .iter()
-                .map(|v| usize::from(*v > B::E::zero()))
-                .collect()
-        } else {
-            out.argmax_rows()
-        })
+        Ok(classes_from_outputs(&self.predict(x)?))
+    }
+}
+
+/// Class indices from a classification model's outputs `[n, k]`: the largest output's index
+/// per row, or for a single (binary, sigmoid) output, 1 where the logit is positive.
+pub fn classes_from_outputs<E: Float>(out: &Matrix<E>) -> Vec<usize> {
+    if out.cols() == 1 {
+        out.as_slice()
+            .iter()
+            .map(|v| usize::from(*v > E::zero()))
+            .collect()
+    } else {
+        out.argmax_rows()
     }
 }

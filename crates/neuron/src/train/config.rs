@@ -1,6 +1,9 @@
 //! [`FitConfig`]: how to train, and its checks.
 
-use super::*;
+use serde::{Deserialize, Serialize};
+
+use crate::augment::Augment;
+use crate::error::{NeuronError, Result};
 
 /// How to train.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,7 +1,9 @@
 //! What training reports: one [`EpochRecord`] per epoch, the [`History`] of a run, and an
 //! [`Evaluation`].
 
-use super::*;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::RegressionReport;
 
 /// What happened in one epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -14,17 +14,13 @@ pub use state::{Checkpointer, Resume, TrainState};
 use num_traits::{Float as _, One as _, Zero as _};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
-use crate::augment::Augment;
 use crate::backend::Backend;
 use crate::dataset::Dataset;
 use crate::error::{NeuronError, Result};
 use crate::float::Float;
 use crate::loss::Loss;
-use crate::metrics::{regression_report, RegressionReport};
+use crate::metrics::regression_report;
 use crate::optimizer::Optimizer;
-use crate::rng::Rng;
 use crate::sequential::{Sequential, EVAL_CHUNK};
 
 impl<B: Backend> Sequential<B> {

@@ -1,6 +1,6 @@
 //! Progress events during `fit`, and observers that may stop it.
 
-use super::*;
+use super::EpochRecord;
 
 /// A progress event sent to an [`Observer`] during [`Sequential::fit`].
 #[derive(Debug)]

@@ -1,6 +1,13 @@
 //! Where a training run stands ([`TrainState`]), resuming it, and saving it as it goes.
 
-use super::*;
+use serde::{Deserialize, Serialize};
+
+use super::History;
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::optimizer::Optimizer;
+use crate::rng::Rng;
+use crate::sequential::Sequential;
 
 /// Where a training run stands, besides the weights and the optimizer state: everything needed to
 /// continue it exactly.

@@ -1,0 +1,208 @@
+//! Fitting a preprocessor on a training table: the target's encoding and each column's.
+
+use crate::csv::RawTable;
+use crate::error::{NeuronError, Result};
+use crate::scaling::{mean_std, Scaling};
+
+use super::{
+    at, median, parse_num, sort_labels, ColumnEncoding, Impute, Preprocessor, TargetEncoding, Task,
+    MAX_AUTO_CLASSES,
+};
+
+impl Preprocessor {
+    /// Fits on a training table. `target` names the target column (or its 0-based index); `None`
+    /// means the last column. `task` `None` means detect it.
+    pub fn fit(
+        t: &RawTable,
+        target: Option<&str>,
+        task: Option<Task>,
+        standardize: bool,
+        impute: Option<Impute>,
+    ) -> Result<Self> {
+        let scaling = if standardize {
+            Scaling::Standard
+        } else {
+            Scaling::None
+        };
+        Self::fit_scaled(t, target, task, scaling, impute)
+    }
+
+    /// [`Preprocessor::fit`] with a choice of how numeric columns are scaled.
+    pub fn fit_scaled(
+        t: &RawTable,
+        target: Option<&str>,
+        task: Option<Task>,
+        scaling: Scaling,
+        impute: Option<Impute>,
+    ) -> Result<Self> {
+        if t.headers.len() < 2 {
+            return Err(NeuronError::data(format!(
+                "{}: needs at least one feature column and a target column",
+                t.source
+            )));
+        }
+        let tc = match target {
+            Some(name) => t.column_index(name)?,
+            None => t.headers.len() - 1,
+        };
+        let target = Self::fit_target(t, tc, task)?;
+        let mut columns = Vec::new();
+        for c in (0..t.headers.len()).filter(|&c| c != tc) {
+            columns.push(Self::fit_column(t, c, scaling, impute)?);
+        }
+        Ok(Preprocessor {
+            columns,
+            target,
+            standardize: scaling != Scaling::None,
+            impute,
+            image: None,
+        })
+    }
+
+    fn fit_target(t: &RawTable, tc: usize, task: Option<Task>) -> Result<TargetEncoding> {
+        let name = t.headers[tc].clone();
+        if let Some(r) = t.rows.iter().position(|row| row[tc].is_empty()) {
+            return Err(NeuronError::data(format!(
+                "{}: the target is empty",
+                at(t, r, tc)
+            )));
+        }
+        let nums: Vec<Option<f64>> = t.rows.iter().map(|row| parse_num(&row[tc])).collect();
+        let numeric = nums.iter().all(Option::is_some);
+        let task = match task {
+            Some(task) => task,
+            None => {
+                let mut distinct: Vec<&str> = t.rows.iter().map(|r| r[tc].as_str()).collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                let integers = nums.iter().all(|v| v.is_some_and(|x| x.fract() == 0.0));
+                if !numeric || (integers && distinct.len() <= MAX_AUTO_CLASSES) {
+                    Task::Classify
+                } else {
+                    Task::Regress
+                }
+            }
+        };
+        match task {
+            Task::Classify => {
+                let mut labels: Vec<String> = t.rows.iter().map(|r| r[tc].clone()).collect();
+                labels.sort_unstable();
+                labels.dedup();
+                sort_labels(&mut labels);
+                if labels.len() < 2 {
+                    return Err(NeuronError::data(format!(
+                        "{}: the target column '{name}' has a single class ({}); classification needs at least two",
+                        t.source, labels[0]
+                    )));
+                }
+                Ok(TargetEncoding::Classes { name, labels })
+            }
+            Task::Regress => {
+                let mut v = Vec::with_capacity(nums.len());
+                for (r, x) in nums.iter().enumerate() {
+                    match x {
+                        Some(x) if x.is_finite() => v.push(*x),
+                        Some(x) => {
+                            return Err(NeuronError::data(format!(
+                                "{}: target {x} is not finite",
+                                at(t, r, tc)
+                            )))
+                        }
+                        None => {
+                            return Err(NeuronError::data(format!(
+                                "{}: '{}' is not a number (regression needs numeric targets)",
+                                at(t, r, tc),
+                                t.rows[r][tc]
+                            )))
+                        }
+                    }
+                }
+                let (mean, std) = mean_std(&v);
+                Ok(TargetEncoding::Value {
+                    name,
+                    mean,
+                    std: if std > 1e-12 { std } else { 1.0 },
+                })
+            }
+        }
+    }
+
+    fn fit_column(
+        t: &RawTable,
+        c: usize,
+        scaling: Scaling,
+        impute: Option<Impute>,
+    ) -> Result<ColumnEncoding> {
+        let name = t.headers[c].clone();
+        let cells: Vec<&str> = t.rows.iter().map(|r| r[c].as_str()).collect();
+        let filled: Vec<&str> = cells.iter().copied().filter(|s| !s.is_empty()).collect();
+        if let (None, Some(r)) = (impute, cells.iter().position(|s| s.is_empty())) {
+            return Err(NeuronError::data(format!(
+                "{}: empty cell (use --impute mean or --impute median to fill missing values)",
+                at(t, r, c)
+            )));
+        }
+        if filled.is_empty() {
+            return Err(NeuronError::data(format!(
+                "{}: column '{name}' has no values",
+                t.source
+            )));
+        }
+        let numeric_count = filled.iter().filter(|s| parse_num(s).is_some()).count();
+        if numeric_count * 2 >= filled.len() {
+            // A numeric column: every filled cell must be a finite number.
+            let mut v = Vec::with_capacity(filled.len());
+            for (r, s) in cells.iter().enumerate() {
+                if s.is_empty() {
+                    continue;
+                }
+                match parse_num(s) {
+                    Some(x) if x.is_finite() => v.push(x),
+                    Some(_) => {
+                        return Err(NeuronError::data(format!(
+                            "{}: '{s}' is not a finite number",
+                            at(t, r, c)
+                        )))
+                    }
+                    None => {
+                        return Err(NeuronError::data(format!(
+                            "{}: '{s}' is not a number",
+                            at(t, r, c)
+                        )))
+                    }
+                }
+            }
+            let fill = impute.map(|i| match i {
+                Impute::Mean => mean_std(&v).0,
+                Impute::Median => median(&v),
+            });
+            let s = scaling.fit(&v);
+            Ok(ColumnEncoding::Numeric {
+                name,
+                mean: s.center,
+                std: s.scale,
+                fill,
+                clip: s.clip,
+            })
+        } else {
+            let mut categories: Vec<String> = filled.iter().map(|s| s.to_string()).collect();
+            categories.sort_unstable();
+            categories.dedup();
+            let fill = impute.map(|_| {
+                let mut best = (0, String::new());
+                for cat in &categories {
+                    let n = filled.iter().filter(|s| *s == cat).count();
+                    if n > best.0 {
+                        best = (n, cat.clone());
+                    }
+                }
+                best.1
+            });
+            Ok(ColumnEncoding::Categorical {
+                name,
+                categories,
+                fill,
+            })
+        }
+    }
+}

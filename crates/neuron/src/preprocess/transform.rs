@@ -1,0 +1,169 @@
+//! Applying a fitted preprocessor to a table: network inputs and encoded targets.
+
+use crate::csv::RawTable;
+use crate::error::{NeuronError, Result};
+use crate::matrix::Matrix;
+use crate::scaling::smooth_clip;
+
+use super::{at, parse_num, ColumnEncoding, Encoded, Preprocessor, TargetEncoding};
+
+impl Preprocessor {
+    /// Encodes a table with the fitted transformation. Columns are matched by name; the target
+    /// column is optional unless `need_target`.
+    pub fn transform(&self, t: &RawTable, need_target: bool) -> Result<Encoded> {
+        let find = |name: &str| t.headers.iter().position(|h| h == name);
+        let mut idx = Vec::with_capacity(self.columns.len());
+        for col in &self.columns {
+            idx.push(find(col.name()).ok_or_else(|| {
+                NeuronError::data(format!(
+                    "{}: missing feature column '{}' (the model expects {} features: {})",
+                    t.source,
+                    col.name(),
+                    self.columns.len(),
+                    self.columns
+                        .iter()
+                        .map(ColumnEncoding::name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?);
+        }
+        let tc = find(self.target_name());
+        if need_target && tc.is_none() {
+            return Err(NeuronError::data(format!(
+                "{}: no target column '{}'",
+                t.source,
+                self.target_name()
+            )));
+        }
+        let width = self.input_width();
+        let n = t.rows.len();
+        let mut x = vec![0.0f32; n * width];
+        let mut unseen = vec![0usize; self.columns.len()];
+        for (r, row) in t.rows.iter().enumerate() {
+            let mut off = r * width;
+            for (k, (col, &c)) in self.columns.iter().zip(&idx).enumerate() {
+                let cell = row[c].as_str();
+                match col {
+                    ColumnEncoding::Numeric {
+                        mean,
+                        std,
+                        fill,
+                        clip,
+                        ..
+                    } => {
+                        let v = if cell.is_empty() {
+                            fill.ok_or_else(|| {
+                                NeuronError::data(format!(
+                                    "{}: empty cell (train with --impute to fill missing values)",
+                                    at(t, r, c)
+                                ))
+                            })?
+                        } else {
+                            match parse_num(cell) {
+                                Some(v) if v.is_finite() => v,
+                                Some(_) => {
+                                    return Err(NeuronError::data(format!(
+                                        "{}: '{cell}' is not a finite number",
+                                        at(t, r, c)
+                                    )))
+                                }
+                                None => {
+                                    return Err(NeuronError::data(format!(
+                                        "{}: '{cell}' is not a number",
+                                        at(t, r, c)
+                                    )))
+                                }
+                            }
+                        };
+                        x[off] = smooth_clip((v - mean) / std, *clip) as f32;
+                        off += 1;
+                    }
+                    ColumnEncoding::Categorical {
+                        categories, fill, ..
+                    } => {
+                        let cell = if cell.is_empty() {
+                            fill.as_deref().ok_or_else(|| {
+                                NeuronError::data(format!(
+                                    "{}: empty cell (train with --impute to fill missing values)",
+                                    at(t, r, c)
+                                ))
+                            })?
+                        } else {
+                            cell
+                        };
+                        match categories.iter().position(|s| s == cell) {
+                            Some(j) => x[off + j] = 1.0,
+                            None => unseen[k] += 1,
+                        }
+                        off += categories.len();
+                    }
+                }
+            }
+        }
+        let (mut classes, mut values) = (None, None);
+        if let Some(tc) = tc {
+            match &self.target {
+                TargetEncoding::Classes { labels, name } => {
+                    let mut v = Vec::with_capacity(n);
+                    for (r, row) in t.rows.iter().enumerate() {
+                        let cell = &row[tc];
+                        let k = labels.iter().position(|l| l == cell).or_else(|| {
+                            // Numeric labels written differently ("1.0" for "1").
+                            let x = parse_num(cell)?;
+                            labels.iter().position(|l| parse_num(l) == Some(x))
+                        });
+                        match k {
+                            Some(k) => v.push(k),
+                            None => {
+                                return Err(NeuronError::data(format!(
+                                    "{}: label '{cell}' was not seen in training (the model knows {} classes of '{name}': {})",
+                                    at(t, r, tc),
+                                    labels.len(),
+                                    labels.join(", ")
+                                )))
+                            }
+                        }
+                    }
+                    classes = Some(v);
+                }
+                TargetEncoding::Value { mean, std, .. } => {
+                    let mut v = Vec::with_capacity(n);
+                    for (r, row) in t.rows.iter().enumerate() {
+                        match parse_num(&row[tc]) {
+                            Some(x) if x.is_finite() => v.push(((x - mean) / std) as f32),
+                            _ => {
+                                return Err(NeuronError::data(format!(
+                                    "{}: '{}' is not a finite number",
+                                    at(t, r, tc),
+                                    row[tc]
+                                )))
+                            }
+                        }
+                    }
+                    values = Some(v);
+                }
+            }
+        }
+        let ignored = t
+            .headers
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| !idx.contains(&c) && Some(c) != tc)
+            .map(|(_, h)| h.clone())
+            .collect();
+        Ok(Encoded {
+            x: Matrix::from_vec(n, width, x)?,
+            classes,
+            values,
+            ignored,
+            unseen: self
+                .columns
+                .iter()
+                .zip(unseen)
+                .filter(|(_, u)| *u > 0)
+                .map(|(c, u)| (c.name().to_string(), u))
+                .collect(),
+        })
+    }
+}
