@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use neuron::csv::read_csv_bytes;
-use neuron::preprocess::{Impute, Preprocessor};
+use neuron::data::csv::read_csv_bytes;
+use neuron::data::preprocess::{Impute, Preprocessor};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(table) = read_csv_bytes(data.to_vec(), "fuzz.csv") else { return };

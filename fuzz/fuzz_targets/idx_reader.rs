@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(a) = neuron::idx::parse_idx(data.to_vec(), "fuzz-idx") {
+    if let Ok(a) = neuron::data::idx::parse_idx(data.to_vec(), "fuzz-idx") {
         assert_eq!(a.data.len(), a.dims.iter().product::<usize>());
     }
 });

@@ -145,7 +145,8 @@ fn fma_chains_generic(iters: usize, seed: f32) -> f32 {
 
 fn load(synthetic: bool) -> Result<(Dataset<f32>, bool)> {
     if !synthetic && std::path::Path::new(FASHION_MNIST_DIR).is_dir() {
-        let set = neuron::idx::load_idx_dir(FASHION_MNIST_DIR, neuron::idx::Split::Train)?;
+        let set =
+            neuron::data::idx::load_idx_dir(FASHION_MNIST_DIR, neuron::data::idx::Split::Train)?;
         let labels: Vec<usize> = set.labels.iter().map(|&l| l as usize).collect();
         return Ok((Dataset::classification(set.x, &labels)?, true));
     }

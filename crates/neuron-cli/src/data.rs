@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use neuron::csv::{read_csv_path, RawTable};
-use neuron::idx::{load_idx_dir, ImageSet, Split};
+use neuron::data::csv::{read_csv_path, RawTable};
+use neuron::data::idx::{load_idx_dir, ImageSet, Split};
 
 /// Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -38,7 +38,7 @@ fn idx_dir(src: &str) -> Option<PathBuf> {
 /// Loads `src`. Image sources read their training files when `train`, else their test files.
 pub fn load(src: &str, train: bool) -> Result<Raw> {
     if let Some(name) = src.strip_prefix("builtin:") {
-        return Ok(Raw::Table(neuron::builtin::load(name)?));
+        return Ok(Raw::Table(neuron::data::builtin::load(name)?));
     }
     if src == "fashion-mnist" && !Path::new(FASHION_MNIST_DIR).is_dir() {
         bail!(
@@ -53,14 +53,14 @@ pub fn load(src: &str, train: bool) -> Result<Raw> {
     if !Path::new(src).exists() {
         bail!(
             "{src}: no such file or directory (a data source is a CSV file, a directory of IDX files, fashion-mnist, or builtin:{})",
-            neuron::builtin::NAMES.join("|builtin:")
+            neuron::data::builtin::NAMES.join("|builtin:")
         );
     }
     Ok(Raw::Table(read_csv_path(src)?))
 }
 
-/// Rows encoded for the network: the library's [`neuron::preprocess::Encoded`].
-pub use neuron::preprocess::Encoded;
+/// Rows encoded for the network: the library's [`neuron::data::preprocess::Encoded`].
+pub use neuron::data::preprocess::Encoded;
 
 /// Warns on stderr about ignored columns and categories unseen in training.
 pub fn warn(e: &Encoded) {
@@ -79,7 +79,7 @@ pub fn warn(e: &Encoded) {
 /// Applies a fitted preprocessor to raw data.
 pub fn encode(
     raw: &Raw,
-    pre: &neuron::preprocess::Preprocessor,
+    pre: &neuron::data::preprocess::Preprocessor,
     need_target: bool,
 ) -> Result<Encoded> {
     match raw {

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use neuron::model_file::{load_model_on, ModelMeta};
-use neuron::preprocess::Preprocessor;
+use neuron::data::preprocess::Preprocessor;
+use neuron::io::model_file::{load_model_on, ModelMeta};
 use neuron::{Cpu, Sequential};
 
 /// Loads a model and checks it carries preprocessing (every CLI-trained model does).

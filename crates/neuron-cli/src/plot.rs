@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
-use neuron::preprocess::Task;
+use neuron::data::preprocess::Task;
 use neuron::History;
 use plotters::prelude::*;
 

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use neuron::preprocess::Task;
+use neuron::data::preprocess::Task;
 
 use crate::data::{self, probabilities};
 use neuron::classes_from_outputs;
@@ -80,7 +80,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     }
     match &a.out {
         Some(p) => {
-            neuron::atomic::atomic_write(p, csv.as_bytes())?;
+            neuron::io::atomic::atomic_write(p, csv.as_bytes())?;
             eprintln!("wrote {} predictions to {}", e.x.rows(), p.display());
         }
         None => print!("{csv}"),

@@ -2,10 +2,10 @@
 
 use anyhow::{Context, Result};
 use neuron::classes_from_outputs;
+use neuron::data::preprocess::Preprocessor;
 use neuron::metrics::{
     classification_report, regression_report, ClassificationReport, RegressionReport,
 };
-use neuron::preprocess::Preprocessor;
 use neuron::{Cpu, Sequential};
 use serde_json::json;
 

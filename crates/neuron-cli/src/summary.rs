@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use neuron::preprocess::{ColumnEncoding, TargetEncoding};
+use neuron::data::preprocess::{ColumnEncoding, TargetEncoding};
 
 #[derive(clap::Args)]
 pub struct SummaryArgs {
@@ -13,7 +13,7 @@ pub struct SummaryArgs {
 }
 
 pub fn run(a: &SummaryArgs) -> Result<()> {
-    let (model, meta) = neuron::model_file::load_model(&a.model)?;
+    let (model, meta) = neuron::io::model_file::load_model(&a.model)?;
     println!("model     {}", a.model.display());
     println!("format    {}", meta.format);
     println!("inputs    {}", meta.input_dim);

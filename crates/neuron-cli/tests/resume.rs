@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use neuron::checkpoint::load_checkpoint;
-use neuron::model_file::load_model;
+use neuron::io::checkpoint::load_checkpoint;
+use neuron::io::model_file::load_model;
 use neuron::Rng;
 
 const BIN: &str = env!("CARGO_BIN_EXE_neuron");

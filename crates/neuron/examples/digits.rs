@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo run --release -p neuron --example digits`.
 
-use neuron::csv::read_csv_path;
+use neuron::data::csv::read_csv_path;
 use neuron::metrics::classification_report;
 use neuron::{
     Cpu, Dataset, EpochRecord, Event, FitConfig, Loss, LrSchedule, Matrix, Optimizer,

@@ -5,14 +5,14 @@
 //! the same trait and nothing above it changes. All matrices are row-major; a buffer may be longer
 //! than the data an operation uses (buffers are sized for the largest batch and reused).
 
-use crate::activation::Activation;
-use crate::adam::AdamHyper;
-use crate::augment::Augment;
+use crate::data::augment::Augment;
 use crate::error::Result;
 use crate::float::Float;
-use crate::loss::Loss;
-use crate::rmsprop::RmsPropHyper;
-use crate::sgd::SgdHyper;
+use crate::nn::activation::Activation;
+use crate::nn::loss::Loss;
+use crate::optim::adam::AdamHyper;
+use crate::optim::rmsprop::RmsPropHyper;
+use crate::optim::sgd::SgdHyper;
 
 /// A matrix operand: a buffer, read as `rows × cols` row-major, optionally transposed.
 #[derive(Clone, Copy)]
@@ -127,7 +127,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
         rows: usize,
         dst: &mut Self::Buf,
     );
-    /// Random shifts and flips of `rows` images (see [`crate::augment`]): `dst = augment(src)`.
+    /// Random shifts and flips of `rows` images (see [`crate::data::augment`]): `dst = augment(src)`.
     fn augment_images(
         &self,
         aug: &Augment,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::error::{NeuronError, Result};
 use crate::matrix::Matrix;
-use crate::sequential::Sequential;
+use crate::nn::sequential::Sequential;
 
 /// The outcome of [`check_gradients`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

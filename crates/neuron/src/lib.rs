@@ -32,63 +32,43 @@
 // `!(x > 0.0)` is used on purpose: unlike `x <= 0.0` it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
-pub mod activation;
-pub mod adam;
-pub mod atomic;
-pub mod augment;
 pub mod backend;
-pub mod builtin;
-pub mod checkpoint;
 mod cpu;
-pub mod csv;
 #[cfg(feature = "cuda")]
 pub mod cuda;
-pub mod dataset;
-mod dense;
-mod dropout;
+pub mod data;
 pub mod error;
 pub mod float;
 pub mod gpu;
 pub mod gradcheck;
-pub mod idx;
-pub mod init;
-pub mod layer;
-pub mod loss;
+pub mod io;
 pub mod matrix;
 pub mod metrics;
-pub mod model_file;
-pub mod optimizer;
-pub mod preprocess;
+pub mod nn;
+pub mod optim;
 pub mod profile;
-pub mod rmsprop;
 pub mod rng;
-pub mod scaling;
-pub mod schedule;
-mod sequential;
-pub mod sgd;
-mod softmax;
-mod st;
 pub mod train;
 
-pub use activation::Activation;
 pub use backend::{Backend, Operand};
 pub use cpu::{Cpu, CpuBuf};
 #[cfg(feature = "cuda")]
 pub use cuda::Cuda;
-pub use dataset::Dataset;
+pub use data::dataset::Dataset;
 pub use error::{NeuronError, Result};
 pub use float::Float;
 pub use gradcheck::{check_gradients, GradCheckReport};
-pub use init::Init;
-pub use layer::LayerSpec;
-pub use loss::Loss;
 pub use matrix::Matrix;
-pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerSnapshot, OptimizerState};
-pub use rng::Rng;
-pub use schedule::LrSchedule;
-pub use sequential::{
+pub use nn::activation::Activation;
+pub use nn::init::Init;
+pub use nn::layer::LayerSpec;
+pub use nn::loss::Loss;
+pub use nn::sequential::{
     classes_from_outputs, param_shapes, ParamInfo, Sequential, SequentialBuilder,
 };
+pub use optim::schedule::LrSchedule;
+pub use optim::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerSnapshot, OptimizerState};
+pub use rng::Rng;
 pub use train::{
     Checkpointer, Control, EpochRecord, Evaluation, Event, FitConfig, History, Observer, Resume,
     Silent, TrainState,

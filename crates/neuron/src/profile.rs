@@ -28,14 +28,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::activation::Activation;
-use crate::adam::AdamHyper;
-use crate::augment::Augment;
 use crate::backend::{Backend, Operand};
+use crate::data::augment::Augment;
 use crate::error::Result;
-use crate::loss::Loss;
-use crate::rmsprop::RmsPropHyper;
-use crate::sgd::SgdHyper;
+use crate::nn::activation::Activation;
+use crate::nn::loss::Loss;
+use crate::optim::adam::AdamHyper;
+use crate::optim::rmsprop::RmsPropHyper;
+use crate::optim::sgd::SgdHyper;
 
 /// Total time and number of calls of one operation.
 #[derive(Clone, Debug, PartialEq)]

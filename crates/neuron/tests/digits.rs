@@ -3,7 +3,7 @@
 
 mod common;
 
-use neuron::csv::read_csv_bytes;
+use neuron::data::csv::read_csv_bytes;
 use neuron::{
     Backend, Cpu, Dataset, FitConfig, Loss, Matrix, Optimizer, OptimizerConfig, Sequential, Silent,
 };

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use neuron::csv::read_csv_bytes;
-use neuron::preprocess::{Impute, Preprocessor};
+use neuron::data::csv::read_csv_bytes;
+use neuron::data::preprocess::{Impute, Preprocessor};
 use neuron::{Cpu, Matrix};
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -47,7 +47,7 @@ fn idx_reader_inputs() {
     let all = inputs("idx_reader");
     assert!(!all.is_empty());
     for (name, data) in all {
-        if let Ok(a) = neuron::idx::parse_idx(data, &name) {
+        if let Ok(a) = neuron::data::idx::parse_idx(data, &name) {
             assert_eq!(a.data.len(), a.dims.iter().product::<usize>());
         }
     }
@@ -59,7 +59,7 @@ fn model_loader_inputs() {
     assert!(!all.is_empty());
     for (name, data) in all {
         if let Ok((mut model, _)) =
-            neuron::model_file::from_bytes_on(&data, &name, Cpu::with_threads(1))
+            neuron::io::model_file::from_bytes_on(&data, &name, Cpu::with_threads(1))
         {
             let n = model.input_dim();
             if n <= 4096 {

@@ -11,13 +11,13 @@ mod common;
 
 #[cfg(feature = "cuda")]
 use common::{gpu, required};
-use neuron::adam::AdamHyper;
-use neuron::augment::Augment;
 #[cfg(feature = "cuda")]
 use neuron::cuda::compile_kernels;
+use neuron::data::augment::Augment;
 use neuron::gpu::GpuFloat;
-use neuron::rmsprop::RmsPropHyper;
-use neuron::sgd::SgdHyper;
+use neuron::optim::adam::AdamHyper;
+use neuron::optim::rmsprop::RmsPropHyper;
+use neuron::optim::sgd::SgdHyper;
 use neuron::{Activation, Backend, Cpu, Loss, Operand, Rng};
 
 #[cfg(feature = "cuda")]

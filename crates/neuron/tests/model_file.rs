@@ -1,6 +1,6 @@
 //! Train → save → load → predict reproduces the in-memory predictions exactly.
 
-use neuron::model_file::{load_model, save_model, ModelMeta, FORMAT};
+use neuron::io::model_file::{load_model, save_model, ModelMeta, FORMAT};
 use neuron::{
     Cpu, Dataset, FitConfig, Loss, Matrix, Optimizer, OptimizerConfig, Rng, Sequential, Silent,
 };

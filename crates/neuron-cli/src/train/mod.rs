@@ -16,10 +16,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use neuron::augment::Augment;
-use neuron::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint};
-use neuron::model_file::{save_model, ModelMeta, FORMAT};
-use neuron::preprocess::{Preprocessor, Task};
+use neuron::data::augment::Augment;
+use neuron::data::preprocess::{Preprocessor, Task};
+use neuron::io::checkpoint::{load_checkpoint, save_checkpoint, Checkpoint};
+use neuron::io::model_file::{save_model, ModelMeta, FORMAT};
 use neuron::{
     Backend, Checkpointer, Cpu, Dataset, FitConfig, Loss, Optimizer, Resume, Sequential, TrainState,
 };
@@ -470,7 +470,7 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
     save_model(&a.out, &model, &meta).with_context(|| format!("saving {}", a.out.display()))?;
     if let Some(p) = &a.metrics_json {
         let j = json!({ "history": history, "test": test_json, "train_seconds": train_seconds });
-        neuron::atomic::atomic_write(p, serde_json::to_string_pretty(&j)?.as_bytes())?;
+        neuron::io::atomic::atomic_write(p, serde_json::to_string_pretty(&j)?.as_bytes())?;
     }
     if let Some(p) = &a.plot {
         crate::plot::draw(p, &history, task)?;

@@ -1,8 +1,8 @@
 //! Reading and encoding the data: the training rows, the preprocessor and the test set.
 
 use anyhow::{bail, Result};
-use neuron::preprocess::{Impute, Preprocessor, Task};
-use neuron::scaling::Scaling;
+use neuron::data::preprocess::{Impute, Preprocessor, Task};
+use neuron::data::scaling::Scaling;
 use neuron::Rng;
 
 use super::{ImputeArg, ScalingArg, TaskArg, TrainArgs};

@@ -1,7 +1,7 @@
 //! Defaults resolved against the kind of data, and the loss for the task.
 
 use anyhow::{bail, Context, Result};
-use neuron::preprocess::Task;
+use neuron::data::preprocess::Task;
 use neuron::{Activation, Loss, LrSchedule, OptimizerConfig, OptimizerKind};
 
 use super::{LossArg, ScheduleArg, TrainArgs, IMAGE_EPOCHS};

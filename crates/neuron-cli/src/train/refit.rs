@@ -8,7 +8,7 @@
 use std::sync::atomic::Ordering;
 
 use anyhow::Result;
-use neuron::preprocess::Preprocessor;
+use neuron::data::preprocess::Preprocessor;
 use neuron::{Backend, Dataset, FitConfig, Loss, Optimizer, Rng};
 
 use super::{fresh_model, recipe, TrainArgs, INTERRUPTED};

@@ -1,7 +1,7 @@
 //! Element-wise, row-wise and loss kernels for the CPU backend.
 
-use crate::activation::Activation;
 use crate::float::Float;
+use crate::nn::activation::Activation;
 use crate::rng::hash_uniform;
 
 use super::simd::multiversion;

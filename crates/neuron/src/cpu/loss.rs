@@ -2,7 +2,7 @@
 
 use super::{kernels, sub, Cpu, CpuBuf, Ptr};
 use crate::float::Float;
-use crate::loss::Loss;
+use crate::nn::loss::Loss;
 
 /// Rows per part of a loss (and its gradient) over a larger batch, and the most parts.
 const LOSS_ROWS: usize = 256;

@@ -15,15 +15,15 @@ use std::marker::PhantomData;
 pub use buffer::CpuBuf;
 use team::Team;
 
-use crate::activation::Activation;
-use crate::adam::AdamHyper;
-use crate::augment::Augment;
 use crate::backend::{Backend, Operand};
+use crate::data::augment::Augment;
 use crate::error::Result;
 use crate::float::Float;
-use crate::loss::Loss;
-use crate::rmsprop::RmsPropHyper;
-use crate::sgd::SgdHyper;
+use crate::nn::activation::Activation;
+use crate::nn::loss::Loss;
+use crate::optim::adam::AdamHyper;
+use crate::optim::rmsprop::RmsPropHyper;
+use crate::optim::sgd::SgdHyper;
 
 /// Element-wise passes over fewer elements than this run on one thread.
 const PARALLEL_MIN_ELEMS: usize = 1 << 15;

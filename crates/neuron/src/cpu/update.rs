@@ -1,9 +1,9 @@
 //! Optimizer update kernels: one fused sweep over each parameter tensor.
 
-use crate::adam::AdamHyper;
 use crate::float::Float;
-use crate::rmsprop::RmsPropHyper;
-use crate::sgd::SgdHyper;
+use crate::optim::adam::AdamHyper;
+use crate::optim::rmsprop::RmsPropHyper;
+use crate::optim::sgd::SgdHyper;
 
 use super::simd::multiversion;
 

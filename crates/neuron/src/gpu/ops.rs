@@ -3,14 +3,14 @@
 
 use super::gemm::gemm_config;
 use super::{device_err, Arg, Gpu, GpuFloat, GpuIdx, Runtime};
-use crate::activation::Activation;
-use crate::adam::AdamHyper;
-use crate::augment::Augment;
 use crate::backend::{Backend, Operand};
+use crate::data::augment::Augment;
 use crate::error::{NeuronError, Result};
-use crate::loss::Loss;
-use crate::rmsprop::RmsPropHyper;
-use crate::sgd::SgdHyper;
+use crate::nn::activation::Activation;
+use crate::nn::loss::Loss;
+use crate::optim::adam::AdamHyper;
+use crate::optim::rmsprop::RmsPropHyper;
+use crate::optim::sgd::SgdHyper;
 
 /// Activation codes of `kernels.cu` and the leaky-ReLU slope.
 fn act_code(act: Activation) -> (i32, f64) {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::augment::Augment;
+use crate::data::augment::Augment;
 use crate::error::{NeuronError, Result};
 
 /// How to train.

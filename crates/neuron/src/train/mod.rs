@@ -15,13 +15,13 @@ use num_traits::{Float as _, One as _, Zero as _};
 use std::time::Instant;
 
 use crate::backend::Backend;
-use crate::dataset::Dataset;
+use crate::data::dataset::Dataset;
 use crate::error::{NeuronError, Result};
 use crate::float::Float;
-use crate::loss::Loss;
 use crate::metrics::regression_report;
-use crate::optimizer::Optimizer;
-use crate::sequential::{Sequential, EVAL_CHUNK};
+use crate::nn::loss::Loss;
+use crate::nn::sequential::{Sequential, EVAL_CHUNK};
+use crate::optim::Optimizer;
 
 impl<B: Backend> Sequential<B> {
     fn check_data(&self, d: &Dataset<B::E>, what: &str) -> Result<()> {

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use super::History;
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::optimizer::Optimizer;
+use crate::nn::sequential::Sequential;
+use crate::optim::Optimizer;
 use crate::rng::Rng;
-use crate::sequential::Sequential;
 
 /// Where a training run stands, besides the weights and the optimizer state: everything needed to
 /// continue it exactly.

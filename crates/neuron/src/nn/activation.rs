@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::layer::{Ctx, Layer};
+use crate::nn::layer::{Ctx, Layer};
 
 /// An element-wise activation function.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,7 +1,9 @@
 //! Each optimizer's update on a 2-element vector, against values computed by hand.
 
-use super::*;
+use super::{Optimizer, OptimizerConfig};
+use crate::backend::Backend;
 use crate::cpu::Cpu;
+use crate::nn::layer::Param;
 
 const W: [f64; 2] = [1.0, -2.0];
 const G: [f64; 2] = [0.5, 0.25];

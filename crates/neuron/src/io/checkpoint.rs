@@ -13,13 +13,13 @@ use std::path::Path;
 use safetensors::tensor::Dtype;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::atomic_write;
 use crate::backend::Backend;
 use crate::error::{NeuronError, Result};
-use crate::model_file::ModelMeta;
-use crate::optimizer::{Optimizer, OptimizerConfig, OptimizerState};
-use crate::sequential::{param_shapes, Sequential};
-use crate::st::{f32_bytes, f32_from_bytes, open, serialize};
+use crate::io::atomic::atomic_write;
+use crate::io::model_file::ModelMeta;
+use crate::io::st::{f32_bytes, f32_from_bytes, open, serialize};
+use crate::nn::sequential::{param_shapes, Sequential};
+use crate::optim::{Optimizer, OptimizerConfig, OptimizerState};
 use crate::train::TrainState;
 
 /// The format tag of checkpoint files.

@@ -1,12 +1,12 @@
 //! Building a [`Sequential`]: the layer-by-layer builder and the checks of an architecture.
 
 use super::{ParamInfo, Sequential};
-use crate::activation::Activation;
 use crate::backend::Backend;
 use crate::error::{NeuronError, Result};
-use crate::init::Init;
-use crate::layer::LayerSpec;
-use crate::loss::Loss;
+use crate::nn::activation::Activation;
+use crate::nn::init::Init;
+use crate::nn::layer::LayerSpec;
+use crate::nn::loss::Loss;
 
 /// Builds a [`Sequential`] layer by layer.
 ///

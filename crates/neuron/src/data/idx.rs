@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::csv::maybe_gunzip;
+use crate::data::csv::maybe_gunzip;
 use crate::error::{NeuronError, Result};
 use crate::matrix::Matrix;
 

@@ -1,9 +1,9 @@
 //! Applying a fitted preprocessor to a table: network inputs and encoded targets.
 
-use crate::csv::RawTable;
+use crate::data::csv::RawTable;
+use crate::data::scaling::smooth_clip;
 use crate::error::{NeuronError, Result};
 use crate::matrix::Matrix;
-use crate::scaling::smooth_clip;
 
 use super::{at, parse_num, ColumnEncoding, Encoded, Preprocessor, TargetEncoding};
 

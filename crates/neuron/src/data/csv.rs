@@ -1,5 +1,5 @@
 //! Reading CSV files (optionally gzip-compressed) into a table of strings, with line numbers kept
-//! for error messages. Typing and encoding of the columns is done by [`crate::preprocess`].
+//! for error messages. Typing and encoding of the columns is done by [`crate::data::preprocess`].
 
 use std::io::Read;
 use std::path::Path;

@@ -9,18 +9,18 @@ pub use builder::{param_shapes, SequentialBuilder};
 pub use params::ParamInfo;
 pub use predict::classes_from_outputs;
 
-use crate::activation::{Activation, ActivationLayer};
 use crate::backend::Backend;
-use crate::dense::Dense;
-use crate::dropout::DropoutLayer;
 use crate::error::{NeuronError, Result};
 use crate::float::Float;
-use crate::layer::{Ctx, Layer, LayerSpec, Param};
-use crate::loss::Loss;
 use crate::matrix::Matrix;
-use crate::optimizer::Optimizer;
+use crate::nn::activation::{Activation, ActivationLayer};
+use crate::nn::dense::Dense;
+use crate::nn::dropout::DropoutLayer;
+use crate::nn::layer::{Ctx, Layer, LayerSpec, Param};
+use crate::nn::loss::Loss;
+use crate::nn::softmax::SoftmaxLayer;
+use crate::optim::Optimizer;
 use crate::rng::Rng;
-use crate::softmax::SoftmaxLayer;
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Activation;
+use crate::nn::activation::Activation;
 use crate::rng::Rng;
 
 /// How a dense layer's weights `W[out, in]` are drawn. Biases start at zero.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NeuronError, Result};
-use crate::schedule::LrSchedule;
+use crate::optim::schedule::LrSchedule;
 
 /// Which update rule, with its own hyper-parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,15 +10,15 @@ use std::path::Path;
 use safetensors::tensor::Dtype;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::atomic_write;
 use crate::backend::Backend;
 use crate::cpu::Cpu;
+use crate::data::preprocess::Preprocessor;
 use crate::error::{NeuronError, Result};
-use crate::layer::LayerSpec;
-use crate::loss::Loss;
-use crate::preprocess::Preprocessor;
-use crate::sequential::Sequential;
-use crate::st::{f32_bytes, f32_from_bytes, open, serialize};
+use crate::io::atomic::atomic_write;
+use crate::io::st::{f32_bytes, f32_from_bytes, open, serialize};
+use crate::nn::layer::LayerSpec;
+use crate::nn::loss::Loss;
+use crate::nn::sequential::Sequential;
 
 /// The format tag written in every model file.
 pub const FORMAT: &str = "neuron-mlp/1";
@@ -104,7 +104,7 @@ pub fn from_bytes_on(
         }
     }
     // The expected names and shapes, computed without allocating anything of the claimed size.
-    let info = crate::sequential::param_shapes(meta.input_dim, &meta.layers, &meta.loss)
+    let info = crate::nn::sequential::param_shapes(meta.input_dim, &meta.layers, &meta.loss)
         .map_err(|e| bad(format!("invalid architecture: {e}")))?;
     if st.len() != info.len() {
         return Err(bad(format!(

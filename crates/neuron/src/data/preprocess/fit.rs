@@ -1,8 +1,8 @@
 //! Fitting a preprocessor on a training table: the target's encoding and each column's.
 
-use crate::csv::RawTable;
+use crate::data::csv::RawTable;
+use crate::data::scaling::{mean_std, Scaling};
 use crate::error::{NeuronError, Result};
-use crate::scaling::{mean_std, Scaling};
 
 use super::{
     at, median, parse_num, sort_labels, ColumnEncoding, Impute, Preprocessor, TargetEncoding, Task,

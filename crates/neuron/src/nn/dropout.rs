@@ -6,7 +6,7 @@
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::layer::{Ctx, Layer};
+use crate::nn::layer::{Ctx, Layer};
 
 pub(crate) struct DropoutLayer<B: Backend> {
     p: f64,

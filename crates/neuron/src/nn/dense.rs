@@ -16,10 +16,10 @@
 //! ∂L/∂X = G·W             [n, in]   (skipped for the first layer)
 //! ```
 
-use crate::activation::Activation;
 use crate::backend::{Backend, Operand};
 use crate::error::Result;
-use crate::layer::{Ctx, Layer, Param};
+use crate::nn::activation::Activation;
+use crate::nn::layer::{Ctx, Layer, Param};
 
 /// A dense layer at run time. Build models with [`crate::Sequential::builder`].
 pub(crate) struct Dense<B: Backend> {

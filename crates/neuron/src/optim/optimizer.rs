@@ -1,6 +1,6 @@
-//! Optimizers: configuration, per-parameter state, and the update step.
+//! The optimizer bound to a backend: per-parameter state and the update step.
 //!
-//! The update formulas are documented in [`crate::sgd`], [`crate::adam`] and [`crate::rmsprop`];
+//! The update formulas are documented in [`crate::optim::sgd`], [`crate::optim::adam`] and [`crate::optim::rmsprop`];
 //! the kernels are in the backend. Gradient clipping by global norm is folded into the update as a
 //! gradient scale, so it costs one reduction and no extra pass.
 
@@ -8,16 +8,15 @@
 use num_traits::{Float as _, One as _, Zero as _};
 use serde::{Deserialize, Serialize};
 
-use crate::adam::AdamHyper;
 use crate::backend::Backend;
 use crate::error::{NeuronError, Result};
 use crate::float::Float;
-use crate::layer::Param;
-use crate::rmsprop::RmsPropHyper;
-use crate::sgd::SgdHyper;
+use crate::nn::layer::Param;
+use crate::optim::adam::AdamHyper;
+use crate::optim::rmsprop::RmsPropHyper;
+use crate::optim::sgd::SgdHyper;
 
-mod config;
-pub use config::{OptimizerConfig, OptimizerKind};
+use super::config::{OptimizerConfig, OptimizerKind};
 
 /// A host copy of an optimizer's complete state, exact (f64 holds every f32 exactly).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -287,6 +286,3 @@ impl<B: Backend> Optimizer<B> {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests;

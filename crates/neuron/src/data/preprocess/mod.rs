@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::csv::RawTable;
+use crate::data::csv::RawTable;
 use crate::matrix::Matrix;
 
 mod fit;
@@ -37,7 +37,7 @@ pub enum Impute {
 pub enum ColumnEncoding {
     /// A number, scaled as `z = (v − mean) / std` (for robust scaling `mean` holds the median and
     /// `std` the IQR-based scale), then soft-clipped beyond
-    /// `±clip` when `clip` is set ([`crate::scaling::smooth_clip`]).
+    /// `±clip` when `clip` is set ([`crate::data::scaling::smooth_clip`]).
     Numeric {
         /// Column name.
         name: String,
@@ -237,7 +237,7 @@ impl Preprocessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::csv::read_csv_bytes;
+    use crate::data::csv::read_csv_bytes;
 
     fn table(s: &str) -> RawTable {
         read_csv_bytes(s.as_bytes().to_vec(), "t.csv").unwrap()

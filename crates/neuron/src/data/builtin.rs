@@ -2,12 +2,12 @@
 //! `table-area`, `xor`, `circles` and `spirals`. All are returned as CSV-like tables so they go
 //! through exactly the same preprocessing as user files.
 
-use crate::csv::{read_csv_bytes, RawTable};
+use crate::data::csv::{read_csv_bytes, RawTable};
 use crate::error::{NeuronError, Result};
 use crate::rng::Rng;
 
 /// The 8×8 handwritten digits (1,797 images, UCI / scikit-learn), gzipped CSV.
-pub const DIGITS_CSV_GZ: &[u8] = include_bytes!("../data/digits.csv.gz");
+pub const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 
 /// Names accepted after `builtin:`.
 pub const NAMES: &[&str] = &["digits", "table-area", "xor", "circles", "spirals"];

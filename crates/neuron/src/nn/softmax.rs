@@ -11,7 +11,7 @@
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::layer::{Ctx, Layer};
+use crate::nn::layer::{Ctx, Layer};
 
 pub(crate) struct SoftmaxLayer<B: Backend> {
     width: usize,

@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Activation;
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::init::Init;
+use crate::nn::activation::Activation;
+use crate::nn::init::Init;
 
 /// The description of one layer, as stored in model files (one entry per PyTorch
 /// `nn.Sequential` index: activations count as layers, exactly as in PyTorch).

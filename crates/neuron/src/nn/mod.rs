@@ -1,0 +1,11 @@
+//! The network: activations, layers (dense, dropout, softmax), losses, initialisation, and the
+//! `Sequential` model that chains them.
+
+pub mod activation;
+mod dense;
+mod dropout;
+pub mod init;
+pub mod layer;
+pub mod loss;
+pub(crate) mod sequential;
+mod softmax;
