@@ -1,14 +1,11 @@
-//! Element-wise activations g(z), their derivatives, and the activation layer.
+//! Element-wise activations g(z) and their derivatives: the value that layers and backend
+//! kernels share (the layer itself is in `activation_layer.rs`).
 //!
 //! Forward `Y = g(Z)`, backward `∂L/∂Z = ∂L/∂Y ⊙ g′(Z)`, shapes `[batch, width]` both ways.
 //! When an activation directly follows a dense layer the model fuses the two
 //! (one pass computes `Z + b` and `g`), which is why the kernels take an [`Activation`] value.
 
 use serde::{Deserialize, Serialize};
-
-use crate::backend::Backend;
-use crate::error::Result;
-use crate::nn::layer::{Ctx, Layer};
 
 /// An element-wise activation function.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -102,49 +99,6 @@ impl Activation {
                 let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
                 cdf + z * pdf
             }
-        }
-    }
-}
-
-/// A standalone activation layer (used where no dense layer precedes it to fuse with).
-pub(crate) struct ActivationLayer<B: Backend> {
-    act: Activation,
-    width: usize,
-    y: B::Buf,
-}
-
-impl<B: Backend> ActivationLayer<B> {
-    pub(crate) fn new(be: &B, act: Activation, width: usize, cap: usize) -> Result<Self> {
-        Ok(ActivationLayer {
-            act,
-            width,
-            y: be.alloc(cap * width)?,
-        })
-    }
-}
-
-impl<B: Backend> Layer<B> for ActivationLayer<B> {
-    fn out_dim(&self) -> usize {
-        self.width
-    }
-
-    fn resize(&mut self, be: &B, cap: usize) -> Result<()> {
-        self.y = be.alloc(cap * self.width)?;
-        Ok(())
-    }
-
-    fn forward(&mut self, be: &B, x: &B::Buf, rows: usize, _ctx: &Ctx) {
-        // Z is the input buffer itself: Y = g(X).
-        be.act_forward(self.act, rows * self.width, x, &mut self.y);
-    }
-
-    fn output(&self) -> &B::Buf {
-        &self.y
-    }
-
-    fn backward(&mut self, be: &B, x: &B::Buf, gy: &B::Buf, gx: Option<&mut B::Buf>, rows: usize) {
-        if let Some(gx) = gx {
-            be.act_backward(self.act, rows * self.width, x, &self.y, gy, gx);
         }
     }
 }

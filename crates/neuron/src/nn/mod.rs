@@ -2,6 +2,7 @@
 //! `Sequential` model that chains them.
 
 pub mod activation;
+mod activation_layer;
 mod dense;
 mod dropout;
 pub mod init;
