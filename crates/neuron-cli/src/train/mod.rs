@@ -177,6 +177,32 @@ fn validation_line(e: &neuron::EpochRecord, share: f64) -> String {
     s
 }
 
+/// Progress of a run of `epochs` epochs (printing nothing when `quiet`) that stops on Ctrl-C.
+fn stoppable_progress(quiet: bool, epochs: usize) -> Progress {
+    let mut p = Progress::new(quiet, epochs);
+    p.interrupted = Some(&INTERRUPTED);
+    p
+}
+
+/// `cfg` for training on every row for exactly `epochs` epochs: no validation, no early stopping.
+fn on_all_rows(cfg: &FitConfig, epochs: usize) -> FitConfig {
+    FitConfig {
+        epochs,
+        validation_split: 0.0,
+        patience: None,
+        ..cfg.clone()
+    }
+}
+
+/// The network's output width: one per class, one for a two-class BCE model or a regression.
+fn output_width(pre: &Preprocessor, loss: Loss) -> usize {
+    match (pre.labels(), loss) {
+        (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
+        (Some(l), _) => l.len(),
+        (None, _) => 1,
+    }
+}
+
 /// A new, seeded network of the resolved architecture for the preprocessed data.
 fn fresh_model<B: Backend<E = f32>>(
     a: &TrainArgs,
@@ -185,11 +211,6 @@ fn fresh_model<B: Backend<E = f32>>(
     loss: Loss,
     be: B,
 ) -> Result<Sequential<B>> {
-    let outputs = match (pre.labels(), loss) {
-        (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
-        (Some(l), _) => l.len(),
-        (None, _) => 1,
-    };
     let mut b = Sequential::builder(pre.input_width());
     for &h in &r.hidden {
         b = b.dense(h).activation(r.activation);
@@ -197,7 +218,10 @@ fn fresh_model<B: Backend<E = f32>>(
             b = b.dropout(r.dropout);
         }
     }
-    Ok(b.dense(outputs).loss(loss).seed(a.seed).build(be)?)
+    Ok(b.dense(output_width(pre, loss))
+        .loss(loss)
+        .seed(a.seed)
+        .build(be)?)
 }
 
 fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
@@ -235,11 +259,7 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         }
         (None, None) => {
             let loss = loss_for(a, &r, task)?;
-            let outputs = match (prep.pre.labels(), loss) {
-                (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
-                (Some(l), _) => l.len(),
-                (None, _) => 1,
-            };
+            let outputs = output_width(&prep.pre, loss);
             let widths: Vec<usize> = r.hidden.iter().copied().chain([outputs]).collect();
             memory::check(
                 prep.pre.input_width(),
@@ -313,8 +333,7 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
             be.name()
         );
     }
-    let mut progress = Progress::new(a.quiet, r.epochs);
-    progress.interrupted = Some(&INTERRUPTED);
+    let mut progress = stoppable_progress(a.quiet, r.epochs);
     // First Ctrl-C: stop after the current step; a second one ends the process at once.
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
@@ -349,14 +368,8 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
     };
     let cfg = match &cv_chosen {
         Some(cv) => {
-            progress = Progress::new(a.quiet, cv.epochs);
-            progress.interrupted = Some(&INTERRUPTED);
-            FitConfig {
-                epochs: cv.epochs,
-                validation_split: 0.0,
-                patience: None,
-                ..cfg
-            }
+            progress = stoppable_progress(a.quiet, cv.epochs);
+            on_all_rows(&cfg, cv.epochs)
         }
         None => cfg,
     };
@@ -421,15 +434,13 @@ fn train_on<B: Backend<E = f32>>(job: TrainJob<'_>, be: B) -> Result<()> {
         }
         let mut m = fresh_model(a, &r, &prep.pre, loss, be.clone())?;
         let mut o = Optimizer::new(r.optimizer.clone())?;
-        let cfg2 = FitConfig {
-            epochs: best,
-            validation_split: 0.0,
-            patience: None,
-            ..cfg.clone()
-        };
-        let mut progress = Progress::new(a.quiet, best);
-        progress.interrupted = Some(&INTERRUPTED);
-        let h = m.fit(&mut o, &train, None, &cfg2, &mut progress)?;
+        let h = m.fit(
+            &mut o,
+            &train,
+            None,
+            &on_all_rows(&cfg, best),
+            &mut stoppable_progress(a.quiet, best),
+        )?;
         if !h.interrupted && h.epochs.len() == best {
             model = m;
             refit_epochs = Some(best);

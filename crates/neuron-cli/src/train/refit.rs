@@ -11,7 +11,7 @@ use anyhow::Result;
 use neuron::data::preprocess::Preprocessor;
 use neuron::{Backend, Dataset, FitConfig, Loss, Optimizer, Rng};
 
-use super::{fresh_model, recipe, TrainArgs, INTERRUPTED};
+use super::{fresh_model, recipe, stoppable_progress, TrainArgs, INTERRUPTED};
 
 /// What cross-validation chose, and what it measured there.
 pub(super) struct CvResult {
@@ -59,7 +59,7 @@ pub(super) fn choose_epochs<B: Backend<E = f32>>(
             r.folds
         );
     }
-    match cv_epochs(a, r, pre, loss, be, data, cfg, r.folds)? {
+    match cv_epochs(a, r, pre, loss, be, data, cfg)? {
         CvOutcome::Chosen(cv) => {
             if !a.quiet {
                 eprintln!("{}; training on all {} rows", cv.summary(), data.len());
@@ -86,7 +86,7 @@ pub(super) enum CvOutcome {
     Interrupted,
 }
 
-/// The epoch count with the lowest mean validation loss over `folds` folds of `data`.
+/// The epoch count with the lowest mean validation loss over `r.folds` folds of `data`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn cv_epochs<B: Backend<E = f32>>(
     a: &TrainArgs,
@@ -96,9 +96,8 @@ pub(super) fn cv_epochs<B: Backend<E = f32>>(
     be: &B,
     data: &Dataset<f32>,
     cfg: &FitConfig,
-    folds: usize,
 ) -> Result<CvOutcome> {
-    let n = data.len();
+    let (n, folds) = (data.len(), r.folds);
     let mut idx: Vec<usize> = (0..n).collect();
     Rng::new(a.seed ^ 0xF01D).shuffle(&mut idx);
     let mut curves: Vec<Vec<f64>> = Vec::with_capacity(folds);
@@ -113,7 +112,7 @@ pub(super) fn cv_epochs<B: Backend<E = f32>>(
             validation_split: 0.0,
             ..cfg.clone()
         };
-        let mut stop = StopFlag;
+        let mut stop = stoppable_progress(true, cfg.epochs);
         let fitted = m.fit(
             &mut o,
             &data.subset(&train),
@@ -169,19 +168,6 @@ pub(super) fn best_of_mean(curves: &[Vec<f64>]) -> usize {
         }
     }
     best.1
-}
-
-/// Stops a cross-validation fit on Ctrl-C; prints nothing.
-struct StopFlag;
-
-impl neuron::Observer for StopFlag {
-    fn on_event(&mut self, _: &neuron::Event<'_>) -> neuron::Control {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            neuron::Control::Stop
-        } else {
-            neuron::Control::Continue
-        }
-    }
 }
 
 #[cfg(test)]
