@@ -70,6 +70,7 @@ pub use optim::schedule::LrSchedule;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerSnapshot, OptimizerState};
 pub use rng::Rng;
 pub use train::{
-    Checkpointer, Control, EpochRecord, Evaluation, Event, FitConfig, History, Observer, Resume,
-    Silent, TrainState,
+    BatchSource, Checkpointer, Control, DatasetSource, EpochEnd, EpochRecord, Evaluation, Event,
+    FitConfig, GradientSync, History, LayerView, NoSync, Observer, Resume, Silent, StepObserver,
+    StepView, TensorView, ThreadSync, TrainRun, TrainState,
 };

@@ -150,4 +150,12 @@ impl<B: Backend> Layer<B> for Dense<B> {
     fn param_values_mut(&mut self) -> Vec<&mut B::Buf> {
         vec![&mut self.w, &mut self.b]
     }
+
+    fn grads_mut(&mut self) -> Vec<&mut B::Buf> {
+        vec![&mut self.gw, &mut self.gb]
+    }
+
+    fn pre_activation(&self) -> Option<&B::Buf> {
+        (self.act != Activation::Identity).then_some(&self.z)
+    }
 }

@@ -108,4 +108,14 @@ pub(crate) trait Layer<B: Backend>: Send {
     fn param_values_mut(&mut self) -> Vec<&mut B::Buf> {
         Vec::new()
     }
+    /// Mutable access to the parameter gradients, in [`Layer::params`] order (combining them
+    /// across workers).
+    fn grads_mut(&mut self) -> Vec<&mut B::Buf> {
+        Vec::new()
+    }
+    /// The values before the activation of the last forward pass, when the layer has a fused
+    /// activation (`Z` of a dense layer; its output is then `g(Z)`).
+    fn pre_activation(&self) -> Option<&B::Buf> {
+        None
+    }
 }

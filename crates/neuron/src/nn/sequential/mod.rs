@@ -3,6 +3,7 @@
 mod builder;
 mod params;
 mod predict;
+mod stages;
 
 use builder::check_specs;
 pub use builder::{param_shapes, SequentialBuilder};
