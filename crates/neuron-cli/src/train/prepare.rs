@@ -1,6 +1,8 @@
 //! Reading and encoding the data: the training rows, the preprocessor and the test set.
 
 use anyhow::{bail, Result};
+use neuron::data::csv::RawTable;
+use neuron::data::idx::ImageSet;
 use neuron::data::preprocess::{Impute, Preprocessor, Task};
 use neuron::data::scaling::Scaling;
 use neuron::Rng;
@@ -17,87 +19,100 @@ pub(super) struct Prepared {
 }
 
 pub(super) fn prepare(a: &TrainArgs, init: Option<&Preprocessor>) -> Result<Prepared> {
-    let raw = data::load(&a.data, true)?;
-    match raw {
-        Raw::Images(set) => {
-            let pre = match init {
-                Some(p) => p.clone(),
-                None => {
-                    let mut labels: Vec<u8> = set.labels.clone();
-                    labels.sort_unstable();
-                    labels.dedup();
-                    if labels.len() < 2 {
-                        bail!(
-                            "{}: all images have the same label; classification needs two classes",
-                            a.data
-                        );
-                    }
-                    let max = *labels.last().unwrap_or(&0) as usize;
-                    Preprocessor::for_images(
-                        set.height,
-                        set.width,
-                        (0..=max).map(|l| l.to_string()).collect(),
-                    )
-                }
-            };
-            let train = data::encode(&Raw::Images(set), &pre, true)?;
-            let test = match data::load(&a.data, false) {
-                Ok(raw) => Some(data::encode(&raw, &pre, true)?),
-                Err(_) => None,
-            };
-            Ok(Prepared {
-                pre,
-                train,
-                test,
-                images: true,
-            })
-        }
-        Raw::Table(t) => {
-            let mut idx: Vec<usize> = (0..t.rows.len()).collect();
-            Rng::new(a.seed ^ 0x7E57).shuffle(&mut idx);
-            let n_test = (t.rows.len() as f64 * a.test_split).round() as usize;
-            let (test_idx, train_idx) = idx.split_at(n_test);
-            let mut train_idx = train_idx.to_vec();
-            train_idx.sort_unstable();
-            let train_t = data::table_rows(&t, &train_idx);
-            let pre = match init {
-                Some(p) => p.clone(),
-                None => {
-                    let task = match a.task {
-                        TaskArg::Auto => None,
-                        TaskArg::Classify => Some(Task::Classify),
-                        TaskArg::Regress => Some(Task::Regress),
-                    };
-                    let impute = a.impute.map(|i| match i {
-                        ImputeArg::Mean => Impute::Mean,
-                        ImputeArg::Median => Impute::Median,
-                    });
-                    let scaling = match (a.no_standardize, a.scaling) {
-                        (true, _) => Scaling::None,
-                        (false, Some(ScalingArg::Standard)) => Scaling::Standard,
-                        (false, Some(ScalingArg::Robust) | None) => Scaling::Robust,
-                    };
-                    Preprocessor::fit_scaled(&train_t, a.target.as_deref(), task, scaling, impute)?
-                }
-            };
-            let train = data::encode(&Raw::Table(train_t), &pre, true)?;
-            let test = if test_idx.is_empty() {
-                None
-            } else {
-                let mut ti = test_idx.to_vec();
-                ti.sort_unstable();
-                Some(data::encode(
-                    &Raw::Table(data::table_rows(&t, &ti)),
-                    &pre,
-                    true,
-                )?)
-            };
-            Ok(Prepared {
-                pre,
-                train,
-                test,
-                images: false,
-            })
-        }
+    match data::load(&a.data, true)? {
+        Raw::Images(set) => images(a, set, init),
+        Raw::Table(t) => table(a, t, init),
     }
+}
+
+/// Image data: the training images, the data's own test images when it has them, and the
+/// preprocessing of `--init` or one for images with the labels seen.
+fn images(a: &TrainArgs, set: ImageSet, init: Option<&Preprocessor>) -> Result<Prepared> {
+    let pre = match init {
+        Some(p) => p.clone(),
+        None => {
+            let mut labels: Vec<u8> = set.labels.clone();
+            labels.sort_unstable();
+            labels.dedup();
+            if labels.len() < 2 {
+                bail!(
+                    "{}: all images have the same label; classification needs two classes",
+                    a.data
+                );
+            }
+            let max = *labels.last().unwrap_or(&0) as usize;
+            Preprocessor::for_images(
+                set.height,
+                set.width,
+                (0..=max).map(|l| l.to_string()).collect(),
+            )
+        }
+    };
+    let train = data::encode(&Raw::Images(set), &pre, true)?;
+    let test = match data::load(&a.data, false) {
+        Ok(raw) => Some(data::encode(&raw, &pre, true)?),
+        Err(_) => None,
+    };
+    Ok(Prepared {
+        pre,
+        train,
+        test,
+        images: true,
+    })
+}
+
+/// A table: a seeded `--test-split` share of the rows held out, the preprocessing fitted on the
+/// rest (or that of `--init`).
+fn table(a: &TrainArgs, t: RawTable, init: Option<&Preprocessor>) -> Result<Prepared> {
+    let mut idx: Vec<usize> = (0..t.rows.len()).collect();
+    Rng::new(a.seed ^ 0x7E57).shuffle(&mut idx);
+    let n_test = (t.rows.len() as f64 * a.test_split).round() as usize;
+    let (test_idx, train_idx) = idx.split_at(n_test);
+    let mut train_idx = train_idx.to_vec();
+    train_idx.sort_unstable();
+    let train_t = data::table_rows(&t, &train_idx);
+    let pre = match init {
+        Some(p) => p.clone(),
+        None => fit_preprocessor(a, &train_t)?,
+    };
+    let train = data::encode(&Raw::Table(train_t), &pre, true)?;
+    let test = if test_idx.is_empty() {
+        None
+    } else {
+        let mut ti = test_idx.to_vec();
+        ti.sort_unstable();
+        let rows = data::table_rows(&t, &ti);
+        Some(data::encode(&Raw::Table(rows), &pre, true)?)
+    };
+    Ok(Prepared {
+        pre,
+        train,
+        test,
+        images: false,
+    })
+}
+
+/// The preprocessing fitted on the training rows with the task, imputation and scaling asked for.
+fn fit_preprocessor(a: &TrainArgs, train: &RawTable) -> Result<Preprocessor> {
+    let task = match a.task {
+        TaskArg::Auto => None,
+        TaskArg::Classify => Some(Task::Classify),
+        TaskArg::Regress => Some(Task::Regress),
+    };
+    let impute = a.impute.map(|i| match i {
+        ImputeArg::Mean => Impute::Mean,
+        ImputeArg::Median => Impute::Median,
+    });
+    let scaling = match (a.no_standardize, a.scaling) {
+        (true, _) => Scaling::None,
+        (false, Some(ScalingArg::Standard)) => Scaling::Standard,
+        (false, Some(ScalingArg::Robust) | None) => Scaling::Robust,
+    };
+    Ok(Preprocessor::fit_scaled(
+        train,
+        a.target.as_deref(),
+        task,
+        scaling,
+        impute,
+    )?)
 }

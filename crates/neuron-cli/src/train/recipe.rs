@@ -30,28 +30,6 @@ pub(super) const CV_MAX_ROWS: usize = 5000;
 /// `rows`: the training rows (tables of at most [`CV_MAX_ROWS`] get the small-table recipe).
 pub(super) fn resolve(a: &TrainArgs, images: bool, rows: usize) -> Result<Resolved> {
     let small = !images && rows <= CV_MAX_ROWS;
-    let hidden: Vec<usize> = match &a.layers {
-        Some(s) => {
-            let parts: Vec<&str> = s
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .collect();
-            if parts.is_empty() {
-                bail!("--layers is empty: give hidden widths like 128,64");
-            }
-            parts
-                .iter()
-                .map(|p| match p.parse::<usize>() {
-                    Ok(0) | Err(_) => bail!("--layers: '{p}' is not a positive width"),
-                    Ok(n) => Ok(n),
-                })
-                .collect::<Result<_>>()?
-        }
-        None if images => vec![2048, 1024],
-        None if small => vec![256],
-        None => vec![128, 64],
-    };
     let activation = Activation::parse(&a.activation).with_context(|| {
         format!(
             "--activation: unknown '{}' (relu, sigmoid, tanh, leaky-relu, gelu, identity)",
@@ -63,9 +41,7 @@ pub(super) fn resolve(a: &TrainArgs, images: bool, rows: usize) -> Result<Resolv
         (false, true) => 0.3,
         (false, false) => 0.0,
     });
-    if !(0.0..1.0).contains(&dropout) {
-        bail!("--dropout must be in [0, 1), got {dropout}");
-    }
+    unit_interval("--dropout", dropout)?;
     let epochs = a.epochs.unwrap_or(if images { IMAGE_EPOCHS } else { 200 });
     if epochs == 0 {
         bail!("--epochs must be at least 1");
@@ -77,20 +53,67 @@ pub(super) fn resolve(a: &TrainArgs, images: bool, rows: usize) -> Result<Resolv
         None => 32,
     };
     let val_split = a.val_split.unwrap_or(if images { 0.05 } else { 0.1 });
-    if !(0.0..1.0).contains(&val_split) {
-        bail!("--val-split must be in [0, 1), got {val_split}");
-    }
+    unit_interval("--val-split", val_split)?;
     let label_smoothing = a.label_smoothing.unwrap_or(if images { 0.1 } else { 0.0 });
-    if !(0.0..1.0).contains(&label_smoothing) {
-        bail!("--label-smoothing must be in [0, 1), got {label_smoothing}");
-    }
-    if !(0.0..1.0).contains(&a.test_split) {
-        bail!("--test-split must be in [0, 1), got {}", a.test_split);
-    }
+    unit_interval("--label-smoothing", label_smoothing)?;
+    unit_interval("--test-split", a.test_split)?;
     let patience = match a.patience.unwrap_or(if images { 0 } else { 20 }) {
         0 => None,
         p => Some(p),
     };
+    Ok(Resolved {
+        val_split,
+        label_smoothing,
+        augment: images && !a.no_augment,
+        hidden: hidden_widths(a, images, small)?,
+        activation,
+        dropout,
+        epochs,
+        batch,
+        patience,
+        optimizer: optimizer(a, images, epochs)?,
+        refit: a.refit,
+        folds: a.cv_folds.unwrap_or(if small { CV_FOLDS } else { 0 }),
+    })
+}
+
+/// Fails unless `v` is in [0, 1).
+fn unit_interval(flag: &str, v: f64) -> Result<()> {
+    if !(0.0..1.0).contains(&v) {
+        bail!("{flag} must be in [0, 1), got {v}");
+    }
+    Ok(())
+}
+
+/// The hidden layers' widths: `--layers`, else the default for the kind of data.
+fn hidden_widths(a: &TrainArgs, images: bool, small: bool) -> Result<Vec<usize>> {
+    let Some(s) = &a.layers else {
+        return Ok(match (images, small) {
+            (true, _) => vec![2048, 1024],
+            (false, true) => vec![256],
+            (false, false) => vec![128, 64],
+        });
+    };
+    let parts: Vec<&str> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        bail!("--layers is empty: give hidden widths like 128,64");
+    }
+    parts
+        .iter()
+        .map(|p| match p.parse::<usize>() {
+            Ok(0) | Err(_) => bail!("--layers: '{p}' is not a positive width"),
+            Ok(n) => Ok(n),
+        })
+        .collect()
+}
+
+/// The optimizer: its rule, learning rate (default by rule), schedule (default by kind of data),
+/// weight decay and clipping, checked.
+fn optimizer(a: &TrainArgs, images: bool, epochs: usize) -> Result<OptimizerConfig> {
     let kind = match OptimizerKind::parse(&a.optimizer) {
         Some(OptimizerKind::Momentum { .. }) => OptimizerKind::Momentum {
             momentum: a.momentum,
@@ -114,10 +137,9 @@ pub(super) fn resolve(a: &TrainArgs, images: bool, rows: usize) -> Result<Resolv
         bail!("--lr must be a positive number, got {lr}");
     }
     let warmup = a.warmup.unwrap_or(if images { 2.0 } else { 0.0 });
-    let default_schedule = if images {
-        ScheduleArg::Cosine
-    } else {
-        ScheduleArg::Constant
+    let default_schedule = match images {
+        true => ScheduleArg::Cosine,
+        false => ScheduleArg::Constant,
     };
     let schedule = match a.schedule.unwrap_or(default_schedule) {
         ScheduleArg::Constant => LrSchedule::Constant,
@@ -136,20 +158,7 @@ pub(super) fn resolve(a: &TrainArgs, images: bool, rows: usize) -> Result<Resolv
         .schedule(schedule);
     optimizer.clip_norm = a.clip_norm;
     optimizer.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Resolved {
-        val_split,
-        label_smoothing,
-        augment: images && !a.no_augment,
-        hidden,
-        activation,
-        dropout,
-        epochs,
-        batch,
-        patience,
-        optimizer,
-        refit: a.refit,
-        folds: a.cv_folds.unwrap_or(if small { CV_FOLDS } else { 0 }),
-    })
+    Ok(optimizer)
 }
 
 pub(super) fn loss_for(a: &TrainArgs, r: &Resolved, task: Task) -> Result<Loss> {

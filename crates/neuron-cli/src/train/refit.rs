@@ -11,7 +11,9 @@ use anyhow::Result;
 use neuron::data::preprocess::Preprocessor;
 use neuron::{Backend, Dataset, FitConfig, Loss, Optimizer, Rng};
 
-use super::{fresh_model, recipe, stoppable_progress, TrainArgs, INTERRUPTED};
+use super::build::fresh_model;
+use super::session::{stoppable_progress, INTERRUPTED};
+use super::{recipe, TrainArgs};
 
 /// What cross-validation chose, and what it measured there.
 pub(super) struct CvResult {
