@@ -202,7 +202,7 @@ fn no_arguments_trains_the_builtin_digits() {
     // No test split by default: the cross-validation estimate is reported instead.
     let line = out
         .lines()
-        .find(|l| l.starts_with("5-fold cross-validation at "))
+        .find(|l| l.starts_with("3-fold cross-validation at "))
         .unwrap_or_else(|| panic!("no cross-validation line: {out}"));
     let acc: f64 = line
         .split("accuracy ")

@@ -109,7 +109,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub test_split: f64,
     /// Stop after this many epochs without validation improvement, keeping the best weights
-    /// (default 20 for tables; off for images, whose cosine schedule runs its full course; 0 disables).
+    /// (default for tables: 10 in each cross-validation fold, 20 on a validation split; off for
+    /// images, whose cosine schedule runs its full course; 0 disables).
     #[arg(long)]
     pub patience: Option<usize>,
     /// Seed for initialisation, shuffling, splits and dropout.
@@ -149,7 +150,8 @@ pub struct TrainArgs {
     #[serde(default)]
     pub no_refit: bool,
     /// Choose the epoch count by k-fold cross-validation, then train on all rows (default: 5 for
-    /// tables of at most 5,000 training rows, else off: one validation split; 0 or 1: off).
+    /// tables of at most 1,000 training rows, 3 up to 5,000, else off: one validation split; 0 or
+    /// 1: off).
     #[arg(long)]
     #[serde(default)]
     pub cv_folds: Option<usize>,

@@ -22,8 +22,13 @@ pub(super) struct Resolved {
     pub(super) folds: usize,
 }
 
-/// Folds of the cross-validation that chooses the epoch count on small tables.
-pub(super) const CV_FOLDS: usize = 5;
+/// Folds of the cross-validation that chooses the epoch count on tables of at most
+/// [`CV_FEW_ROWS`] training rows, and on larger ones up to [`CV_MAX_ROWS`].
+pub(super) const CV_FOLDS: (usize, usize) = (5, 3);
+/// Tables up to this many training rows get 5 folds (each fold's validation is small).
+pub(super) const CV_FEW_ROWS: usize = 1000;
+/// Patience of each fold's early stopping (the mean of the fold curves picks the epoch count).
+pub(super) const CV_PATIENCE: usize = 10;
 /// Tables with more training rows than this use one validation split with early stopping.
 pub(super) const CV_MAX_ROWS: usize = 5000;
 
@@ -57,7 +62,16 @@ pub(super) fn resolve(a: &TrainArgs, images: bool, rows: usize) -> Result<Resolv
     let label_smoothing = a.label_smoothing.unwrap_or(if images { 0.1 } else { 0.0 });
     unit_interval("--label-smoothing", label_smoothing)?;
     unit_interval("--test-split", a.test_split)?;
-    let patience = match a.patience.unwrap_or(if images { 0 } else { 20 }) {
+    let folds = a.cv_folds.unwrap_or(match (small, rows <= CV_FEW_ROWS) {
+        (false, _) => 0,
+        (true, true) => CV_FOLDS.0,
+        (true, false) => CV_FOLDS.1,
+    });
+    let patience = match a.patience.unwrap_or(match (images, folds > 1) {
+        (true, _) => 0,
+        (false, true) => CV_PATIENCE,
+        (false, false) => 20,
+    }) {
         0 => None,
         p => Some(p),
     };
@@ -73,7 +87,7 @@ pub(super) fn resolve(a: &TrainArgs, images: bool, rows: usize) -> Result<Resolv
         patience,
         optimizer: optimizer(a, images, epochs)?,
         refit: a.refit,
-        folds: a.cv_folds.unwrap_or(if small { CV_FOLDS } else { 0 }),
+        folds,
     })
 }
 
