@@ -220,3 +220,74 @@ fn the_step_observer_sees_the_batch_the_outputs_and_the_gradients() {
         assert_close(a, b, "gradients");
     }
 }
+
+#[test]
+fn integer_sample_weights_train_the_model_that_repeated_rows_train() {
+    let data = data();
+    let counts: Vec<f64> = (0..ROWS).map(|i| (i % 4) as f64).collect();
+    let keep: Vec<usize> = (0..ROWS)
+        .flat_map(|i| std::iter::repeat_n(i, counts[i] as usize))
+        .collect();
+    let repeated = data.subset(&keep);
+    for (loss, y) in [
+        (Loss::cross_entropy(), None),
+        (Loss::Mse, Some(data.x.clone())),
+    ] {
+        let cfg = |rows| FitConfig {
+            epochs: 5,
+            batch_size: rows,
+            shuffle: false,
+            ..FitConfig::default()
+        };
+        let build = || {
+            let b = Sequential::builder(5).dense(8).tanh();
+            let b = match loss {
+                Loss::Mse => b.dense(5),
+                _ => b.dense(3),
+            };
+            b.loss(loss)
+                .seed(1)
+                .build(Cpu::<f64>::with_threads(1))
+                .unwrap()
+        };
+        // For regression, the targets are the inputs themselves (5 columns).
+        let with_y = |d: &Dataset<f64>| match &y {
+            Some(_) => Dataset::new(d.x.clone(), d.x.clone()).unwrap(),
+            None => d.clone(),
+        };
+        let (data, repeated) = (with_y(&data), with_y(&repeated));
+        let mut a = build();
+        let mut opt = Optimizer::new(OptimizerConfig::adam(0.01)).unwrap();
+        let ha = a
+            .fit(
+                &mut opt,
+                &repeated,
+                None,
+                &cfg(keep.len()),
+                &mut neuron::Silent,
+            )
+            .unwrap();
+        let mut b = build();
+        let mut opt = Optimizer::new(OptimizerConfig::adam(0.01)).unwrap();
+        let be = b.backend().clone();
+        let mut src = DatasetSource::new(&be, &data)
+            .unwrap()
+            .with_weights(counts.clone())
+            .unwrap();
+        let hb = TrainRun::new(&mut b, &mut opt, &mut src, &cfg(ROWS))
+            .unwrap()
+            .run()
+            .unwrap();
+        for (ea, eb) in ha.epochs.iter().zip(&hb.epochs) {
+            assert!((ea.loss - eb.loss).abs() < 1e-10 * ea.loss, "{loss:?}");
+        }
+        for (p, q) in a.params().unwrap().iter().zip(&b.params().unwrap()) {
+            assert_close(p, q, "weighted against repeated");
+        }
+    }
+    let be = Cpu::<f64>::with_threads(1);
+    let src = DatasetSource::new(&be, &data).unwrap();
+    assert!(src.with_weights(vec![1.0; 3]).is_err());
+    let src = DatasetSource::new(&be, &data).unwrap();
+    assert!(src.with_weights(vec![-1.0; ROWS]).is_err());
+}

@@ -95,6 +95,37 @@ impl Loss {
         Ok(p)
     }
 
+    /// The loss of each row of outputs `out` (`[rows, cols]`, logits for the classification
+    /// losses) against targets `t` (class indices for cross-entropy, else `[rows, cols]`), on the
+    /// host, in f64: the terms whose sum the backend's loss kernel accumulates. Used to weigh rows
+    /// (sample weights).
+    pub fn row_losses<E: Float>(&self, out: &[E], t: &[E], rows: usize, cols: usize) -> Vec<f64> {
+        let row = |r: usize| out[r * cols..(r + 1) * cols].iter().map(|v| v.f64());
+        (0..rows)
+            .map(|r| match *self {
+                Loss::Mse => {
+                    let ts = t[r * cols..(r + 1) * cols].iter().map(|v| v.f64());
+                    row(r).zip(ts).map(|(y, t)| (y - t) * (y - t)).sum::<f64>() / cols as f64
+                }
+                Loss::CrossEntropy { label_smoothing } => {
+                    let m = row(r).fold(f64::NEG_INFINITY, f64::max);
+                    let lse = m + row(r).map(|y| (y - m).exp()).sum::<f64>().ln();
+                    let label = (t[r].f64() as usize).min(cols - 1);
+                    let (eps, x) = (label_smoothing, out[r * cols + label].f64());
+                    lse - (1.0 - eps) * x - eps * row(r).sum::<f64>() / cols as f64
+                }
+                Loss::BinaryCrossEntropy => {
+                    let ts = t[r * cols..(r + 1) * cols].iter().map(|v| v.f64());
+                    row(r)
+                        .zip(ts)
+                        .map(|(y, t)| y.max(0.0) - y * t + (-y.abs()).exp().ln_1p())
+                        .sum::<f64>()
+                        / cols as f64
+                }
+            })
+            .collect()
+    }
+
     /// A short name: `mse`, `cross-entropy` or `bce`.
     pub fn name(&self) -> &'static str {
         match self {

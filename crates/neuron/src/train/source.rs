@@ -6,6 +6,7 @@ use std::ops::Range;
 use crate::backend::Backend;
 use crate::data::dataset::Dataset;
 use crate::error::{NeuronError, Result};
+use crate::float::Float;
 use crate::rng::Rng;
 
 /// A source of training batches for [`super::TrainRun`].
@@ -35,6 +36,11 @@ pub trait BatchSource<B: Backend> {
         x: &mut B::Buf,
         y: &mut B::Buf,
     ) -> Result<usize>;
+    /// The weights of the rows the last [`BatchSource::load`] wrote, when rows carry weights
+    /// (sample weights: the loss is then the weighted mean `Σ w_i l_i / Σ w_i`).
+    fn weights(&self) -> Option<&[B::E]> {
+        None
+    }
 }
 
 /// The share of positions `batch` that worker `k` of `n` trains on: consecutive, as even as
@@ -53,7 +59,12 @@ pub struct DatasetSource<B: Backend> {
     perm: Vec<usize>,
     order: Option<B::Idx>,
     worker: (usize, usize),
+    /// Each row's weight, and those of the last batch loaded.
+    weights: Option<Weights<B::E>>,
 }
+
+/// Every row's weight, and the weights of the batch last loaded.
+type Weights<E> = (Vec<E>, Vec<E>);
 
 impl<B: Backend> DatasetSource<B> {
     /// Uploads `data` to `be`'s device.
@@ -65,7 +76,31 @@ impl<B: Backend> DatasetSource<B> {
             perm: (0..data.len()).collect(),
             order: None,
             worker: (0, 1),
+            weights: None,
         })
+    }
+
+    /// Gives each row a weight (finite, at least 0): the loss becomes the weighted mean, as if
+    /// each row appeared `w` times.
+    pub fn with_weights(mut self, w: Vec<B::E>) -> Result<Self> {
+        if w.len() != self.perm.len() {
+            return Err(NeuronError::shape(
+                "sample weights",
+                format!("{} values", self.perm.len()),
+                format!("{} values", w.len()),
+            ));
+        }
+        if let Some(i) = w
+            .iter()
+            .position(|v| !(v.f64() >= 0.0 && v.f64().is_finite()))
+        {
+            return Err(NeuronError::data(format!(
+                "sample weight {i} is {}; weights must be finite and at least 0",
+                w[i]
+            )));
+        }
+        self.weights = Some((w, Vec::new()));
+        Ok(self)
     }
 
     /// The same data as worker `k` of `n`: every worker sees the same epoch order and loads its
@@ -124,7 +159,15 @@ impl<B: Backend> BatchSource<B> for DatasetSource<B> {
         let mine = worker_share(batch, self.worker.0, self.worker.1);
         be.gather_rows(self.cols.0, &self.x, order, mine.start, mine.len(), x);
         be.gather_rows(self.cols.1, &self.y, order, mine.start, mine.len(), y);
+        if let Some((all, batch)) = &mut self.weights {
+            batch.clear();
+            batch.extend(self.perm[mine.clone()].iter().map(|&i| all[i]));
+        }
         Ok(mine.len())
+    }
+
+    fn weights(&self) -> Option<&[B::E]> {
+        self.weights.as_ref().map(|(_, b)| b.as_slice())
     }
 }
 

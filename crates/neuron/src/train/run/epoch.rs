@@ -67,9 +67,13 @@ impl<B: Backend> TrainRun<'_, B> {
             None => None,
         };
         let regression = val.as_ref().and_then(|e| e.regression.as_ref());
+        let loss = match c.weighted {
+            Some((wl, ws)) if self.workers() == 1 => wl / ws,
+            _ => acc[0].f64() / seen,
+        };
         Ok(EpochRecord {
             epoch: c.epoch,
-            loss: acc[0].f64() / seen,
+            loss,
             accuracy: classification.then(|| acc[1].f64() / seen),
             val_loss: val.as_ref().map(|e| e.loss),
             val_accuracy: val.as_ref().and_then(|e| e.accuracy),

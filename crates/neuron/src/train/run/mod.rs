@@ -46,6 +46,8 @@ struct Cursor<B: Backend> {
     checked: (usize, usize),
     /// Loss and correct sums as of the last check.
     acc: [B::E; 2],
+    /// With sample weights: `Σ w_i l_i` and `Σ w_i` over the epoch so far.
+    weighted: Option<(f64, f64)>,
 }
 
 /// Where an epoch returns to when its loss diverges.

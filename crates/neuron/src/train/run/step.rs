@@ -67,6 +67,7 @@ impl<B: Backend> TrainRun<'_, B> {
             lr: self.lr_at(epoch, batch),
             checked: (batch, seen),
             acc: [B::E::zero(); 2],
+            weighted: None,
         });
         Ok(stop)
     }
@@ -93,6 +94,11 @@ impl<B: Backend> TrainRun<'_, B> {
             self.augment(rows);
             self.model.forward_loaded(rows, true);
             self.model.loss_loaded(rows);
+            if let Some(w) = self.source.weights() {
+                let (wl, ws) = self.model.weigh_rows(rows, w)?;
+                let (l0, w0) = c.weighted.unwrap_or((0.0, 0.0));
+                c.weighted = Some((l0 + wl, w0 + ws));
+            }
             self.model.backward_loaded(rows);
         } else {
             // Keeps the dropout keys of every worker in step.
@@ -117,10 +123,14 @@ impl<B: Backend> TrainRun<'_, B> {
         c.lr = self.lr_at(c.epoch, b);
         self.model.step(self.opt, c.lr)?;
         (c.seen, c.global_seen, c.batch) = (c.seen + rows, c.global_seen + global, b + 1);
+        let running_loss = match c.weighted {
+            Some((wl, ws)) => wl / ws,
+            None => c.acc[0].f64() / c.checked.1.max(1) as f64,
+        };
         let mut stop = self.emit(&Event::Batch {
             epoch: c.epoch,
             batch: c.batch,
-            running_loss: c.acc[0].f64() / c.checked.1.max(1) as f64,
+            running_loss,
             samples: c.seen,
         });
         if let Some(inspector) = self.inspector.as_deref_mut() {
@@ -160,6 +170,11 @@ impl<B: Backend> TrainRun<'_, B> {
         global: usize,
         bad: Option<&'static str>,
     ) -> Result<Option<&'static str>> {
+        if self.source.weights().is_some() {
+            return Err(NeuronError::arg(
+                "sample weights are not supported with several workers yet",
+            ));
+        }
         let be = self.model.be.clone();
         let share = B::E::of(rows as f64 / global as f64);
         let grads = self.model.grads_mut();
