@@ -84,7 +84,7 @@ pub(crate) struct Param<'a, B: Backend> {
 
 /// A runtime layer: owns its output, parameters, gradients and scratch buffers, all sized for
 /// `cap` rows, so that a training step allocates nothing.
-pub(crate) trait Layer<B: Backend>: Send {
+pub(crate) trait Layer<B: Backend>: Send + Sync {
     /// Output width.
     fn out_dim(&self) -> usize;
     /// Re-allocates the per-row buffers for up to `cap` rows.

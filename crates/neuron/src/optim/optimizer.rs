@@ -71,6 +71,18 @@ impl<B: Backend> Optimizer<B> {
         &self.config
     }
 
+    /// Changes the base learning rate, keeping the optimizer's state (a learning rate adapted
+    /// between epochs by the caller).
+    pub fn set_lr(&mut self, lr: f64) -> Result<()> {
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(NeuronError::arg(format!(
+                "learning rate must be a positive number, got {lr}"
+            )));
+        }
+        self.config.lr = lr;
+        Ok(())
+    }
+
     /// Number of updates done so far.
     pub fn steps(&self) -> u64 {
         self.run.step
