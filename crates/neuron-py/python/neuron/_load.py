@@ -47,12 +47,15 @@ def load(path, n_threads=None):
     est._net = net
     est._loss_name = loss
     est.n_features_in_ = len(pre["columns"]) if pre else meta["input_dim"]
-    est.n_iter_ = int(meta.get("provenance", {}).get("epochs_run") or 0) \
+    est.n_iter_ = int((meta.get("provenance") or {}).get("epochs_run") or 0) \
         if isinstance(meta.get("provenance"), dict) else 0
     est.loss_curve_ = []
+    provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
     if loss != "mse":
         labels = pre["target"]["labels"] if pre and pre["target"]["kind"] == "classes" \
             else list(range(max(2, net.params()[-1].shape[0])))
+        if "classes" in provenance and len(provenance["classes"]) == len(labels):
+            labels = provenance["classes"]
         est._label_binarizer = LabelBinarizer().fit(np.asarray(labels))
         est.classes_ = est._label_binarizer.classes_
     if pre is not None and not _plain(pre):

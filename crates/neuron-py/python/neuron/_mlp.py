@@ -388,7 +388,10 @@ class BaseMLP(BaseEstimator):
         """Writes the model file `neuron predict`, `eval` and `summary` read (safetensors)."""
         check_is_fitted(self, "_net")
         provenance = {"python": type(self).__name__, "params": _jsonable(self.get_params()),
-                      "n_iter": self.n_iter_}
+                      "epochs_run": self.n_iter_}
+        if hasattr(self, "classes_"):
+            # The labels with their Python type (the file's own labels are strings).
+            provenance["classes"] = self.classes_.tolist()
         _core.save(self._net, str(path), json.dumps(self._preprocessing()), json.dumps(provenance))
 
 
