@@ -1,8 +1,8 @@
 //! `neuron._core.Net`: a network in f32 or f64 for the Python estimators.
 
 use numpy::{
-    Element, PyArray1, PyArrayMethods, PyReadonlyArray, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArrayMethods,
+    Element, IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray, PyReadonlyArray1,
+    PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -257,9 +257,9 @@ fn predict_typed<'py, E: Float + Element>(
     } else {
         py.detach(|| guard(|| core.predict(xs, rows)))?
     };
-    Ok(PyArray1::from_vec(py, out)
-        .reshape([rows, cols])?
-        .into_any())
+    let out = numpy::ndarray::Array2::from_shape_vec((rows, cols), out)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(out.into_pyarray(py).into_any())
 }
 
 fn params_typed<'py, E: Float + Element>(

@@ -280,6 +280,11 @@ pub(super) fn vec_mat_t<T: Float>(x: &[T], w: &[T], k: usize, y: &mut [T], accum
             }
             return;
         }
+        if level > 0 {
+            // SAFETY: `level` > 0 means AVX2 and FMA were detected.
+            unsafe { vec_mat_t_fma(x, w, k, y, accumulate) };
+            return;
+        }
     }
     vec_mat_t_generic(x, w, k, y, accumulate);
 }
@@ -359,6 +364,14 @@ unsafe fn vec_mat_t_avx512(x: &[f32], w: &[f32], k: usize, y: &mut [f32], accumu
         }
     }
     vec_mat_t_generic(x, &w[whole * k..n * k], k, &mut y[whole..], accumulate);
+}
+
+/// [`vec_mat_t_generic`] compiled for AVX2 and FMA, so that its fused multiply-adds are single
+/// instructions instead of calls to the software `fma` (the same, correctly rounded, results).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn vec_mat_t_fma<T: Float>(x: &[T], w: &[T], k: usize, y: &mut [T], accumulate: bool) {
+    vec_mat_t_generic(x, w, k, y, accumulate)
 }
 
 #[inline(always)]
