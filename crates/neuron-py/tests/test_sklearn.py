@@ -147,7 +147,7 @@ def test_neuron_parameters_on_top():
     X, y = iris()
     est = MLPClassifier(hidden_layer_sizes=(16, 16), activation=["relu", "gelu"], optimizer="adamw",
                         dropout=0.2, label_smoothing=0.1, n_threads=1, random_state=0,
-                        max_iter=300).fit(X, y)
+                        batch_size=16, max_iter=300).fit(X, y)
     assert est.score(X, y) > 0.9
     with pytest.raises(ValueError, match="lbfgs"):
         MLPClassifier(solver="lbfgs").fit(X, y)

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -221,6 +222,7 @@ class BaseMLP(BaseEstimator):
         self._net = _core.Net(n_in, hidden, self._activations(len(hidden)), n_out, self._loss_name,
                               self._seed(), self.n_threads or 0, np.dtype(dtype).name,
                               float(self.dropout), float(getattr(self, "label_smoothing", 0.0)))
+        self._net.set_params(self._initial_params(n_in, hidden, n_out, dtype))
         self._shuffle_seed = self._seed(1)
         self.n_iter_ = 0
         self.t_ = 0
@@ -235,6 +237,23 @@ class BaseMLP(BaseEstimator):
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
+
+    def _initial_params(self, n_in, hidden, n_out, dtype):
+        """scikit-learn's initialisation, draw for draw: for each layer, weights then biases from
+        U(-b, b) with b = sqrt(f / (fan_in + fan_out)), f = 2 after a logistic activation and 6
+        otherwise, from `random_state`. The same random_state starts from the same weights as
+        scikit-learn's MLP."""
+        rs = check_random_state(self.random_state)
+        acts = [self.activation] * (len(hidden) + 1) if isinstance(self.activation, str) \
+            else list(self.activation) + [None]
+        sizes = [n_in] + hidden + [n_out]
+        params = []
+        for fan_in, fan_out, act in zip(sizes[:-1], sizes[1:], acts):
+            bound = np.sqrt((2.0 if act == "logistic" else 6.0) / (fan_in + fan_out))
+            W = rs.uniform(-bound, bound, (fan_in, fan_out))
+            b = rs.uniform(-bound, bound, fan_out)
+            params += [np.ascontiguousarray(W.T, dtype=dtype), b.astype(dtype)]
+        return params
 
     def _scales(self, n_out, batch):
         """Learning rate and weight decay for the core from scikit-learn's. Its gradient of the mean
