@@ -40,3 +40,10 @@ pub fn guard<T>(f: impl FnOnce() -> neuron::Result<T>) -> Result<T, PyErr> {
         }
     }
 }
+
+/// Panics inside [`guard`]: lets the tests check that a Rust panic reaches Python as a
+/// `RuntimeError` and the interpreter lives on.
+#[pyo3::pyfunction]
+pub fn _panic_for_tests() -> Result<(), PyErr> {
+    guard(|| -> neuron::Result<()> { panic!("a deliberate panic") })
+}

@@ -242,6 +242,13 @@ def test_wrong_feature_count_single_class_unfitted_and_non_contiguous():
     np.testing.assert_array_equal(est.predict(X[::2]), est.predict(X)[::2])
 
 
+def test_a_rust_panic_is_a_runtime_error_and_python_lives_on():
+    with pytest.raises(RuntimeError, match="deliberate panic"):
+        neuron._core._panic_for_tests()
+    X, y = iris()
+    assert MLPClassifier(max_iter=5).fit(X, y).predict(X).shape == (150,)
+
+
 # ----- Ctrl-C and threads ----------------------------------------------------------------------
 
 def digits():
