@@ -5,6 +5,7 @@ mod bench;
 mod data;
 mod device;
 mod eval;
+mod export;
 mod gradcheck;
 mod model;
 mod plot;
@@ -34,6 +35,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Describe a saved model: layers, shapes, parameters, preprocessing, provenance.
     Summary(summary::SummaryArgs),
+    /// Write a saved model as a standard ONNX model (opset 17) for ONNX Runtime and others.
+    Export(export::ExportArgs),
     /// Measure training speed and prediction latency (Fashion-MNIST or random data).
     Bench(bench::BenchArgs),
     /// Check backpropagated gradients against finite differences on random networks.
@@ -73,6 +76,7 @@ fn main() {
         Some(Command::Eval(a)) => eval::run(&a),
         Some(Command::Predict(a)) => predict::run(&a),
         Some(Command::Summary(a)) => summary::run(&a),
+        Some(Command::Export(a)) => export::run(&a),
         Some(Command::Gradcheck(a)) => gradcheck::run(&a),
         Some(Command::Bench(a)) => bench::run(&a),
     };

@@ -803,3 +803,42 @@ fn eval_and_predict_name_the_columns_they_ignore() {
     let o = neuron(&["eval", "--model", &m, "--data", &data("iris.csv")]);
     assert!(!String::from_utf8_lossy(&o.stderr).contains("ignoring"));
 }
+
+#[test]
+fn export_writes_onnx_and_refuses_what_is_not_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = p(dir.path(), "m.safetensors");
+    ok(&[
+        "train",
+        "--data",
+        "builtin:xor",
+        "--epochs",
+        "3",
+        "--cv-folds",
+        "0",
+        "--quiet",
+        "--out",
+        &model,
+    ]);
+    let onnx = p(dir.path(), "m.onnx");
+    ok(&["export", "--model", &model, "--out", &onnx]);
+    let bytes = std::fs::read(&onnx).unwrap();
+    // A protobuf ModelProto: field 1 (ir_version) first, and the producer's name inside.
+    assert_eq!(bytes[0], 0x08);
+    assert!(bytes.windows(6).any(|w| w == b"neuron"));
+    let junk = write(dir.path(), "junk.safetensors", "not a model");
+    fails(
+        &["export", "--model", &junk, "--out", &onnx],
+        "junk.safetensors",
+    );
+    fails(
+        &[
+            "export",
+            "--model",
+            &model,
+            "--out",
+            "/nonexistent/dir/m.onnx",
+        ],
+        "/nonexistent/dir",
+    );
+}

@@ -40,7 +40,7 @@ def load(path, n_threads=None):
     net, meta = _core.load(str(path), n_threads or 0)
     meta = json.loads(meta)
     hidden, acts, dropout = _architecture(meta["layers"])
-    loss = meta["loss"]["kind"]
+    loss = {"binary_cross_entropy": "bce"}.get(meta["loss"]["kind"], meta["loss"]["kind"])
     pre = meta.get("preprocessing")
     cls = MLPRegressor if loss == "mse" else MLPClassifier
     est = cls(hidden_layer_sizes=tuple(hidden), activation=acts, dropout=dropout)
