@@ -27,6 +27,13 @@ pub struct EvalArgs {
 pub fn run(a: &EvalArgs) -> Result<()> {
     let threads = crate::init_threads(a.threads)?;
     let (mut model, _, pre) = load(&a.model, threads)?;
+    if pre.labels().is_none() && model.output_dim() > 1 {
+        anyhow::bail!(
+            "{}: the model predicts {} values per row; eval scores one target column (use neuron predict)",
+            a.model.display(),
+            model.output_dim()
+        );
+    }
     let raw = data::load(&a.data, false)?;
     let e = data::encode(&raw, &pre, true)?;
     data::warn(&e);

@@ -72,9 +72,22 @@ pub fn run(a: &PredictArgs) -> Result<()> {
                     "--proba needs a classification model; this one is a regression model"
                 );
             }
-            csv.push_str("prediction\n");
-            for &v in out.as_slice() {
-                let _ = writeln!(csv, "{}", pre.unscale_value(v as f64));
+            // One column per output (models imported from ONNX may have several).
+            let k = out.cols();
+            let header: Vec<String> = match k {
+                1 => vec!["prediction".into()],
+                _ => (0..k).map(|j| format!("prediction_{j}")).collect(),
+            };
+            csv.push_str(&header.join(","));
+            csv.push('\n');
+            for r in 0..out.rows() {
+                let row: Vec<String> = out
+                    .row(r)
+                    .iter()
+                    .map(|&v| pre.unscale_value(v as f64).to_string())
+                    .collect();
+                csv.push_str(&row.join(","));
+                csv.push('\n');
             }
         }
     }

@@ -74,7 +74,7 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
         match pre.image {
             Some([h, w]) => println!("features  {h}×{w} image pixels scaled to [0, 1]"),
             None => println!(
-                "features  {numeric} numeric{}{}",
+                "features  {numeric} numeric{}{}{}",
                 match (pre.standardize, robust) {
                     (true, true) => " (robust scaling: median, IQR, soft clip beyond ±3)",
                     (true, false) => " (standardised)",
@@ -84,6 +84,11 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
                     String::new()
                 } else {
                     format!(", one-hot: {}", text.join(", "))
+                },
+                if pre.positional {
+                    ", read by position (the ONNX graph names no columns)"
+                } else {
+                    ""
                 }
             ),
         }

@@ -68,3 +68,19 @@ fn model_loader_inputs() {
         }
     }
 }
+
+#[test]
+fn onnx_loader_inputs() {
+    let all = inputs("onnx_loader");
+    assert!(!all.is_empty());
+    for (name, data) in all {
+        if let Ok((mut model, _)) =
+            neuron::io::onnx::from_onnx_bytes(&data, &name, Cpu::with_threads(1))
+        {
+            let n = model.input_dim();
+            if n <= 4096 {
+                let _ = model.predict(&Matrix::from_vec(2, n, vec![0.5f32; 2 * n]).unwrap());
+            }
+        }
+    }
+}

@@ -72,12 +72,16 @@ pub fn from_bytes(bytes: &[u8], source: &str) -> Result<(Sequential<Cpu<f32>>, M
     from_bytes_on(bytes, source, Cpu::new())
 }
 
-/// Parses and validates model-file bytes into a model on the given CPU backend.
+/// Parses and validates model-file bytes (safetensors, or an ONNX graph: see
+/// [`crate::io::onnx::import`]) into a model on the given CPU backend.
 pub fn from_bytes_on(
     bytes: &[u8],
     source: &str,
     cpu: Cpu<f32>,
 ) -> Result<(Sequential<Cpu<f32>>, ModelMeta)> {
+    if crate::io::onnx::looks_like_onnx(bytes) {
+        return crate::io::onnx::from_onnx_bytes(bytes, source, cpu);
+    }
     let bad = |m: String| NeuronError::Model(format!("{source}: {m}"));
     let (st, json) = open(
         bytes,

@@ -56,6 +56,7 @@ impl Preprocessor {
             standardize: scaling != Scaling::None,
             impute,
             image: None,
+            positional: false,
         })
     }
 

@@ -114,6 +114,11 @@ pub struct Preprocessor {
     /// Image geometry `[height, width]` when the inputs are pixels.
     #[serde(default)]
     pub image: Option<[usize; 2]>,
+    /// Whether columns are matched by position rather than by name (models imported from ONNX,
+    /// which name no columns): the features are the table's columns other than the target, in
+    /// order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub positional: bool,
 }
 
 /// Rows turned into numbers.
@@ -194,6 +199,7 @@ impl Preprocessor {
             standardize: false,
             impute: None,
             image: Some([h, w]),
+            positional: false,
         }
     }
 

@@ -8,9 +8,8 @@ use crate::matrix::Matrix;
 use super::{at, parse_num, ColumnEncoding, Encoded, Preprocessor, TargetEncoding};
 
 impl Preprocessor {
-    /// Encodes a table with the fitted transformation. Columns are matched by name; the target
-    /// column is optional unless `need_target`.
-    pub fn transform(&self, t: &RawTable, need_target: bool) -> Result<Encoded> {
+    /// The feature columns' indices in `t` (matched by name), and the target's if present.
+    fn by_name(&self, t: &RawTable) -> Result<(Vec<usize>, Option<usize>)> {
         let find = |name: &str| t.headers.iter().position(|h| h == name);
         let mut idx = Vec::with_capacity(self.columns.len());
         for col in &self.columns {
@@ -28,7 +27,37 @@ impl Preprocessor {
                 ))
             })?);
         }
-        let tc = find(self.target_name());
+        Ok((idx, find(self.target_name())))
+    }
+
+    /// The same, by position: the target is the column of its name or, when the table has one
+    /// column more than the model has features, the last; the features are the others, in order.
+    fn by_position(&self, t: &RawTable) -> Result<(Vec<usize>, Option<usize>)> {
+        let (n, m) = (self.columns.len(), t.headers.len());
+        let tc = t
+            .headers
+            .iter()
+            .position(|h| h == self.target_name())
+            .or((m == n + 1).then(|| m - 1));
+        let idx: Vec<usize> = (0..m).filter(|&c| Some(c) != tc).collect();
+        if idx.len() != n {
+            return Err(NeuronError::data(format!(
+                "{}: the model takes {n} feature columns by position (it came from an ONNX file, which names none), but the file has {m} columns{}",
+                t.source,
+                tc.map_or(String::new(), |c| format!(" with '{}' as the target", t.headers[c]))
+            )));
+        }
+        Ok((idx, tc))
+    }
+
+    /// Encodes a table with the fitted transformation. Columns are matched by name; the target
+    /// column is optional unless `need_target`.
+    pub fn transform(&self, t: &RawTable, need_target: bool) -> Result<Encoded> {
+        let (idx, tc) = if self.positional {
+            self.by_position(t)?
+        } else {
+            self.by_name(t)?
+        };
         if need_target && tc.is_none() {
             return Err(NeuronError::data(format!(
                 "{}: no target column '{}'",

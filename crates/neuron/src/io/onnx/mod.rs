@@ -1,7 +1,9 @@
 //! ONNX: the protobuf types of the ONNX project's own schema (`proto/onnx.proto`, generated at
-//! build time by prost; nothing is hand-encoded), and exporting a model as an ONNX graph.
+//! build time by prost; nothing is hand-encoded), exporting a model as an ONNX graph, and
+//! reading MLP-shaped ONNX graphs as models.
 
 pub mod export;
+pub mod import;
 
 /// The ONNX protobuf messages (`onnx.ModelProto`, `GraphProto`, `NodeProto`, ...).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
@@ -10,3 +12,4 @@ pub mod proto {
 }
 
 pub use export::{export_model, to_onnx_bytes, OPSET};
+pub use import::{from_onnx_bytes, looks_like_onnx};
