@@ -3,8 +3,8 @@
 
 use neuron::nn::layer::LayerSpec;
 use neuron::{
-    Control, Cpu, EpochEnd, Event, FitConfig, Float, Loss, Matrix, Optimizer, OptimizerConfig,
-    Result, Resume, Sequential, TrainRun, TrainState,
+    Control, Cpu, EpochEnd, Event, FitConfig, Float, Loss, Optimizer, OptimizerConfig, Result,
+    Resume, Sequential, TrainRun, TrainState,
 };
 
 use crate::source::SliceSource;
@@ -118,8 +118,7 @@ impl<E: Float> Core<E> {
     /// The network's outputs for `rows` rows of `x`: class probabilities for the classification
     /// losses, values for regression.
     pub fn predict(&mut self, x: &[E], rows: usize) -> Result<Vec<E>> {
-        let m = Matrix::from_vec(rows, self.model.input_dim(), x.to_vec())?;
-        let out = self.model.predict(&m)?;
+        let out = self.model.predict_rows(x, rows)?;
         let out = match self.model.loss() {
             Loss::Mse => out,
             loss => loss.probabilities(&out)?,

@@ -117,6 +117,9 @@ impl<T> Cpu<T> {
     }
 }
 
+/// Copies of at least this many elements are shared among the threads.
+const COPY_PARALLEL_MIN: usize = 1 << 17;
+
 impl<T: Float> Backend for Cpu<T> {
     type E = T;
     type Buf = CpuBuf<T>;
@@ -147,7 +150,17 @@ impl<T: Float> Backend for Cpu<T> {
                 data.len(),
             ));
         }
-        buf[..data.len()].copy_from_slice(data);
+        // Large inputs (a batch of images) are copied by every thread, each its own part.
+        let n = data.len();
+        if n < COPY_PARALLEL_MIN {
+            buf[..n].copy_from_slice(data);
+            return Ok(());
+        }
+        let dst = Ptr(buf[..n].as_mut_ptr());
+        self.split(n, self.chunk(n, 1 << 10), |s, e| {
+            // SAFETY: `split` hands out disjoint ranges inside the buffer.
+            unsafe { sub(dst, s, e) }.copy_from_slice(&data[s..e]);
+        });
         Ok(())
     }
 

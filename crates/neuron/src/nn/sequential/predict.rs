@@ -10,24 +10,36 @@ impl<B: Backend> Sequential<B> {
     /// Raw outputs for every row of `x` (inference mode, in chunks).
     pub fn predict(&mut self, x: &Matrix<B::E>) -> Result<Matrix<B::E>> {
         self.check_x(x)?;
+        self.predict_rows(x.as_slice(), x.rows())
+    }
+
+    /// Raw outputs for `rows` rows stored one after another in `x` (`rows × inputs` values):
+    /// [`Self::predict`] without first making a matrix, for callers that hold the rows in a
+    /// buffer of their own (a NumPy array).
+    pub fn predict_rows(&mut self, x: &[B::E], rows: usize) -> Result<Matrix<B::E>> {
+        let cols = self.input;
+        if rows.checked_mul(cols) != Some(x.len()) {
+            return Err(crate::error::NeuronError::shape(
+                "input",
+                format!("{rows} rows of {cols} values"),
+                format!("{} values", x.len()),
+            ));
+        }
         let out_dim = self.output_dim();
-        let mut out = Matrix::zeros(x.rows(), out_dim);
-        let chunk = EVAL_CHUNK.min(x.rows().max(1));
+        let mut out = Matrix::zeros(rows, out_dim);
+        let chunk = EVAL_CHUNK.min(rows.max(1));
         self.reserve(chunk)?;
-        for first in (0..x.rows()).step_by(chunk) {
-            let rows = chunk.min(x.rows() - first);
+        for first in (0..rows).step_by(chunk) {
+            let n = chunk.min(rows - first);
             // Each chunk's rows are contiguous: written straight into the input buffer (one
             // copy, no index list), which matters most for one sample at a time.
-            let cols = self.input;
-            self.be.write(
-                &x.as_slice()[first * cols..(first + rows) * cols],
-                &mut self.x,
-            )?;
-            self.forward_loaded(rows, false);
+            self.be
+                .write(&x[first * cols..(first + n) * cols], &mut self.x)?;
+            self.forward_loaded(n, false);
             let start = first * out_dim;
             self.be.download(
                 self.output_buf(),
-                &mut out.as_mut_slice()[start..start + rows * out_dim],
+                &mut out.as_mut_slice()[start..start + n * out_dim],
             )?;
         }
         Ok(out)
