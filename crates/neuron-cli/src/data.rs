@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use neuron::data::csv::{read_csv_path, RawTable};
+use neuron::data::csv::{read_csv_path_with, RawTable};
 use neuron::data::idx::{load_idx_dir, ImageSet, Split};
 
 /// Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST.
@@ -35,8 +35,22 @@ fn idx_dir(src: &str) -> Option<PathBuf> {
     p.is_dir().then(|| p.to_path_buf())
 }
 
-/// Loads `src`. Image sources read their training files when `train`, else their test files.
-pub fn load(src: &str, train: bool) -> Result<Raw> {
+/// `--delimiter`: one ASCII character, or `tab`.
+pub fn parse_delimiter(s: &str) -> std::result::Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && !matches!(s, "\"" | "\n" | "\r") => {
+            Ok(s.as_bytes()[0])
+        }
+        _ => Err(format!(
+            "'{s}' is not a delimiter: give one character (',', ';', '|', ...) or 'tab'"
+        )),
+    }
+}
+
+/// Loads `src`, a CSV file read with `delimiter` (detected when `None`). Image sources read
+/// their training files when `train`, else their test files.
+pub fn load(src: &str, train: bool, delimiter: Option<u8>) -> Result<Raw> {
     if let Some(name) = src.strip_prefix("builtin:") {
         return Ok(Raw::Table(neuron::data::builtin::load(name)?));
     }
@@ -56,7 +70,7 @@ pub fn load(src: &str, train: bool) -> Result<Raw> {
             neuron::data::builtin::NAMES.join("|builtin:")
         );
     }
-    Ok(Raw::Table(read_csv_path(src)?))
+    Ok(Raw::Table(read_csv_path_with(src, delimiter)?))
 }
 
 /// Rows encoded for the network: the library's [`neuron::data::preprocess::Encoded`].

@@ -16,6 +16,9 @@ pub struct EvalArgs {
     /// Labelled data: a CSV file, an IDX directory (its test files), fashion-mnist, or builtin:NAME.
     #[arg(long)]
     pub data: String,
+    /// The CSV delimiter: one character, or `tab` (default: detected among ',', ';', tab, '|').
+    #[arg(long, value_parser = crate::data::parse_delimiter)]
+    pub delimiter: Option<u8>,
     /// Print one JSON object instead of a report.
     #[arg(long)]
     pub json: bool,
@@ -34,7 +37,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
             model.output_dim()
         );
     }
-    let raw = data::load(&a.data, false)?;
+    let raw = data::load(&a.data, false, a.delimiter)?;
     let e = data::encode(&raw, &pre, true)?;
     data::warn(&e);
     let r = compute(&mut model, &pre, &e)?;

@@ -17,6 +17,9 @@ pub struct PredictArgs {
     /// Data to predict: a CSV file (the target column may be absent), an IDX directory, or builtin:NAME.
     #[arg(long)]
     pub data: String,
+    /// The CSV delimiter: one character, or `tab` (default: detected among ',', ';', tab, '|').
+    #[arg(long, value_parser = crate::data::parse_delimiter)]
+    pub delimiter: Option<u8>,
     /// Add one `p_<label>` probability column per class.
     #[arg(long)]
     pub proba: bool,
@@ -39,7 +42,7 @@ fn quote(s: &str) -> String {
 pub fn run(a: &PredictArgs) -> Result<()> {
     let threads = crate::init_threads(a.threads)?;
     let (mut model, meta, pre) = crate::model::load(&a.model, threads)?;
-    let raw = data::load(&a.data, false)?;
+    let raw = data::load(&a.data, false, a.delimiter)?;
     let e = data::encode(&raw, &pre, false)?;
     data::warn(&e);
     let out = model.predict(&e.x)?;

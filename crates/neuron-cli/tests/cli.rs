@@ -842,3 +842,43 @@ fn export_writes_onnx_and_refuses_what_is_not_a_model() {
         "/nonexistent/dir",
     );
 }
+
+#[test]
+fn semicolon_and_tab_files_are_read_and_a_wrong_delimiter_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut semi = String::from("a;b;label\n");
+    for i in 0..60 {
+        let (a, b) = ((i * 7 % 13) as f64 / 3.0, (i * 5 % 11) as f64 / 3.0);
+        let label = if a > b { "yes" } else { "no" };
+        semi.push_str(&format!("{a:.2};{b:.2};{label}\n"));
+    }
+    let s = write(dir.path(), "semi.csv", &semi);
+    let tsv = write(dir.path(), "t.tsv", &semi.replace(';', "\t"));
+    let m = p(dir.path(), "m.safetensors");
+    let train = |data: &str| {
+        ok(&[
+            "train",
+            "--data",
+            data,
+            "--epochs",
+            "2",
+            "--cv-folds",
+            "0",
+            "--quiet",
+            "--out",
+            &m,
+        ])
+    };
+    train(&s);
+    assert!(ok(&["summary", "--model", &m]).contains("2 numeric"));
+    ok(&["predict", "--model", &m, "--data", &s]);
+    train(&tsv);
+    fails(
+        &["train", "--data", &s, "--delimiter", ",", "--out", &m],
+        "reads as one column named 'a;b;label'",
+    );
+    fails(
+        &["train", "--data", &s, "--delimiter", ",", "--out", &m],
+        "its header contains ';'",
+    );
+}

@@ -49,6 +49,9 @@ pub struct TrainArgs {
     /// builtin:digits|table-area|xor|circles|spirals.
     #[arg(long, default_value = "builtin:digits")]
     pub data: String,
+    /// The CSV delimiter: one character, or `tab` (default: detected among ',', ';', tab, '|').
+    #[arg(long, value_parser = crate::data::parse_delimiter)]
+    pub delimiter: Option<u8>,
     /// Target column, by name or 0-based index (default: the last column).
     #[arg(long)]
     pub target: Option<String>,

@@ -19,7 +19,7 @@ pub(super) struct Prepared {
 }
 
 pub(super) fn prepare(a: &TrainArgs, init: Option<&Preprocessor>) -> Result<Prepared> {
-    match data::load(&a.data, true)? {
+    match data::load(&a.data, true, a.delimiter)? {
         Raw::Images(set) => images(a, set, init),
         Raw::Table(t) => table(a, t, init),
     }
@@ -49,7 +49,7 @@ fn images(a: &TrainArgs, set: ImageSet, init: Option<&Preprocessor>) -> Result<P
         }
     };
     let train = data::encode(&Raw::Images(set), &pre, true)?;
-    let test = match data::load(&a.data, false) {
+    let test = match data::load(&a.data, false, a.delimiter) {
         Ok(raw) => Some(data::encode(&raw, &pre, true)?),
         Err(_) => None,
     };

@@ -55,20 +55,76 @@ pub fn maybe_gunzip(bytes: Vec<u8>, source: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Reads a CSV file, gzip-compressed or not (detected from its content).
+/// The delimiters recognised without being told, in order of preference: comma, semicolon (the
+/// usual one where the decimal separator is a comma), tab and pipe.
+pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// Reads a CSV file, gzip-compressed or not (detected from its content), its delimiter detected.
 pub fn read_csv_path(path: impl AsRef<Path>) -> Result<RawTable> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| NeuronError::io(path, e))?;
-    read_csv_bytes(bytes, &path.display().to_string())
+    read_csv_path_with(path, None)
 }
 
-/// Parses CSV from memory, gzip-compressed or not.
+/// Reads a CSV file with the given delimiter, or the detected one when `None`.
+pub fn read_csv_path_with(path: impl AsRef<Path>, delimiter: Option<u8>) -> Result<RawTable> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| NeuronError::io(path, e))?;
+    read_csv_bytes_with(bytes, &path.display().to_string(), delimiter)
+}
+
+/// Parses CSV from memory, gzip-compressed or not, its delimiter detected.
 pub fn read_csv_bytes(bytes: Vec<u8>, source: &str) -> Result<RawTable> {
+    read_csv_bytes_with(bytes, source, None)
+}
+
+/// The delimiter of the CSV text `bytes`: of [`DELIMITERS`], the one that splits the header and
+/// the first rows into the same number of fields, the most fields winning (comma when none does).
+/// As Python's `csv.Sniffer` and pandas' `sep=None` do, from a sample of the file.
+pub fn sniff_delimiter(bytes: &[u8]) -> u8 {
+    let mut sample = &bytes[..bytes.len().min(1 << 16)];
+    if sample.len() < bytes.len() {
+        // Whole lines only.
+        let end = sample
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .unwrap_or(sample.len());
+        sample = &sample[..end];
+    }
+    let mut best = (b',', 1);
+    for d in DELIMITERS {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(d)
+            .from_reader(sample);
+        let counts: Vec<usize> = r
+            .records()
+            .take(100)
+            .map_while(|x| x.ok())
+            .filter(|x| !(x.len() == 1 && x[0].trim().is_empty()))
+            .map(|x| x.len())
+            .collect();
+        if let Some(&k) = counts.first() {
+            if k > best.1 && counts.iter().all(|&c| c == k) {
+                best = (d, k);
+            }
+        }
+    }
+    best.0
+}
+
+/// Parses CSV from memory, gzip-compressed or not, with the given delimiter or the detected one.
+pub fn read_csv_bytes_with(
+    bytes: Vec<u8>,
+    source: &str,
+    delimiter: Option<u8>,
+) -> Result<RawTable> {
     let bytes = maybe_gunzip(bytes, source)?;
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(NeuronError::data(format!("{source}: the file is empty")));
     }
+    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&bytes));
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .has_headers(true)
         .flexible(false)
         .trim(csv::Trim::All)
@@ -143,5 +199,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no data"));
+    }
+
+    #[test]
+    fn the_delimiter_is_detected_or_forced() {
+        let semi = b"a;b;label\n1,5;2;x\n3,25;4;y\n".to_vec();
+        let t = read_csv_bytes(semi.clone(), "s.csv").unwrap();
+        assert_eq!(t.headers, ["a", "b", "label"]);
+        assert_eq!(t.rows[0], ["1,5", "2", "x"]);
+        let t = read_csv_bytes(b"a\tb\n1\t2\n".to_vec(), "t.tsv").unwrap();
+        assert_eq!(t.headers, ["a", "b"]);
+        let t = read_csv_bytes(b"a|b|c\n1|2|3\n".to_vec(), "p.csv").unwrap();
+        assert_eq!(t.rows[0], ["1", "2", "3"]);
+        // Quoted commas and semicolons inside fields do not mislead it.
+        let t = read_csv_bytes(b"a,b\n\"x;y\",2\n\"1;2\",3\n".to_vec(), "q.csv").unwrap();
+        assert_eq!(t.rows[0], ["x;y", "2"]);
+        assert!(read_csv_bytes_with(semi, "s.csv", Some(b',')).is_err());
+        let t = read_csv_bytes_with(b"a;b\n1;2\n".to_vec(), "s.csv", Some(b',')).unwrap();
+        assert_eq!(t.headers, ["a;b"]);
+        assert_eq!(sniff_delimiter(b"just one column\n1\n"), b',');
     }
 }

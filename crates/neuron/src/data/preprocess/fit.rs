@@ -36,8 +36,16 @@ impl Preprocessor {
         impute: Option<Impute>,
     ) -> Result<Self> {
         if t.headers.len() < 2 {
+            let h = &t.headers[0];
+            let likely = [';', '\t', '|', ':', ' ']
+                .into_iter()
+                .find(|&d| h.contains(d))
+                .map_or(String::new(), |d| {
+                    let name = if d == '\t' { "tab".to_string() } else { format!("'{d}'") };
+                    format!("; its header contains {name}: is that the delimiter? (--delimiter forces one)")
+                });
             return Err(NeuronError::data(format!(
-                "{}: needs at least one feature column and a target column",
+                "{}: needs at least one feature column and a target column, but it reads as one column named '{h}' (neuron detects ',', ';', tab and '|'){likely}",
                 t.source
             )));
         }
