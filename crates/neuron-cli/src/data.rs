@@ -1,11 +1,13 @@
-//! Data sources: a CSV file (optionally gzipped), an MNIST-style IDX directory, `fashion-mnist`,
+//! Data sources: a CSV (optionally gzipped) or Parquet file, a directory or glob of them, an
+//! MNIST-style IDX directory, `fashion-mnist`,
 //! or `builtin:NAME`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use neuron::data::csv::{read_csv_path_with, RawTable};
+use neuron::data::csv::RawTable;
 use neuron::data::idx::{load_idx_dir, ImageSet, Split};
+use neuron::data::table::{read_table, read_table_file, table_files};
 
 /// Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -59,6 +61,9 @@ pub fn load(src: &str, train: bool, delimiter: Option<u8>) -> Result<Raw> {
             "Fashion-MNIST is not installed: install it with `apt-get install dataset-fashion-mnist` (it goes to {FASHION_MNIST_DIR}), or pass the directory holding its IDX files"
         );
     }
+    if table_files(src)?.is_some() {
+        return Ok(Raw::Table(read_table(src, delimiter)?));
+    }
     if let Some(dir) = idx_dir(src) {
         let set = load_idx_dir(&dir, idx_split(train))
             .with_context(|| format!("reading IDX files in {}", dir.display()))?;
@@ -66,11 +71,11 @@ pub fn load(src: &str, train: bool, delimiter: Option<u8>) -> Result<Raw> {
     }
     if !Path::new(src).exists() {
         bail!(
-            "{src}: no such file or directory (a data source is a CSV file, a directory of IDX files, fashion-mnist, or builtin:{})",
+            "{src}: no such file or directory (a data source is a CSV or Parquet file, a directory or glob of them, a directory of IDX files, fashion-mnist, or builtin:{})",
             neuron::data::builtin::NAMES.join("|builtin:")
         );
     }
-    Ok(Raw::Table(read_csv_path_with(src, delimiter)?))
+    Ok(Raw::Table(read_table_file(src, delimiter)?))
 }
 
 /// Rows encoded for the network: the library's [`neuron::data::preprocess::Encoded`].
@@ -135,12 +140,7 @@ pub fn encode(
 
 /// A subset of a table's rows.
 pub fn table_rows(t: &RawTable, idx: &[usize]) -> RawTable {
-    RawTable {
-        source: t.source.clone(),
-        headers: t.headers.clone(),
-        rows: idx.iter().map(|&i| t.rows[i].clone()).collect(),
-        lines: idx.iter().map(|&i| t.lines[i]).collect(),
-    }
+    t.subset(idx)
 }
 
 /// Network targets for the given loss: class indices, 0/1, one-hot, or values.

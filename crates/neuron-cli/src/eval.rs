@@ -4,9 +4,17 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use neuron::data::preprocess::Preprocessor;
+use neuron::data::stream::TableStream;
+use neuron::metrics::{ClassificationTally, RegressionTally};
+use neuron::{classes_from_outputs, Cpu, Sequential};
+
 use crate::data;
 use crate::model::load;
-use crate::report::{compute, print, to_json};
+use crate::report::{compute, print, to_json, Report};
+
+/// Rows read and scored at a time.
+const CHUNK_ROWS: usize = 1 << 16;
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
@@ -37,14 +45,47 @@ pub fn run(a: &EvalArgs) -> Result<()> {
             model.output_dim()
         );
     }
-    let raw = data::load(&a.data, false, a.delimiter)?;
-    let e = data::encode(&raw, &pre, true)?;
-    data::warn(&e);
-    let r = compute(&mut model, &pre, &e)?;
+    let r = if crate::predict::is_table_source(&a.data) {
+        stream(a, &mut model, &pre)?
+    } else {
+        let raw = data::load(&a.data, false, a.delimiter)?;
+        let e = data::encode(&raw, &pre, true)?;
+        data::warn(&e);
+        compute(&mut model, &pre, &e)?
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&to_json(&r))?);
     } else {
         print(&r);
     }
     Ok(())
+}
+
+/// Scores a table chunk by chunk, in bounded memory.
+fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) -> Result<Report> {
+    let mut s = TableStream::open(&a.data, a.delimiter)?;
+    let mut warnings = crate::predict::Warnings::default();
+    let labels = pre.labels();
+    let mut classes = ClassificationTally::new(labels.map_or(0, <[String]>::len));
+    let mut values = RegressionTally::default();
+    while let Some(chunk) = s.next_chunk(CHUNK_ROWS)? {
+        let e = pre.transform(&chunk, true)?;
+        warnings.add(&e);
+        let out = model.predict(&e.x)?;
+        match (&e.classes, &e.values) {
+            (Some(truth), _) => classes.add(truth, &classes_from_outputs(&out)),
+            (_, Some(v)) => {
+                let unscale = |x: f64| pre.unscale_value(x);
+                let t: Vec<f64> = v.iter().map(|&x| unscale(x as f64)).collect();
+                let p: Vec<f64> = out.as_slice().iter().map(|&x| unscale(x as f64)).collect();
+                values.add(&t, &p);
+            }
+            _ => anyhow::bail!("the data have no target column"),
+        }
+    }
+    warnings.print();
+    Ok(match labels {
+        Some(l) => Report::Classification(classes.report(), l.to_vec()),
+        None => Report::Regression(values.report()),
+    })
 }

@@ -81,6 +81,14 @@ fn main() {
         Some(Command::Bench(a)) => bench::run(&a),
     };
     if let Err(e) = result {
+        let pipe = e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        });
+        if pipe {
+            // The same, for output written through a writer rather than `print!`.
+            std::process::exit(141);
+        }
         // One line: the context chain, skipping causes already spelled out by their parent.
         let mut line = String::new();
         for cause in e.chain().map(|c| c.to_string()) {

@@ -1,13 +1,23 @@
-//! `neuron predict`: predictions of a saved model, as CSV.
+//! `neuron predict`: predictions of a saved model, as CSV. Tables (CSV or Parquet files, and
+//! directories or globs of them) are read, predicted and written chunk by chunk, so a file of
+//! any size takes bounded memory.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
-use neuron::data::preprocess::Task;
+use anyhow::{Context, Result};
+use neuron::data::preprocess::{Preprocessor, Task};
+use neuron::data::stream::TableStream;
+use neuron::io::atomic::AtomicFile;
+use neuron::io::model_file::ModelMeta;
+use neuron::{Cpu, Matrix, Sequential};
 
 use crate::data::{self, probabilities};
 use neuron::classes_from_outputs;
+
+/// Rows read, predicted and written at a time.
+const CHUNK_ROWS: usize = 1 << 16;
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -39,26 +49,43 @@ fn quote(s: &str) -> String {
     }
 }
 
-pub fn run(a: &PredictArgs) -> Result<()> {
-    let threads = crate::init_threads(a.threads)?;
-    let (mut model, meta, pre) = crate::model::load(&a.model, threads)?;
-    let raw = data::load(&a.data, false, a.delimiter)?;
-    let e = data::encode(&raw, &pre, false)?;
-    data::warn(&e);
-    let out = model.predict(&e.x)?;
-    let mut csv = String::new();
-    match (pre.task(), pre.labels()) {
-        (Task::Classify, Some(labels)) => {
-            let classes = classes_from_outputs(&out);
-            let probs = a.proba.then(|| probabilities(&out, meta.loss));
-            csv.push_str("prediction");
-            if a.proba {
-                for l in labels {
-                    csv.push(',');
-                    csv.push_str(&quote(&format!("p_{l}")));
+/// How outputs become CSV: the header, then a chunk of rows at a time.
+struct Format<'a> {
+    pre: &'a Preprocessor,
+    meta: &'a ModelMeta,
+    proba: bool,
+}
+
+impl Format<'_> {
+    fn header(&self, outputs: usize) -> Result<String> {
+        match (self.pre.task(), self.pre.labels()) {
+            (Task::Classify, Some(labels)) => {
+                let mut h = "prediction".to_string();
+                if self.proba {
+                    for l in labels {
+                        h.push(',');
+                        h.push_str(&quote(&format!("p_{l}")));
+                    }
                 }
+                Ok(h + "\n")
             }
-            csv.push('\n');
+            _ if self.proba => anyhow::bail!(
+                "--proba needs a classification model; this one is a regression model"
+            ),
+            // One column per output (models imported from ONNX may have several).
+            _ if outputs == 1 => Ok("prediction\n".into()),
+            _ => {
+                let cols: Vec<String> = (0..outputs).map(|j| format!("prediction_{j}")).collect();
+                Ok(cols.join(",") + "\n")
+            }
+        }
+    }
+
+    fn rows(&self, out: &Matrix<f32>) -> String {
+        let mut csv = String::new();
+        if let (Task::Classify, Some(labels)) = (self.pre.task(), self.pre.labels()) {
+            let classes = classes_from_outputs(out);
+            let probs = self.proba.then(|| probabilities(out, self.meta.loss));
             for (r, &c) in classes.iter().enumerate() {
                 csv.push_str(&quote(&labels[c]));
                 if let Some(p) = &probs {
@@ -68,38 +95,111 @@ pub fn run(a: &PredictArgs) -> Result<()> {
                 }
                 csv.push('\n');
             }
+            return csv;
         }
-        _ => {
-            if a.proba {
-                anyhow::bail!(
-                    "--proba needs a classification model; this one is a regression model"
-                );
-            }
-            // One column per output (models imported from ONNX may have several).
-            let k = out.cols();
-            let header: Vec<String> = match k {
-                1 => vec!["prediction".into()],
-                _ => (0..k).map(|j| format!("prediction_{j}")).collect(),
-            };
-            csv.push_str(&header.join(","));
+        for r in 0..out.rows() {
+            let row: Vec<String> = out
+                .row(r)
+                .iter()
+                .map(|&v| self.pre.unscale_value(v as f64).to_string())
+                .collect();
+            csv.push_str(&row.join(","));
             csv.push('\n');
-            for r in 0..out.rows() {
-                let row: Vec<String> = out
-                    .row(r)
-                    .iter()
-                    .map(|&v| pre.unscale_value(v as f64).to_string())
-                    .collect();
-                csv.push_str(&row.join(","));
-                csv.push('\n');
+        }
+        csv
+    }
+}
+
+/// Whether `src` is read as a table stream (a file or files of rows, not images or a built-in).
+pub fn is_table_source(src: &str) -> bool {
+    !src.starts_with("builtin:")
+        && src != "fashion-mnist"
+        && (neuron::data::table::table_files(src).is_ok_and(|f| f.is_some())
+            || std::path::Path::new(src).is_file())
+}
+
+/// Counts of what the rows held that the model does not know, summed over chunks.
+#[derive(Default)]
+pub struct Warnings {
+    ignored: Vec<String>,
+    unseen: Vec<(String, usize)>,
+}
+
+impl Warnings {
+    /// Adds a chunk's.
+    pub fn add(&mut self, e: &data::Encoded) {
+        if self.ignored.is_empty() {
+            self.ignored = e.ignored.clone();
+        }
+        for (col, n) in &e.unseen {
+            match self.unseen.iter_mut().find(|(c, _)| c == col) {
+                Some((_, m)) => *m += n,
+                None => self.unseen.push((col.clone(), *n)),
             }
         }
     }
-    match &a.out {
-        Some(p) => {
-            neuron::io::atomic::atomic_write(p, csv.as_bytes())?;
-            eprintln!("wrote {} predictions to {}", e.x.rows(), p.display());
-        }
-        None => print!("{csv}"),
+
+    /// Prints them, as for a table read whole.
+    pub fn print(self) {
+        data::warn(&data::Encoded {
+            x: Matrix::zeros(0, 0),
+            classes: None,
+            values: None,
+            unseen: self.unseen,
+            ignored: self.ignored,
+        });
+    }
+}
+
+pub fn run(a: &PredictArgs) -> Result<()> {
+    let threads = crate::init_threads(a.threads)?;
+    let (mut model, meta, pre) = crate::model::load(&a.model, threads)?;
+    let fmt = Format {
+        pre: &pre,
+        meta: &meta,
+        proba: a.proba,
+    };
+    let header = fmt.header(model.output_dim())?;
+    let mut file = a.out.as_ref().map(AtomicFile::create).transpose()?;
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let sink: &mut dyn Write = match &mut file {
+        Some(f) => f,
+        None => &mut stdout,
+    };
+    sink.write_all(header.as_bytes())?;
+    let n = if is_table_source(&a.data) {
+        stream(a, &mut model, &fmt, sink)?
+    } else {
+        let raw = data::load(&a.data, false, a.delimiter)?;
+        let e = data::encode(&raw, &pre, false)?;
+        data::warn(&e);
+        sink.write_all(fmt.rows(&model.predict(&e.x)?).as_bytes())?;
+        e.x.rows()
+    };
+    sink.flush()?;
+    if let (Some(f), Some(p)) = (file, &a.out) {
+        f.commit()?;
+        eprintln!("wrote {n} predictions to {}", p.display());
     }
     Ok(())
+}
+
+/// Predicts a table chunk by chunk into `sink`; returns the number of rows.
+fn stream(
+    a: &PredictArgs,
+    model: &mut Sequential<Cpu<f32>>,
+    fmt: &Format,
+    sink: &mut dyn Write,
+) -> Result<usize> {
+    let mut s = TableStream::open(&a.data, a.delimiter)?;
+    let (mut n, mut warnings) = (0, Warnings::default());
+    while let Some(chunk) = s.next_chunk(CHUNK_ROWS)? {
+        let e = fmt.pre.transform(&chunk, false)?;
+        warnings.add(&e);
+        sink.write_all(fmt.rows(&model.predict(&e.x)?).as_bytes())
+            .context("writing the predictions")?;
+        n += chunk.rows.len();
+    }
+    warnings.print();
+    Ok(n)
 }

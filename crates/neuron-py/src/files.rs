@@ -84,6 +84,7 @@ pub fn encode<'py>(
         headers,
         rows,
         lines,
+        ..Default::default()
     };
     let enc = pre.transform(&table, false).map_err(to_py)?;
     let (n, w) = (enc.x.rows(), enc.x.cols());

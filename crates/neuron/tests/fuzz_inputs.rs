@@ -84,3 +84,12 @@ fn onnx_loader_inputs() {
         }
     }
 }
+
+#[test]
+fn parquet_reader_inputs() {
+    let all = inputs("parquet_reader");
+    assert!(!all.is_empty());
+    for (name, data) in all {
+        let _ = neuron::data::parquet::read_parquet_bytes(data, &name);
+    }
+}

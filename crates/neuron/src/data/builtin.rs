@@ -34,6 +34,7 @@ fn table(name: &str, headers: &[&str], rows: Vec<Vec<f64>>, label_last_int: bool
             })
             .collect(),
         lines: (2..n as u64 + 2).collect(),
+        ..Default::default()
     }
 }
 

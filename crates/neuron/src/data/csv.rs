@@ -6,8 +6,9 @@ use std::path::Path;
 
 use crate::error::{NeuronError, Result};
 
-/// A CSV file as read: a header row and records of equal length.
-#[derive(Clone, Debug, PartialEq)]
+/// A table as read (a CSV or Parquet file, or several as one): a header row and records of
+/// equal length, as text.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawTable {
     /// Where it came from (a path, or a built-in's name), for messages.
     pub source: String,
@@ -15,11 +16,40 @@ pub struct RawTable {
     pub headers: Vec<String>,
     /// The records, each as long as `headers`.
     pub rows: Vec<Vec<String>>,
-    /// The 1-based line number of each record in the file.
+    /// The 1-based line number of each record in its file (for Parquet, its row number).
     pub lines: Vec<u64>,
+    /// For a table read from several files: their paths, in order (empty for one file).
+    pub files: Vec<String>,
+    /// For a table read from several files: each record's file, an index into `files`.
+    pub file_of: Vec<u32>,
 }
 
 impl RawTable {
+    /// Where record `r` came from: `file:line`.
+    pub fn location(&self, r: usize) -> String {
+        let file = match self.file_of.get(r) {
+            Some(&f) => self.files.get(f as usize).unwrap_or(&self.source),
+            None => &self.source,
+        };
+        format!("{file}:{}", self.lines.get(r).copied().unwrap_or(0))
+    }
+
+    /// The records at `idx`, in that order, with their locations.
+    pub fn subset(&self, idx: &[usize]) -> RawTable {
+        RawTable {
+            source: self.source.clone(),
+            headers: self.headers.clone(),
+            rows: idx.iter().map(|&i| self.rows[i].clone()).collect(),
+            lines: idx.iter().map(|&i| self.lines[i]).collect(),
+            files: self.files.clone(),
+            file_of: if self.file_of.is_empty() {
+                Vec::new()
+            } else {
+                idx.iter().map(|&i| self.file_of[i]).collect()
+            },
+        }
+    }
+
     /// Index of the column named `name`, or with 0-based index `name` when it is a number.
     pub fn column_index(&self, name: &str) -> Result<usize> {
         if let Some(i) = self.headers.iter().position(|h| h == name) {
@@ -155,10 +185,11 @@ pub fn read_csv_bytes_with(
         headers,
         rows,
         lines,
+        ..Default::default()
     })
 }
 
-fn csv_error(source: &str, e: csv::Error) -> NeuronError {
+pub(crate) fn csv_error(source: &str, e: csv::Error) -> NeuronError {
     let line = e.position().map(|p| p.line());
     let msg = match e.kind() {
         csv::ErrorKind::UnequalLengths {

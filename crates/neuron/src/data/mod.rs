@@ -1,4 +1,5 @@
-//! Data: reading CSV and IDX files and the built-in sets, the in-memory `Dataset`, the
+//! Data: reading CSV, Parquet and IDX files (and directories or globs of table files) and the
+//! built-in sets, the in-memory `Dataset`, the
 //! preprocessing of tables (scaling, one-hot encoding, targets), and image augmentation.
 
 pub mod augment;
@@ -6,5 +7,8 @@ pub mod builtin;
 pub mod csv;
 pub mod dataset;
 pub mod idx;
+pub mod parquet;
 pub mod preprocess;
 pub mod scaling;
+pub mod stream;
+pub mod table;

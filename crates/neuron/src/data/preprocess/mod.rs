@@ -171,9 +171,8 @@ fn sort_labels(labels: &mut [String]) {
 
 fn at(t: &RawTable, r: usize, c: usize) -> String {
     format!(
-        "{}:{}: column '{}' (field {})",
-        t.source,
-        t.lines[r],
+        "{}: column '{}' (field {})",
+        t.location(r),
         t.headers[c],
         c + 1
     )

@@ -1,0 +1,216 @@
+//! Parquet input and sharded tables through the real binary (files written by
+//! `scripts/make_parquet_fixtures.py`): a Parquet file trains the same model as the CSV of the
+//! same rows, whatever its compression; shards read as one table; bad files fail with one line.
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_neuron");
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/parquet");
+const IRIS_CSV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../neuron/data/iris.csv");
+
+fn neuron(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("NEURON_THREADS")
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = neuron(args);
+    assert!(
+        o.status.success(),
+        "neuron {args:?} failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn fails(args: &[&str], needle: &str) {
+    let o = neuron(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("neuron: error: ") && err.contains(needle),
+        "{needle}: {err}"
+    );
+}
+
+/// Trains on `data` with fixed options and returns the probabilities it predicts for iris.csv.
+fn trained(dir: &std::path::Path, data: &str) -> String {
+    let out = dir.join("m.safetensors").display().to_string();
+    ok(&[
+        "train",
+        "--data",
+        data,
+        "--epochs",
+        "4",
+        "--cv-folds",
+        "0",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        &out,
+    ]);
+    ok(&[
+        "predict",
+        "--model",
+        &out,
+        "--data",
+        IRIS_CSV,
+        "--proba",
+        "--threads",
+        "1",
+    ])
+}
+
+#[test]
+fn parquet_trains_the_same_model_as_the_csv_of_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = trained(dir.path(), IRIS_CSV);
+    for data in [
+        format!("{DIR}/iris.parquet"),
+        format!("{DIR}/iris_zstd.parquet"),
+        format!("{DIR}/shards"),
+        format!("{DIR}/shards/part-*.parquet"),
+    ] {
+        assert_eq!(trained(dir.path(), &data), csv, "{data}");
+    }
+    // eval and predict read Parquet too.
+    let m = dir.path().join("m.safetensors").display().to_string();
+    let iris = format!("{DIR}/iris.parquet");
+    assert!(ok(&["eval", "--model", &m, "--data", &iris]).contains("accuracy"));
+    let p = ok(&[
+        "predict",
+        "--model",
+        &m,
+        "--data",
+        &iris,
+        "--proba",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(p, csv);
+}
+
+#[test]
+fn parquet_types_become_numbers_categories_and_missing_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.safetensors").display().to_string();
+    let mixed = format!("{DIR}/mixed.parquet");
+    fails(
+        &["train", "--data", &mixed, "--out", &m],
+        "mixed.parquet:4: column 'size' (field 2): empty cell",
+    );
+    ok(&[
+        "train",
+        "--data",
+        &mixed,
+        "--impute",
+        "median",
+        "--epochs",
+        "2",
+        "--cv-folds",
+        "0",
+        "--quiet",
+        "--out",
+        &m,
+    ]);
+    let s = ok(&["summary", "--model", &m]);
+    assert!(s.contains("2 numeric"), "{s}");
+    assert!(
+        s.contains("flag (2 categories)") && s.contains("colour (3 categories)"),
+        "{s}"
+    );
+    assert!(s.contains("'label': 2 classes (big, small)"), "{s}");
+}
+
+#[test]
+fn bad_parquet_files_and_mismatched_shards_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.safetensors").display().to_string();
+    fails(
+        &[
+            "train",
+            "--data",
+            &format!("{DIR}/truncated.parquet"),
+            "--out",
+            &m,
+        ],
+        "truncated.parquet: not a readable Parquet file",
+    );
+    let shards = dir.path().join("shards");
+    std::fs::create_dir(&shards).unwrap();
+    for f in ["iris.parquet", "other_columns.parquet"] {
+        std::fs::copy(format!("{DIR}/{f}"), shards.join(f)).unwrap();
+    }
+    fails(
+        &["train", "--data", shards.to_str().unwrap(), "--out", &m],
+        "other_columns.parquet: its columns (sepal_length, sepal_width, petal_length, width, species) differ",
+    );
+    fails(
+        &[
+            "train",
+            "--data",
+            &format!("{DIR}/none-*.parquet"),
+            "--out",
+            &m,
+        ],
+        "no file matches",
+    );
+}
+
+#[test]
+fn a_table_larger_than_a_chunk_is_predicted_and_scored_in_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 150_000;
+    let mut big = String::from("a,b,label\n");
+    for i in 0..rows {
+        let (a, b) = ((i * 37 % 101) as f64 / 10.0, (i * 53 % 97) as f64 / 10.0);
+        big.push_str(&format!("{a},{b},{}\n", if a > b { "x" } else { "y" }));
+    }
+    let first: String = big.lines().take(1001).map(|l| format!("{l}\n")).collect();
+    let (big_p, small_p) = (dir.path().join("big.csv"), dir.path().join("small.csv"));
+    std::fs::write(&big_p, &big).unwrap();
+    std::fs::write(&small_p, &first).unwrap();
+    let (big_s, small_s) = (big_p.to_str().unwrap(), small_p.to_str().unwrap());
+    let m = dir.path().join("m.safetensors").display().to_string();
+    ok(&[
+        "train",
+        "--data",
+        small_s,
+        "--epochs",
+        "30",
+        "--cv-folds",
+        "0",
+        "--quiet",
+        "--out",
+        &m,
+    ]);
+    let out = dir.path().join("p.csv").display().to_string();
+    ok(&[
+        "predict", "--model", &m, "--data", big_s, "--proba", "--out", &out,
+    ]);
+    let all = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(all.lines().count(), rows + 1);
+    let few = ok(&["predict", "--model", &m, "--data", small_s, "--proba"]);
+    assert!(
+        all.starts_with(&few),
+        "the first chunk's rows match the small file's"
+    );
+    let json = ok(&["eval", "--model", &m, "--data", big_s, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["n"], rows);
+    // Accuracy counted over the chunks equals the share of predicted labels that are right.
+    let right = all
+        .lines()
+        .skip(1)
+        .zip(big.lines().skip(1))
+        .filter(|(p, t)| p.split(',').next() == t.split(',').nth(2))
+        .count();
+    let acc = v["accuracy"].as_f64().unwrap();
+    assert!((acc - right as f64 / rows as f64).abs() < 1e-12, "{acc}");
+    assert!(acc > 0.9, "{acc}");
+}

@@ -1,0 +1,112 @@
+//! Reading Parquet files (the arrow-rs project's `parquet` crate; snappy and zstd pages) into the
+//! same table of text as CSV, so columns are typed and encoded by the same rules: numbers stay
+//! numbers, booleans, text and dictionary columns become categories, nulls are missing cells.
+//! Dates and timestamps are written as ISO 8601 text. Nested columns (lists, maps, groups) are
+//! refused.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+
+use super::csv::RawTable;
+use crate::error::{NeuronError, Result};
+
+/// The four bytes that start (and end) every Parquet file.
+pub const MAGIC: &[u8; 4] = b"PAR1";
+
+/// Whether `bytes` start like a Parquet file.
+pub fn is_parquet(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+/// Reads a Parquet file.
+pub fn read_parquet_path(path: impl AsRef<Path>) -> Result<RawTable> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| NeuronError::io(path, e))?;
+    read_parquet_bytes(bytes, &path.display().to_string())
+}
+
+/// A cell as the text a CSV file would hold.
+pub(crate) fn parquet_cell(f: &Field, source: &str, column: &str) -> Result<String> {
+    Ok(match f {
+        Field::Null => String::new(),
+        Field::Bool(b) => b.to_string(),
+        Field::Byte(v) => v.to_string(),
+        Field::Short(v) => v.to_string(),
+        Field::Int(v) => v.to_string(),
+        Field::Long(v) => v.to_string(),
+        Field::UByte(v) => v.to_string(),
+        Field::UShort(v) => v.to_string(),
+        Field::UInt(v) => v.to_string(),
+        Field::ULong(v) => v.to_string(),
+        Field::Float16(v) => v.to_string(),
+        Field::Float(v) => v.to_string(),
+        Field::Double(v) => v.to_string(),
+        Field::Str(s) => s.clone(),
+        Field::Bytes(b) => String::from_utf8_lossy(b.data()).into_owned(),
+        Field::Group(_) | Field::ListInternal(_) | Field::MapInternal(_) => {
+            return Err(NeuronError::data(format!(
+                "{source}: column '{column}' is nested (a list, map or group); neuron reads flat columns"
+            )))
+        }
+        // Decimals, dates, times and timestamps, as the crate writes them.
+        other => other.to_string().trim_matches('"').to_string(),
+    })
+}
+
+/// The column names of a file whose columns are all flat.
+pub(crate) fn flat_headers(reader: &impl FileReader, source: &str) -> Result<Vec<String>> {
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let fields = schema.root_schema().get_fields();
+    if let Some(f) = fields.iter().find(|f| f.is_group()) {
+        return Err(NeuronError::data(format!(
+            "{source}: column '{}' is nested (a list, map or group); neuron reads flat columns",
+            f.name()
+        )));
+    }
+    if fields.is_empty() {
+        return Err(NeuronError::data(format!(
+            "{source}: the file has no columns"
+        )));
+    }
+    Ok(fields.iter().map(|f| f.name().to_string()).collect())
+}
+
+/// Parses a Parquet file held in memory.
+pub fn read_parquet_bytes(bytes: Vec<u8>, source: &str) -> Result<RawTable> {
+    let bad = |e: parquet::errors::ParquetError| {
+        NeuronError::data(format!("{source}: not a readable Parquet file ({e})"))
+    };
+    let reader = SerializedFileReader::new(Bytes::from(bytes)).map_err(bad)?;
+    let headers = flat_headers(&reader, source)?;
+    let mut rows = Vec::new();
+    for row in reader.get_row_iter(None).map_err(bad)? {
+        let row = row.map_err(bad)?;
+        let mut cells = Vec::with_capacity(headers.len());
+        for (name, f) in row.get_column_iter() {
+            cells.push(parquet_cell(f, source, name)?);
+        }
+        if cells.len() != headers.len() {
+            return Err(NeuronError::data(format!(
+                "{source}: row {} has {} fields, expected {}",
+                rows.len() + 1,
+                cells.len(),
+                headers.len()
+            )));
+        }
+        rows.push(cells);
+    }
+    if rows.is_empty() {
+        return Err(NeuronError::data(format!("{source}: no rows")));
+    }
+    let lines = (1..=rows.len() as u64).collect();
+    Ok(RawTable {
+        source: source.to_string(),
+        headers,
+        rows,
+        lines,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,236 @@
+//! A table read in chunks of rows, with memory bounded by the chunk, not by the file: one CSV
+//! (optionally gzipped) or Parquet file, or a directory or glob of them (see
+//! [`crate::data::table`]), read file after file. Each chunk is a [`RawTable`] whose rows keep
+//! their file and line for error messages.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use parquet::file::reader::SerializedFileReader;
+use parquet::record::reader::RowIter;
+
+use super::csv::{sniff_delimiter, RawTable};
+use super::parquet::{parquet_cell, MAGIC};
+use super::table::table_files;
+use crate::error::{NeuronError, Result};
+
+/// Bytes read from the start of a CSV file to detect its delimiter.
+const SNIFF_BYTES: usize = 1 << 16;
+
+/// The open file.
+enum Reader {
+    Csv(csv::Reader<Box<dyn Read>>),
+    Parquet(RowIter<'static>),
+}
+
+/// A table, chunk by chunk.
+pub struct TableStream {
+    source: String,
+    files: Vec<PathBuf>,
+    next_file: usize,
+    reader: Option<(Reader, String)>,
+    headers: Vec<String>,
+    delimiter: Option<u8>,
+    /// Rows read so far in the current Parquet file.
+    row_in_file: u64,
+}
+
+fn first_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
+    let f = File::open(path).map_err(|e| NeuronError::io(path, e))?;
+    let mut buf = Vec::with_capacity(n);
+    f.take(n as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| NeuronError::io(path, e))?;
+    Ok(buf)
+}
+
+/// Opens one file: Parquet by its magic bytes, else CSV (gzip by its own).
+fn open(path: &Path, delimiter: Option<u8>) -> Result<(Reader, Vec<String>)> {
+    let source = path.display().to_string();
+    let head = first_bytes(path, SNIFF_BYTES)?;
+    let file = File::open(path).map_err(|e| NeuronError::io(path, e))?;
+    if head.starts_with(MAGIC) {
+        let bad = |e: parquet::errors::ParquetError| {
+            NeuronError::data(format!("{source}: not a readable Parquet file ({e})"))
+        };
+        let reader = SerializedFileReader::new(file).map_err(bad)?;
+        let headers = super::parquet::flat_headers(&reader, &source)?;
+        let rows = RowIter::from_file_into(Box::new(reader));
+        return Ok((Reader::Parquet(rows), headers));
+    }
+    let gz = super::csv::is_gzip(&head);
+    let input: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    };
+    let delimiter = match delimiter {
+        Some(d) => d,
+        None if gz => {
+            let mut sample = Vec::new();
+            let dec = flate2::read::MultiGzDecoder::new(&head[..]);
+            let _ = dec.take(SNIFF_BYTES as u64).read_to_end(&mut sample);
+            sniff_delimiter(&sample)
+        }
+        None => sniff_delimiter(&head),
+    };
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let headers = r
+        .headers()
+        .map_err(|e| super::csv::csv_error(&source, e))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    Ok((Reader::Csv(r), headers))
+}
+
+impl TableStream {
+    /// Opens `src` (a file, a directory of tables, or a glob), reading CSV with `delimiter` or
+    /// the detected one.
+    pub fn open(src: &str, delimiter: Option<u8>) -> Result<Self> {
+        let files = table_files(src)?.unwrap_or_else(|| vec![PathBuf::from(src)]);
+        let mut s = TableStream {
+            source: src.to_string(),
+            files,
+            next_file: 0,
+            reader: None,
+            headers: Vec::new(),
+            delimiter,
+            row_in_file: 0,
+        };
+        s.next_reader()?;
+        Ok(s)
+    }
+
+    /// The column names.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// Opens the next file; false when there is none.
+    fn next_reader(&mut self) -> Result<bool> {
+        let Some(path) = self.files.get(self.next_file).cloned() else {
+            self.reader = None;
+            return Ok(false);
+        };
+        let (reader, headers) = open(&path, self.delimiter)?;
+        let name = path.display().to_string();
+        if self.next_file == 0 {
+            self.headers = headers;
+        } else if headers != self.headers {
+            return Err(NeuronError::data(format!(
+                "{name}: its columns ({}) differ from those of {} ({})",
+                headers.join(", "),
+                self.files[0].display(),
+                self.headers.join(", ")
+            )));
+        }
+        self.next_file += 1;
+        self.row_in_file = 0;
+        self.reader = Some((reader, name));
+        Ok(true)
+    }
+
+    /// Up to `max_rows` next rows; `None` once every file is read.
+    pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<RawTable>> {
+        let mut t = RawTable {
+            source: self.source.clone(),
+            headers: self.headers.clone(),
+            ..Default::default()
+        };
+        while t.rows.len() < max_rows.max(1) {
+            let Some((reader, name)) = self.reader.as_mut() else {
+                break;
+            };
+            let row = match reader {
+                Reader::Csv(r) => next_csv(r, name)?,
+                Reader::Parquet(rows) => {
+                    self.row_in_file += 1;
+                    next_parquet(rows, name, self.row_in_file, self.headers.len())?
+                }
+            };
+            match row {
+                Some((cells, line)) => {
+                    if t.files.last().is_none_or(|f| f != name) {
+                        t.files.push(name.clone());
+                    }
+                    t.file_of.push(t.files.len() as u32 - 1);
+                    t.rows.push(cells);
+                    t.lines.push(line);
+                }
+                None => {
+                    self.next_reader()?;
+                }
+            }
+        }
+        Ok((!t.rows.is_empty()).then_some(t))
+    }
+}
+
+/// The next CSV record and its line, skipping blank lines.
+fn next_csv(r: &mut csv::Reader<Box<dyn Read>>, name: &str) -> Result<Option<(Vec<String>, u64)>> {
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match r.read_record(&mut rec) {
+            Ok(false) => return Ok(None),
+            Ok(true) if rec.len() == 1 && rec[0].is_empty() => continue,
+            Ok(true) => {
+                let line = rec.position().map_or(0, |p| p.line());
+                return Ok(Some((rec.iter().map(str::to_string).collect(), line)));
+            }
+            Err(e) => return Err(super::csv::csv_error(name, e)),
+        }
+    }
+}
+
+/// The next Parquet row as text cells, numbered `row`.
+fn next_parquet(
+    rows: &mut RowIter<'static>,
+    name: &str,
+    row: u64,
+    width: usize,
+) -> Result<Option<(Vec<String>, u64)>> {
+    let Some(r) = rows.next() else {
+        return Ok(None);
+    };
+    let r = r.map_err(|e| NeuronError::data(format!("{name}: row {row}: unreadable ({e})")))?;
+    let mut cells = Vec::with_capacity(width);
+    for (col, f) in r.get_column_iter() {
+        cells.push(parquet_cell(f, name, col)?);
+    }
+    Ok(Some((cells, row)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_row_across_files_with_their_locations() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.csv"), "x;y\n1;a\n2;b\n3;c\n").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"x,y\n4,d\n5,e\n").unwrap();
+        std::fs::write(dir.path().join("b.csv.gz"), gz.finish().unwrap()).unwrap();
+        let mut s = TableStream::open(dir.path().to_str().unwrap(), None).unwrap();
+        assert_eq!(s.headers(), ["x", "y"]);
+        let a = s.next_chunk(2).unwrap().unwrap();
+        assert_eq!(a.rows, [["1", "a"], ["2", "b"]]);
+        assert!(a.location(1).ends_with("a.csv:3"), "{}", a.location(1));
+        let b = s.next_chunk(2).unwrap().unwrap();
+        assert_eq!(b.rows, [["3", "c"], ["4", "d"]]);
+        assert!(b.location(1).ends_with("b.csv.gz:2"), "{}", b.location(1));
+        assert_eq!(s.next_chunk(2).unwrap().unwrap().rows, [["5", "e"]]);
+        assert!(s.next_chunk(2).unwrap().is_none());
+        std::fs::write(dir.path().join("c.csv"), "x,y\n6,f\n7\n").unwrap();
+        let mut s = TableStream::open(dir.path().to_str().unwrap(), None).unwrap();
+        let e = s.next_chunk(100).unwrap_err().to_string();
+        assert!(e.contains("c.csv:3") && e.contains("1 fields"), "{e}");
+    }
+}
