@@ -56,6 +56,10 @@ pub(crate) fn init_threads(threads: Option<usize>) -> anyhow::Result<usize> {
 fn main() {
     // Never a backtrace: an unexpected panic becomes one line and exit code 101.
     std::panic::set_hook(Box::new(|info| {
+        if neuron::data::parquet::in_guarded_call() {
+            // A corrupt Parquet file tripped the decoder: the reader reports it as an error.
+            return;
+        }
         let msg = info
             .payload()
             .downcast_ref::<&str>()

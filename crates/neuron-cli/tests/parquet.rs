@@ -141,6 +141,27 @@ fn bad_parquet_files_and_mismatched_shards_fail_with_one_line() {
         ],
         "truncated.parquet: not a readable Parquet file",
     );
+    // Found by fuzzing: pages that make the decoder itself fail. One line, no crash, for the
+    // whole-file reader (train) and the chunked one (predict).
+    let corrupt = format!("{DIR}/corrupt_pages.parquet");
+    fails(
+        &["train", "--data", &corrupt, "--out", &m],
+        "its pages are corrupt",
+    );
+    let model = dir.path().join("iris.safetensors").display().to_string();
+    let iris = format!("{DIR}/iris.parquet");
+    let args = [
+        "--epochs",
+        "1",
+        "--cv-folds",
+        "0",
+        "--quiet",
+        "--out",
+        &model,
+    ];
+    ok(&[&["train", "--data", &iris][..], &args[..]].concat());
+    let o = neuron(&["predict", "--model", &model, "--data", &corrupt]);
+    assert_eq!(o.status.code(), Some(1));
     let shards = dir.path().join("shards");
     std::fs::create_dir(&shards).unwrap();
     for f in ["iris.parquet", "other_columns.parquet"] {

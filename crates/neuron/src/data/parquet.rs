@@ -4,6 +4,8 @@
 //! Dates and timestamps are written as ISO 8601 text. Nested columns (lists, maps, groups) are
 //! refused.
 
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use bytes::Bytes;
@@ -15,6 +17,29 @@ use crate::error::{NeuronError, Result};
 
 /// The four bytes that start (and end) every Parquet file.
 pub const MAGIC: &[u8; 4] = b"PAR1";
+
+thread_local! {
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is inside a call to the Parquet decoder. The decoder can panic on a corrupt
+/// file (an assertion on a page's length, for instance); such a panic is caught and becomes an
+/// error, and a panic hook may use this to stay silent about it.
+pub fn in_guarded_call() -> bool {
+    GUARDED.with(Cell::get)
+}
+
+/// Runs `f`, a call into the Parquet decoder, turning a panic into an error about `source`.
+pub(crate) fn guarded<T>(source: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let outer = GUARDED.with(|g| g.replace(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(outer));
+    r.unwrap_or_else(|_| {
+        Err(NeuronError::data(format!(
+            "{source}: not a readable Parquet file (its pages are corrupt)"
+        )))
+    })
+}
 
 /// Whether `bytes` start like a Parquet file.
 pub fn is_parquet(bytes: &[u8]) -> bool {
@@ -56,6 +81,29 @@ pub(crate) fn parquet_cell(f: &Field, source: &str, column: &str) -> Result<Stri
     })
 }
 
+/// Checks that every column chunk the footer describes lies inside the file (`len` bytes): the
+/// reader trusts these offsets, and a corrupt footer must give an error, not a crash.
+pub(crate) fn check_layout(reader: &impl FileReader, len: u64, source: &str) -> Result<()> {
+    for (g, rg) in reader.metadata().row_groups().iter().enumerate() {
+        for c in rg.columns() {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let (data, size) = (c.data_page_offset(), c.compressed_size());
+            let inside = start >= 0
+                && data >= start
+                && size >= 0
+                && (start as u64)
+                    .checked_add(size as u64)
+                    .is_some_and(|end| end <= len);
+            if !inside {
+                return Err(NeuronError::data(format!(
+                    "{source}: not a readable Parquet file (row group {g}: a column chunk lies outside the file)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The column names of a file whose columns are all flat.
 pub(crate) fn flat_headers(reader: &impl FileReader, source: &str) -> Result<Vec<String>> {
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
@@ -76,10 +124,16 @@ pub(crate) fn flat_headers(reader: &impl FileReader, source: &str) -> Result<Vec
 
 /// Parses a Parquet file held in memory.
 pub fn read_parquet_bytes(bytes: Vec<u8>, source: &str) -> Result<RawTable> {
+    guarded(source, || read_unguarded(bytes, source))
+}
+
+fn read_unguarded(bytes: Vec<u8>, source: &str) -> Result<RawTable> {
     let bad = |e: parquet::errors::ParquetError| {
         NeuronError::data(format!("{source}: not a readable Parquet file ({e})"))
     };
+    let len = bytes.len() as u64;
     let reader = SerializedFileReader::new(Bytes::from(bytes)).map_err(bad)?;
+    check_layout(&reader, len, source)?;
     let headers = flat_headers(&reader, source)?;
     let mut rows = Vec::new();
     for row in reader.get_row_iter(None).map_err(bad)? {

@@ -11,7 +11,7 @@ use parquet::file::reader::SerializedFileReader;
 use parquet::record::reader::RowIter;
 
 use super::csv::{sniff_delimiter, RawTable};
-use super::parquet::{parquet_cell, MAGIC};
+use super::parquet::{guarded, parquet_cell, MAGIC};
 use super::table::table_files;
 use crate::error::{NeuronError, Result};
 
@@ -54,10 +54,14 @@ fn open(path: &Path, delimiter: Option<u8>) -> Result<(Reader, Vec<String>)> {
         let bad = |e: parquet::errors::ParquetError| {
             NeuronError::data(format!("{source}: not a readable Parquet file ({e})"))
         };
-        let reader = SerializedFileReader::new(file).map_err(bad)?;
-        let headers = super::parquet::flat_headers(&reader, &source)?;
-        let rows = RowIter::from_file_into(Box::new(reader));
-        return Ok((Reader::Parquet(rows), headers));
+        let len = file.metadata().map_err(|e| NeuronError::io(path, e))?.len();
+        return guarded(&source, || {
+            let reader = SerializedFileReader::new(file).map_err(bad)?;
+            super::parquet::check_layout(&reader, len, &source)?;
+            let headers = super::parquet::flat_headers(&reader, &source)?;
+            let rows = RowIter::from_file_into(Box::new(reader));
+            Ok((Reader::Parquet(rows), headers))
+        });
     }
     let gz = super::csv::is_gzip(&head);
     let input: Box<dyn Read> = if gz {
@@ -196,7 +200,7 @@ fn next_parquet(
     row: u64,
     width: usize,
 ) -> Result<Option<(Vec<String>, u64)>> {
-    let Some(r) = rows.next() else {
+    let Some(r) = guarded(name, || Ok(rows.next()))? else {
         return Ok(None);
     };
     let r = r.map_err(|e| NeuronError::data(format!("{name}: row {row}: unreadable ({e})")))?;
