@@ -68,7 +68,8 @@ fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) ->
     let labels = pre.labels();
     let mut classes = ClassificationTally::new(labels.map_or(0, <[String]>::len));
     let mut values = RegressionTally::default();
-    while let Some(chunk) = s.next_chunk(CHUNK_ROWS)? {
+    let mut chunk = neuron::data::csv::RawTable::default();
+    while s.next_chunk_into(&mut chunk, CHUNK_ROWS)? {
         let e = pre.transform(&chunk, true)?;
         warnings.add(&e);
         let out = model.predict(&e.x)?;

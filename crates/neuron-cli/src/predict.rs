@@ -193,7 +193,8 @@ fn stream(
 ) -> Result<usize> {
     let mut s = TableStream::open(&a.data, a.delimiter)?;
     let (mut n, mut warnings) = (0, Warnings::default());
-    while let Some(chunk) = s.next_chunk(CHUNK_ROWS)? {
+    let mut chunk = neuron::data::csv::RawTable::default();
+    while s.next_chunk_into(&mut chunk, CHUNK_ROWS)? {
         let e = fmt.pre.transform(&chunk, false)?;
         warnings.add(&e);
         sink.write_all(fmt.rows(&model.predict(&e.x)?).as_bytes())

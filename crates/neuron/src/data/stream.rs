@@ -34,6 +34,8 @@ pub struct TableStream {
     delimiter: Option<u8>,
     /// Rows read so far in the current Parquet file.
     row_in_file: u64,
+    /// The CSV record buffer, reused.
+    record: csv::StringRecord,
 }
 
 fn first_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
@@ -107,6 +109,7 @@ impl TableStream {
             headers: Vec::new(),
             delimiter,
             row_in_file: 0,
+            record: csv::StringRecord::new(),
         };
         s.next_reader()?;
         Ok(s)
@@ -143,72 +146,93 @@ impl TableStream {
 
     /// Up to `max_rows` next rows; `None` once every file is read.
     pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<RawTable>> {
-        let mut t = RawTable {
-            source: self.source.clone(),
-            headers: self.headers.clone(),
-            ..Default::default()
-        };
-        while t.rows.len() < max_rows.max(1) {
+        let mut t = RawTable::default();
+        Ok(self.next_chunk_into(&mut t, max_rows)?.then_some(t))
+    }
+
+    /// Up to `max_rows` next rows into `t`, reusing its rows' and cells' memory (a chunk after
+    /// the first allocates nothing for CSV); false, with `t` empty, once every file is read.
+    pub fn next_chunk_into(&mut self, t: &mut RawTable, max_rows: usize) -> Result<bool> {
+        t.source.clone_from(&self.source);
+        t.headers.clone_from(&self.headers);
+        t.lines.clear();
+        t.files.clear();
+        t.file_of.clear();
+        let mut n = 0;
+        while n < max_rows.max(1) {
             let Some((reader, name)) = self.reader.as_mut() else {
                 break;
             };
-            let row = match reader {
-                Reader::Csv(r) => next_csv(r, name)?,
+            if n == t.rows.len() {
+                t.rows.push(Vec::new());
+            }
+            let line = match reader {
+                Reader::Csv(r) => next_csv(r, &mut self.record, name, &mut t.rows[n])?,
                 Reader::Parquet(rows) => {
                     self.row_in_file += 1;
-                    next_parquet(rows, name, self.row_in_file, self.headers.len())?
+                    let row = self.row_in_file;
+                    next_parquet(rows, name, row, &mut t.rows[n])?
                 }
             };
-            match row {
-                Some((cells, line)) => {
+            match line {
+                Some(line) => {
                     if t.files.last().is_none_or(|f| f != name) {
                         t.files.push(name.clone());
                     }
                     t.file_of.push(t.files.len() as u32 - 1);
-                    t.rows.push(cells);
                     t.lines.push(line);
+                    n += 1;
                 }
                 None => {
                     self.next_reader()?;
                 }
             }
         }
-        Ok((!t.rows.is_empty()).then_some(t))
+        t.rows.truncate(n);
+        Ok(n > 0)
     }
 }
 
-/// The next CSV record and its line, skipping blank lines.
-fn next_csv(r: &mut csv::Reader<Box<dyn Read>>, name: &str) -> Result<Option<(Vec<String>, u64)>> {
-    let mut rec = csv::StringRecord::new();
+/// The next CSV record into `cells` (their strings reused), and its line; blank lines skipped.
+fn next_csv(
+    r: &mut csv::Reader<Box<dyn Read>>,
+    rec: &mut csv::StringRecord,
+    name: &str,
+    cells: &mut Vec<String>,
+) -> Result<Option<u64>> {
     loop {
-        match r.read_record(&mut rec) {
+        match r.read_record(rec) {
             Ok(false) => return Ok(None),
             Ok(true) if rec.len() == 1 && rec[0].is_empty() => continue,
             Ok(true) => {
-                let line = rec.position().map_or(0, |p| p.line());
-                return Ok(Some((rec.iter().map(str::to_string).collect(), line)));
+                cells.resize(rec.len(), String::new());
+                for (cell, field) in cells.iter_mut().zip(rec.iter()) {
+                    cell.clear();
+                    cell.push_str(field);
+                }
+                return Ok(Some(rec.position().map_or(0, |p| p.line())));
             }
             Err(e) => return Err(super::csv::csv_error(name, e)),
         }
     }
 }
 
-/// The next Parquet row as text cells, numbered `row`.
+/// The next Parquet row as text cells into `cells`, numbered `row`.
 fn next_parquet(
     rows: &mut RowIter<'static>,
     name: &str,
     row: u64,
-    width: usize,
-) -> Result<Option<(Vec<String>, u64)>> {
+    cells: &mut Vec<String>,
+) -> Result<Option<u64>> {
     let Some(r) = guarded(name, || Ok(rows.next()))? else {
         return Ok(None);
     };
     let r = r.map_err(|e| NeuronError::data(format!("{name}: row {row}: unreadable ({e})")))?;
-    let mut cells = Vec::with_capacity(width);
+    cells.clear();
     for (col, f) in r.get_column_iter() {
         cells.push(parquet_cell(f, name, col)?);
     }
-    Ok(Some((cells, row)))
+    Ok(Some(row))
 }
 
 #[cfg(test)]
