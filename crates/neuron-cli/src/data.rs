@@ -145,27 +145,7 @@ pub fn table_rows(t: &RawTable, idx: &[usize]) -> RawTable {
 
 /// Network targets for the given loss: class indices, 0/1, one-hot, or values.
 pub fn targets(e: &Encoded, loss: neuron::Loss, outputs: usize) -> Result<neuron::Matrix<f32>> {
-    use neuron::{Loss, Matrix};
-    let n = e.x.rows();
-    Ok(match (&e.classes, &e.values) {
-        (Some(c), _) => match loss {
-            Loss::CrossEntropy { .. } => {
-                Matrix::from_vec(n, 1, c.iter().map(|&k| k as f32).collect())?
-            }
-            Loss::BinaryCrossEntropy if outputs == 1 => {
-                Matrix::from_vec(n, 1, c.iter().map(|&k| k as f32).collect())?
-            }
-            _ => {
-                let mut m = Matrix::zeros(n, outputs);
-                for (r, &k) in c.iter().enumerate() {
-                    m.set(r, k, 1.0);
-                }
-                m
-            }
-        },
-        (None, Some(v)) => Matrix::from_vec(n, 1, v.clone())?,
-        (None, None) => bail!("the data have no target column"),
-    })
+    Ok(e.targets(loss, outputs)?)
 }
 
 /// Class probabilities `[n, classes]` from a classification model's outputs: the library's

@@ -72,5 +72,5 @@ pub use rng::Rng;
 pub use train::{
     BatchSource, Checkpointer, Control, DatasetSource, EpochEnd, EpochRecord, Evaluation, Event,
     FitConfig, GradientSync, History, LayerView, NoSync, Observer, Resume, Silent, StepObserver,
-    StepView, TensorView, ThreadSync, TrainRun, TrainState,
+    StepView, StreamSource, TensorView, ThreadSync, TrainRun, TrainState,
 };

@@ -10,6 +10,7 @@ mod observer;
 mod run;
 mod source;
 mod state;
+mod stream_source;
 mod sync;
 
 pub use config::FitConfig;
@@ -19,6 +20,7 @@ pub use observer::{Control, Event, Observer, Silent};
 pub use run::{EpochEnd, TrainRun};
 pub use source::{worker_share, BatchSource, DatasetSource};
 pub use state::{Checkpointer, Resume, TrainState};
+pub use stream_source::StreamSource;
 pub use sync::{GradientSync, NoSync, ThreadSync};
 
 use crate::backend::Backend;

@@ -136,6 +136,43 @@ pub struct Encoded {
     pub ignored: Vec<String>,
 }
 
+impl Encoded {
+    /// The network's targets for `loss` and `outputs` network outputs: the class index (softmax
+    /// cross-entropy, or a single binary output), one-hot rows (several sigmoid outputs), or the
+    /// standardised value (regression).
+    pub fn targets(
+        &self,
+        loss: crate::nn::loss::Loss,
+        outputs: usize,
+    ) -> crate::error::Result<Matrix<f32>> {
+        use crate::nn::loss::Loss;
+        let n = self.x.rows();
+        match (&self.classes, &self.values) {
+            (Some(c), _) => match loss {
+                Loss::CrossEntropy { .. } => {
+                    Matrix::from_vec(n, 1, c.iter().map(|&k| k as f32).collect())
+                }
+                Loss::BinaryCrossEntropy if outputs == 1 => {
+                    Matrix::from_vec(n, 1, c.iter().map(|&k| k as f32).collect())
+                }
+                _ => {
+                    let mut m = Matrix::zeros(n, outputs);
+                    for (r, &k) in c.iter().enumerate() {
+                        if k < outputs {
+                            m.set(r, k, 1.0);
+                        }
+                    }
+                    Ok(m)
+                }
+            },
+            (None, Some(v)) => Matrix::from_vec(n, 1, v.clone()),
+            (None, None) => Err(crate::error::NeuronError::data(
+                "the data have no target column",
+            )),
+        }
+    }
+}
+
 /// Classification when the target has text labels, or at most this many distinct integers.
 pub const MAX_AUTO_CLASSES: usize = 20;
 

@@ -1,0 +1,202 @@
+//! A [`BatchSource`] that reads its table from disk while training goes on, so the table may be
+//! larger than memory: rows are read in chunks ([`TableStream`]: a CSV or Parquet file, or
+//! shards), encoded by a fitted [`Preprocessor`], and held in a shuffle buffer of a bounded
+//! number of rows from which each batch draws at random (seeded). Without shuffling, rows come in
+//! file order, exactly as an in-memory [`super::DatasetSource`] that does not shuffle gives them.
+//! Batches must be asked for in order (positions `0..b`, `b..2b`, ...), as the training loop does.
+
+use std::ops::Range;
+
+use super::source::BatchSource;
+use crate::backend::Backend;
+use crate::data::csv::RawTable;
+use crate::data::preprocess::Preprocessor;
+use crate::data::stream::TableStream;
+use crate::error::{NeuronError, Result};
+use crate::nn::loss::Loss;
+use crate::rng::Rng;
+
+/// Rows read from the file at a time.
+const READ_ROWS: usize = 1 << 14;
+
+/// The shuffle buffer: encoded rows, row-major; `head` rows at the front are already used (in
+/// file order, without shuffling).
+#[derive(Default)]
+struct Pool {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    head: usize,
+}
+
+/// A table streamed from disk (see the module documentation).
+pub struct StreamSource {
+    src: String,
+    delimiter: Option<u8>,
+    pre: Preprocessor,
+    loss: Loss,
+    outputs: usize,
+    cols: (usize, usize),
+    rows: usize,
+    buffer: usize,
+    stream: Option<TableStream>,
+    chunk: RawTable,
+    pool: Pool,
+    rng: Rng,
+    shuffle: bool,
+    next: usize,
+    stage: (Vec<f32>, Vec<f32>),
+}
+
+impl StreamSource {
+    /// A source over `src` (a file, a directory of tables, or a glob; CSV read with `delimiter`
+    /// or the detected one), encoded by `pre` for a network of `outputs` outputs trained with
+    /// `loss`, shuffling through a buffer of `buffer` rows. Counts the rows with one pass.
+    pub fn new(
+        src: &str,
+        delimiter: Option<u8>,
+        pre: Preprocessor,
+        loss: Loss,
+        outputs: usize,
+        buffer: usize,
+    ) -> Result<Self> {
+        let mut stream = TableStream::open(src, delimiter)?;
+        let mut chunk = RawTable::default();
+        let mut rows = 0;
+        while stream.next_chunk_into(&mut chunk, READ_ROWS)? {
+            rows += chunk.rows.len();
+        }
+        let y_cols = match (pre.labels(), loss) {
+            (Some(_), Loss::CrossEntropy { .. }) => 1,
+            (Some(_), Loss::BinaryCrossEntropy) if outputs == 1 => 1,
+            (Some(_), _) => outputs,
+            (None, _) => 1,
+        };
+        Ok(StreamSource {
+            src: src.to_string(),
+            delimiter,
+            cols: (pre.input_width(), y_cols),
+            pre,
+            loss,
+            outputs,
+            rows,
+            buffer: buffer.max(1),
+            stream: None,
+            chunk,
+            pool: Pool::default(),
+            rng: Rng::new(0),
+            shuffle: false,
+            next: 0,
+            stage: (Vec::new(), Vec::new()),
+        })
+    }
+
+    fn pooled(&self) -> usize {
+        self.pool.y.len() / self.cols.1 - self.pool.head
+    }
+
+    /// Reads and encodes rows until the pool holds `want` (or the table ends).
+    fn fill(&mut self, want: usize) -> Result<()> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(NeuronError::arg(
+                "a batch was asked for before the epoch began",
+            ));
+        };
+        while self.pool.y.len() / self.cols.1 - self.pool.head < want {
+            let room = want - (self.pool.y.len() / self.cols.1 - self.pool.head);
+            if !stream.next_chunk_into(&mut self.chunk, room.clamp(1, READ_ROWS))? {
+                break;
+            }
+            let e = self.pre.transform(&self.chunk, true)?;
+            let y = e.targets(self.loss, self.outputs)?;
+            if y.cols() != self.cols.1 {
+                return Err(NeuronError::shape("targets", self.cols.1, y.cols()));
+            }
+            self.pool.x.extend_from_slice(e.x.as_slice());
+            self.pool.y.extend_from_slice(y.as_slice());
+        }
+        Ok(())
+    }
+
+    /// Moves `n` rows from the pool to the staging rows: at random, or the oldest first.
+    fn draw(&mut self, n: usize) {
+        let ((xc, yc), pool) = (self.cols, &mut self.pool);
+        let (sx, sy) = &mut self.stage;
+        sx.clear();
+        sy.clear();
+        for _ in 0..n {
+            let len = pool.y.len() / yc;
+            let i = if self.shuffle {
+                self.rng.below(len - pool.head) + pool.head
+            } else {
+                pool.head
+            };
+            sx.extend_from_slice(&pool.x[i * xc..(i + 1) * xc]);
+            sy.extend_from_slice(&pool.y[i * yc..(i + 1) * yc]);
+            if self.shuffle {
+                // The last row takes the drawn row's place.
+                pool.x.copy_within((len - 1) * xc..len * xc, i * xc);
+                pool.y.copy_within((len - 1) * yc..len * yc, i * yc);
+                pool.x.truncate((len - 1) * xc);
+                pool.y.truncate((len - 1) * yc);
+            } else {
+                pool.head += 1;
+            }
+        }
+        if pool.head > 0 && pool.head * 2 >= pool.y.len() / yc {
+            pool.x.drain(..pool.head * xc);
+            pool.y.drain(..pool.head * yc);
+            pool.head = 0;
+        }
+    }
+}
+
+impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
+    fn x_cols(&self) -> usize {
+        self.cols.0
+    }
+
+    fn y_cols(&self) -> usize {
+        self.cols.1
+    }
+
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn begin_epoch(&mut self, _be: &B, rng: &mut Rng, shuffle: bool) -> Result<()> {
+        self.rng = Rng::new(rng.next_u64());
+        self.shuffle = shuffle;
+        self.stream = Some(TableStream::open(&self.src, self.delimiter)?);
+        self.pool = Pool::default();
+        self.next = 0;
+        Ok(())
+    }
+
+    fn load(
+        &mut self,
+        be: &B,
+        batch: Range<usize>,
+        x: &mut B::Buf,
+        y: &mut B::Buf,
+    ) -> Result<usize> {
+        if batch.start != self.next || batch.end > self.rows {
+            return Err(NeuronError::arg(format!(
+                "a streamed table gives its {} rows in order; batch {batch:?} was asked for at row {}",
+                self.rows, self.next
+            )));
+        }
+        let n = batch.len();
+        self.fill(self.buffer.max(n))?;
+        if self.pooled() < n {
+            return Err(NeuronError::data(format!(
+                "{}: the table ended after fewer rows than the {} counted before training (did it change?)",
+                self.src, self.rows
+            )));
+        }
+        self.draw(n);
+        be.write(&self.stage.0, x)?;
+        be.write(&self.stage.1, y)?;
+        self.next = batch.end;
+        Ok(n)
+    }
+}
