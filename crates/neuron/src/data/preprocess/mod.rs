@@ -9,6 +9,9 @@ use crate::data::csv::RawTable;
 use crate::matrix::Matrix;
 
 mod fit;
+mod fit_stream;
+
+pub use fit_stream::MAX_STREAM_CATEGORIES;
 mod transform;
 
 /// What the model predicts.

@@ -1,0 +1,313 @@
+//! Fitting a preprocessor in one pass over a table read in chunks ([`TableStream`]), for tables
+//! larger than memory: the same column typing and target detection as [`Preprocessor::fit`], with
+//! each numeric column's mean and variance by Welford's update in f64, the categories and class
+//! labels as sets, and the row count. Standard scaling and mean imputation only: a median (for
+//! robust scaling or median imputation) needs the whole column.
+
+use std::collections::BTreeMap;
+
+use crate::data::csv::RawTable;
+use crate::data::scaling::Scaling;
+use crate::data::stream::TableStream;
+use crate::error::{NeuronError, Result};
+
+use super::{
+    parse_num, sort_labels, ColumnEncoding, Impute, Preprocessor, TargetEncoding, Task,
+    MAX_AUTO_CLASSES,
+};
+
+/// More distinct text values than this in one column is refused when streaming (they would be
+/// held in memory, and one-hot encoding them is rarely what is wanted).
+pub const MAX_STREAM_CATEGORIES: usize = 10_000;
+
+/// Rows read at a time.
+const READ_ROWS: usize = 1 << 14;
+
+/// Running statistics of one column.
+#[derive(Default)]
+struct Stats {
+    filled: usize,
+    numbers: usize,
+    n: f64,
+    mean: f64,
+    m2: f64,
+    integers: bool,
+    counts: BTreeMap<String, usize>,
+    too_many: bool,
+    first_empty: Option<String>,
+    first_text: Option<(String, String)>,
+    first_infinite: Option<(String, String)>,
+}
+
+impl Stats {
+    fn add(&mut self, cell: &str, at: impl Fn() -> String) {
+        if cell.is_empty() {
+            self.first_empty.get_or_insert_with(&at);
+            return;
+        }
+        self.filled += 1;
+        match parse_num(cell) {
+            Some(x) if x.is_finite() => {
+                self.numbers += 1;
+                self.n += 1.0;
+                let d = x - self.mean;
+                self.mean += d / self.n;
+                self.m2 += d * (x - self.mean);
+                self.integers &= x.fract() == 0.0;
+            }
+            Some(_) => {
+                self.numbers += 1;
+                self.first_infinite
+                    .get_or_insert_with(|| (at(), cell.to_string()));
+            }
+            None => {
+                self.first_text
+                    .get_or_insert_with(|| (at(), cell.to_string()));
+            }
+        }
+        if let Some(c) = self.counts.get_mut(cell) {
+            *c += 1;
+        } else if self.counts.len() < MAX_STREAM_CATEGORIES {
+            self.counts.insert(cell.to_string(), 1);
+        } else {
+            self.too_many = true;
+        }
+    }
+
+    fn std(&self) -> f64 {
+        let s = (self.m2 / self.n.max(1.0)).sqrt();
+        if s > 1e-12 {
+            s
+        } else {
+            1.0
+        }
+    }
+}
+
+fn where_(t: &RawTable, r: usize, name: &str, c: usize) -> String {
+    format!("{}: column '{name}' (field {})", t.location(r), c + 1)
+}
+
+impl Preprocessor {
+    /// Fits on every row of `stream` in one pass and returns the preprocessor and the number of
+    /// rows. Arguments as for [`Preprocessor::fit_scaled`]; `scaling` must be `None` or
+    /// `Standard`, and `impute` `None` or `Mean`.
+    pub fn fit_stream(
+        stream: &mut TableStream,
+        target: Option<&str>,
+        task: Option<Task>,
+        scaling: Scaling,
+        impute: Option<Impute>,
+    ) -> Result<(Self, usize)> {
+        if scaling == Scaling::Robust || impute == Some(Impute::Median) {
+            return Err(NeuronError::arg(
+                "a streamed table is scaled by mean and standard deviation and imputed by the mean: robust scaling and the median need the whole column in memory",
+            ));
+        }
+        let headers = stream.headers().to_vec();
+        if headers.len() < 2 {
+            return Err(NeuronError::data(
+                "needs at least one feature column and a target column",
+            ));
+        }
+        let probe = RawTable {
+            headers: headers.clone(),
+            ..Default::default()
+        };
+        let tc = match target {
+            Some(name) => probe.column_index(name)?,
+            None => headers.len() - 1,
+        };
+        let mut stats: Vec<Stats> = headers
+            .iter()
+            .map(|_| Stats {
+                integers: true,
+                ..Default::default()
+            })
+            .collect();
+        let (mut chunk, mut rows) = (RawTable::default(), 0);
+        while stream.next_chunk_into(&mut chunk, READ_ROWS)? {
+            for (r, row) in chunk.rows.iter().enumerate() {
+                for (c, cell) in row.iter().enumerate() {
+                    stats[c].add(cell, || where_(&chunk, r, &headers[c], c));
+                }
+            }
+            rows += chunk.rows.len();
+        }
+        if rows == 0 {
+            return Err(NeuronError::data("no data rows"));
+        }
+        let target = fit_target(&headers[tc], &stats[tc], task)?;
+        let mut columns = Vec::new();
+        for (c, s) in stats.iter().enumerate().filter(|&(c, _)| c != tc) {
+            columns.push(fit_column(&headers[c], s, scaling, impute)?);
+        }
+        let pre = Preprocessor {
+            columns,
+            target,
+            standardize: scaling != Scaling::None,
+            impute,
+            image: None,
+            positional: false,
+        };
+        Ok((pre, rows))
+    }
+}
+
+fn fit_target(name: &str, s: &Stats, task: Option<Task>) -> Result<TargetEncoding> {
+    if let Some(at) = &s.first_empty {
+        return Err(NeuronError::data(format!("{at}: the target is empty")));
+    }
+    let numeric = s.first_text.is_none() && s.first_infinite.is_none();
+    let task = task.unwrap_or(
+        if !numeric || (s.integers && !s.too_many && s.counts.len() <= MAX_AUTO_CLASSES) {
+            Task::Classify
+        } else {
+            Task::Regress
+        },
+    );
+    match task {
+        Task::Classify => {
+            if s.too_many {
+                return Err(NeuronError::data(format!(
+                    "the target column '{name}' has more than {MAX_STREAM_CATEGORIES} classes"
+                )));
+            }
+            let mut labels: Vec<String> = s.counts.keys().cloned().collect();
+            sort_labels(&mut labels);
+            if labels.len() < 2 {
+                return Err(NeuronError::data(format!(
+                    "the target column '{name}' has a single class; classification needs at least two"
+                )));
+            }
+            Ok(TargetEncoding::Classes {
+                name: name.to_string(),
+                labels,
+            })
+        }
+        Task::Regress => match (&s.first_text, &s.first_infinite) {
+            (Some((at, v)), _) => Err(NeuronError::data(format!(
+                "{at}: '{v}' is not a number (regression needs numeric targets)"
+            ))),
+            (_, Some((at, v))) => Err(NeuronError::data(format!("{at}: target {v} is not finite"))),
+            _ => Ok(TargetEncoding::Value {
+                name: name.to_string(),
+                mean: s.mean,
+                std: s.std(),
+            }),
+        },
+    }
+}
+
+fn fit_column(
+    name: &str,
+    s: &Stats,
+    scaling: Scaling,
+    impute: Option<Impute>,
+) -> Result<ColumnEncoding> {
+    if let (None, Some(at)) = (impute, &s.first_empty) {
+        return Err(NeuronError::data(format!(
+            "{at}: empty cell (use --impute mean to fill missing values)"
+        )));
+    }
+    if s.filled == 0 {
+        return Err(NeuronError::data(format!("column '{name}' has no values")));
+    }
+    if s.numbers * 2 >= s.filled {
+        if let Some((at, v)) = &s.first_text {
+            return Err(NeuronError::data(format!("{at}: '{v}' is not a number")));
+        }
+        if let Some((at, v)) = &s.first_infinite {
+            return Err(NeuronError::data(format!(
+                "{at}: '{v}' is not a finite number"
+            )));
+        }
+        let (mean, std) = match scaling {
+            Scaling::Standard => (s.mean, s.std()),
+            _ => (0.0, 1.0),
+        };
+        return Ok(ColumnEncoding::Numeric {
+            name: name.to_string(),
+            mean,
+            std,
+            fill: impute.map(|_| s.mean),
+            clip: None,
+        });
+    }
+    if s.too_many {
+        return Err(NeuronError::data(format!(
+            "column '{name}' has more than {MAX_STREAM_CATEGORIES} distinct values; drop it from a streamed table"
+        )));
+    }
+    let categories: Vec<String> = s.counts.keys().cloned().collect();
+    // The most frequent, the first in sorted order among equals (as `fit` chooses).
+    let fill = impute.map(|_| {
+        let mut best = (0, String::new());
+        for (cat, &n) in &s.counts {
+            if n > best.0 {
+                best = (n, cat.clone());
+            }
+        }
+        best.1
+    });
+    Ok(ColumnEncoding::Categorical {
+        name: name.to_string(),
+        categories,
+        fill,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::csv::read_csv_bytes;
+
+    const CSV: &str = "a,colour,b,y\n1.5,red,10,cat\n2,blue,,dog\n-3.25,red,30,cat\n4,,40,bird\n0.5,green,50,dog\n";
+
+    #[test]
+    fn one_pass_fits_what_the_whole_table_fits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, CSV).unwrap();
+        let mut s = TableStream::open(path.to_str().unwrap(), None).unwrap();
+        let (got, rows) =
+            Preprocessor::fit_stream(&mut s, None, None, Scaling::Standard, Some(Impute::Mean))
+                .unwrap();
+        assert_eq!(rows, 5);
+        let t = read_csv_bytes(CSV.as_bytes().to_vec(), "t.csv").unwrap();
+        let want = Preprocessor::fit(&t, None, None, true, Some(Impute::Mean)).unwrap();
+        assert_eq!(got.target, want.target);
+        assert_eq!(got.columns.len(), want.columns.len());
+        for (g, w) in got.columns.iter().zip(&want.columns) {
+            match (g, w) {
+                (
+                    ColumnEncoding::Numeric {
+                        mean: a,
+                        std: b,
+                        fill: f,
+                        ..
+                    },
+                    ColumnEncoding::Numeric {
+                        mean: c,
+                        std: d,
+                        fill: h,
+                        ..
+                    },
+                ) => {
+                    assert!((a - c).abs() < 1e-12 && (b - d).abs() < 1e-12);
+                    assert!((f.unwrap() - h.unwrap()).abs() < 1e-12);
+                }
+                _ => assert_eq!(g, w),
+            }
+        }
+        let mut s = TableStream::open(path.to_str().unwrap(), None).unwrap();
+        let e = Preprocessor::fit_stream(&mut s, None, None, Scaling::Standard, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("t.csv:5: column 'colour' (field 2): empty cell"),
+            "{e}"
+        );
+        let mut s = TableStream::open(path.to_str().unwrap(), None).unwrap();
+        assert!(Preprocessor::fit_stream(&mut s, None, None, Scaling::Robust, None).is_err());
+    }
+}
