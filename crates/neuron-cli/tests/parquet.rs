@@ -235,3 +235,52 @@ fn a_table_larger_than_a_chunk_is_predicted_and_scored_in_pieces() {
     assert!((acc - right as f64 / rows as f64).abs() < 1e-12, "{acc}");
     assert!(acc > 0.9, "{acc}");
 }
+
+#[test]
+fn streamed_training_is_seeded_and_learns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("a,b,label\n");
+    for i in 0..40_000 {
+        let (a, b) = ((i * 37 % 101) as f64 / 10.0, (i * 53 % 97) as f64 / 10.0);
+        csv.push_str(&format!("{a},{b},{}\n", if a > b { "x" } else { "y" }));
+    }
+    let data = dir.path().join("t.csv");
+    std::fs::write(&data, csv).unwrap();
+    let data = data.to_str().unwrap();
+    let predict = |seed: &str| {
+        let m = dir
+            .path()
+            .join(format!("m{seed}.safetensors"))
+            .display()
+            .to_string();
+        ok(&[
+            "train",
+            "--data",
+            data,
+            "--stream",
+            "--shuffle-buffer",
+            "5000",
+            "--epochs",
+            "2",
+            "--seed",
+            seed,
+            "--quiet",
+            "--out",
+            &m,
+        ]);
+        let acc = ok(&["eval", "--model", &m, "--data", data, "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&acc).unwrap();
+        assert!(v["accuracy"].as_f64().unwrap() > 0.95, "{acc}");
+        ok(&["predict", "--model", &m, "--data", data, "--proba"])
+    };
+    let a = predict("1");
+    assert_eq!(a, predict("1"), "the same seed gives the same model");
+    assert_ne!(a, predict("2"));
+    let m = dir.path().join("x.safetensors").display().to_string();
+    fails(
+        &[
+            "train", "--data", data, "--stream", "--impute", "median", "--out", &m,
+        ],
+        "--stream imputes with the mean",
+    );
+}

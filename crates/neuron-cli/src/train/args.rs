@@ -161,6 +161,15 @@ pub struct TrainArgs {
     /// Keep the sample order (no per-epoch shuffling).
     #[arg(long)]
     pub no_shuffle: bool,
+    /// Read the table from disk chunk by chunk while training (bounded memory, for tables larger
+    /// than memory): one pass for the statistics, then each epoch through a shuffle buffer.
+    #[arg(long)]
+    #[serde(default)]
+    pub stream: bool,
+    /// Rows held in the shuffle buffer with --stream.
+    #[arg(long, default_value_t = 100_000)]
+    #[serde(default = "default_shuffle_buffer")]
+    pub shuffle_buffer: usize,
     /// Start from a saved model's architecture, preprocessing and weights.
     #[arg(long)]
     pub init: Option<PathBuf>,
@@ -209,6 +218,10 @@ impl TrainArgs {
     pub fn default_args() -> TrainArgs {
         Wrapper::parse_from(["train"]).args
     }
+}
+
+fn default_shuffle_buffer() -> usize {
+    100_000
 }
 
 pub(super) fn default_device() -> String {

@@ -9,7 +9,7 @@ use super::recipe::{loss_for, Resolved};
 use super::{memory, Job, TrainArgs};
 
 /// The network's output width: one per class, one for a two-class BCE model or a regression.
-fn output_width(pre: &Preprocessor, loss: Loss) -> usize {
+pub(super) fn output_width(pre: &Preprocessor, loss: Loss) -> usize {
     match (pre.labels(), loss) {
         (Some(l), Loss::BinaryCrossEntropy) if l.len() == 2 => 1,
         (Some(l), _) => l.len(),

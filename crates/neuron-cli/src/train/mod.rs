@@ -14,6 +14,7 @@ mod recipe;
 mod refit;
 mod session;
 mod setup;
+mod stream;
 
 pub use args::*;
 use prepare::{prepare, Prepared};
@@ -142,6 +143,9 @@ struct Job<'a, B> {
 }
 
 fn train_on<B: Backend<E = f32>>(tj: TrainJob<'_>, be: B) -> Result<()> {
+    if tj.a.stream {
+        return stream::train_streamed(tj.a, be);
+    }
     let TrainJob {
         a,
         ck,

@@ -65,6 +65,19 @@ impl StreamSource {
         while stream.next_chunk_into(&mut chunk, READ_ROWS)? {
             rows += chunk.rows.len();
         }
+        Self::with_rows(src, delimiter, pre, (loss, outputs), buffer, rows)
+    }
+
+    /// [`StreamSource::new`] for a table known to hold `rows` rows (counted by
+    /// [`Preprocessor::fit_stream`]), without the counting pass.
+    pub fn with_rows(
+        src: &str,
+        delimiter: Option<u8>,
+        pre: Preprocessor,
+        (loss, outputs): (Loss, usize),
+        buffer: usize,
+        rows: usize,
+    ) -> Result<Self> {
         let y_cols = match (pre.labels(), loss) {
             (Some(_), Loss::CrossEntropy { .. }) => 1,
             (Some(_), Loss::BinaryCrossEntropy) if outputs == 1 => 1,
@@ -81,7 +94,7 @@ impl StreamSource {
             rows,
             buffer: buffer.max(1),
             stream: None,
-            chunk,
+            chunk: RawTable::default(),
             pool: Pool::default(),
             rng: Rng::new(0),
             shuffle: false,
