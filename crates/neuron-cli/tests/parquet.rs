@@ -284,3 +284,48 @@ fn streamed_training_is_seeded_and_learns() {
         "--stream imputes with the mean",
     );
 }
+
+#[test]
+fn a_row_cache_is_built_once_reused_and_rebuilt_when_the_data_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("a;b;label\n");
+    for i in 0..20_000 {
+        let (a, b) = ((i * 37 % 101) as f64 / 10.0, (i * 53 % 97) as f64 / 10.0);
+        csv.push_str(&format!("{a};{b};{}\n", if a > b { "x" } else { "y" }));
+    }
+    let data = dir.path().join("t.csv");
+    std::fs::write(&data, &csv).unwrap();
+    let (data, cache) = (
+        data.to_str().unwrap().to_string(),
+        dir.path().join("cache").display().to_string(),
+    );
+    let m = dir.path().join("m.safetensors").display().to_string();
+    let train = |seed: &str| {
+        let o = neuron(&[
+            "train", "--data", &data, "--stream", "--cache", &cache, "--epochs", "2",
+            "--shuffle-buffer", "3000", "--seed", seed, "--out", &m,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        let proba = ok(&["predict", "--model", &m, "--data", &data, "--proba"]);
+        (err, proba)
+    };
+    let (first, a) = train("1");
+    assert!(first.contains("caching the encoded rows"), "{first}");
+    let (second, b) = train("1");
+    assert!(second.contains("reading the encoded rows from the cache"), "{second}");
+    assert_eq!(a, b, "built or read, the cache gives the same model");
+    let acc = ok(&["eval", "--model", &m, "--data", &data, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&acc).unwrap();
+    assert!(v["accuracy"].as_f64().unwrap() > 0.95, "{acc}");
+    // Other options or changed data: rebuilt.
+    let (third, c) = train("2");
+    assert!(third.contains("reading the encoded rows"), "{third}");
+    assert_ne!(a, c);
+    std::fs::write(&data, csv + "1.0;2.0;y\n").unwrap();
+    let (fourth, _) = train("1");
+    assert!(fourth.contains("caching the encoded rows"), "{fourth}");
+    let o = neuron(&["train", "--data", &data, "--cache", &cache, "--out", &m]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--stream"), "{err}");
+}

@@ -2,8 +2,10 @@
 //! the model that in-memory training gives on the same rows in the same order; with a shuffle
 //! buffer it is seeded (the same seed, the same model) and learns.
 
+use neuron::data::cache::{cache_key, RowCache};
 use neuron::data::csv::read_csv_bytes;
 use neuron::data::preprocess::Preprocessor;
+use neuron::data::stream::TableStream;
 use neuron::{
     Cpu, Dataset, DatasetSource, FitConfig, Loss, Optimizer, OptimizerConfig, Sequential,
     StreamSource, TrainRun,
@@ -93,4 +95,107 @@ fn streamed_training_equals_in_memory_training_on_the_same_order() {
     let truth = e.classes.as_ref().unwrap();
     let right = classes.iter().zip(truth).filter(|(p, t)| p == t).count();
     assert!(right as f64 / truth.len() as f64 > 0.8, "{right} of 500");
+}
+
+/// Trains on the rows of `cache`; returns the weights.
+fn cached(cache: &RowCache, shuffle: bool, buffer: usize) -> Vec<Vec<f32>> {
+    let mut m = model();
+    let mut opt = Optimizer::new(OptimizerConfig::adam(0.01)).unwrap();
+    let mut src = StreamSource::from_cache(cache, (Loss::cross_entropy(), 2), buffer).unwrap();
+    TrainRun::new(&mut m, &mut opt, &mut src, &cfg(shuffle))
+        .unwrap()
+        .run()
+        .unwrap();
+    m.params().unwrap()
+}
+
+fn build(dir: &std::path::Path, src: &str, pre: &Preprocessor, block: usize) -> RowCache {
+    let key = cache_key(src, serde_json::json!({"test": 1})).unwrap();
+    let mut s = TableStream::open(src, None).unwrap();
+    RowCache::build(dir, key, &mut s, pre, (Loss::cross_entropy(), 2), block).unwrap()
+}
+
+#[test]
+fn a_row_cache_trains_the_same_model_as_the_text_and_is_rebuilt_when_the_source_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, csv()).unwrap();
+    let src = path.to_str().unwrap();
+    let t = read_csv_bytes(csv().into_bytes(), "t.csv").unwrap();
+    let pre = Preprocessor::fit(&t, None, None, true, None).unwrap();
+    let cdir = dir.path().join("cache");
+    // Blocks of 64 rows, the last one short (500 = 7 × 64 + 52).
+    let cache = build(&cdir, src, &pre, 64);
+    assert_eq!((cache.meta().rows, cache.meta().x_cols), (500, 2));
+    // In file order the cached rows are the text's rows: bit for bit the same model.
+    let text = streamed(src, &pre, false, 100);
+    assert_eq!(cached(&cache, false, 100), text);
+    assert_eq!(cached(&cache, false, 1), text);
+    // Shuffled (block order and buffer): seeded, different from file order.
+    let a = cached(&cache, true, 64);
+    assert_eq!(a, cached(&cache, true, 64));
+    assert_ne!(a, text);
+    // The cache is found again for the same source and options ...
+    let key = |opts| cache_key(src, opts).unwrap();
+    let same = key(serde_json::json!({"test": 1}));
+    let again = RowCache::open(&cdir, &same)
+        .unwrap()
+        .expect("a valid cache");
+    assert_eq!(cached(&again, false, 100), text);
+    // ... but not for other options, nor once the file changed, nor after an interrupted build.
+    assert!(RowCache::open(&cdir, &key(serde_json::json!({"test": 2})))
+        .unwrap()
+        .is_none());
+    std::fs::write(&path, csv() + "0.1,0.2,in\n").unwrap();
+    assert!(RowCache::open(&cdir, &key(serde_json::json!({"test": 1})))
+        .unwrap()
+        .is_none());
+    let rebuilt = build(&cdir, src, &pre, 64);
+    assert_eq!(rebuilt.meta().rows, 501);
+    let rows = cdir.join("rows.f32");
+    let len = std::fs::metadata(&rows).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&rows)
+        .unwrap()
+        .set_len(len - 4)
+        .unwrap();
+    assert!(RowCache::open(&cdir, &key(serde_json::json!({"test": 1})))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn shards_are_read_in_a_new_seeded_order_each_epoch_when_shuffling() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = csv();
+    let mut rows = text.lines();
+    let header = rows.next().unwrap().to_string();
+    let rows: Vec<&str> = rows.collect();
+    for (k, part) in rows.chunks(100).enumerate() {
+        let body = format!("{header}\n{}\n", part.join("\n"));
+        std::fs::write(dir.path().join(format!("part-{k}.csv")), body).unwrap();
+    }
+    let src = dir.path().to_str().unwrap();
+    let t = read_csv_bytes(csv().into_bytes(), "t.csv").unwrap();
+    let pre = Preprocessor::fit(&t, None, None, true, None).unwrap();
+    // In name order the shards are the whole file.
+    let other = tempfile::tempdir().unwrap();
+    let whole = other.path().join("whole.csv");
+    std::fs::write(&whole, csv()).unwrap();
+    assert_eq!(
+        streamed(src, &pre, false, 10),
+        streamed(whole.to_str().unwrap(), &pre, false, 10)
+    );
+    // With a buffer of one row, shuffling only reorders the shards: each epoch's first rows
+    // come from a seeded choice of shard.
+    let mut firsts = Vec::new();
+    let mut rng = neuron::Rng::new(3);
+    for _ in 0..6 {
+        let mut s = TableStream::open_in_order(src, None, Some(&mut rng)).unwrap();
+        firsts.push(s.next_chunk(1).unwrap().unwrap().rows[0].clone());
+    }
+    firsts.sort();
+    firsts.dedup();
+    assert!(firsts.len() > 1, "the shard order never changed");
 }

@@ -170,6 +170,12 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 100_000)]
     #[serde(default = "default_shuffle_buffer")]
     pub shuffle_buffer: usize,
+    /// With --stream: keep the encoded, standardised rows in this directory, so that every epoch
+    /// (and a later run on the same, unchanged data with the same options) reads them instead of
+    /// parsing the table again. A cache made from other data or options is rebuilt.
+    #[arg(long, requires = "stream")]
+    #[serde(default)]
+    pub cache: Option<PathBuf>,
     /// Start from a saved model's architecture, preprocessing and weights.
     #[arg(long)]
     pub init: Option<PathBuf>,

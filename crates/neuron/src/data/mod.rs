@@ -4,6 +4,7 @@
 
 pub mod augment;
 pub mod builtin;
+pub mod cache;
 pub mod csv;
 pub mod dataset;
 pub mod idx;

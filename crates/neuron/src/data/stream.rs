@@ -14,6 +14,7 @@ use super::csv::{sniff_delimiter, RawTable};
 use super::parquet::{guarded, parquet_cell, MAGIC};
 use super::table::table_files;
 use crate::error::{NeuronError, Result};
+use crate::rng::Rng;
 
 /// Bytes read from the start of a CSV file to detect its delimiter.
 const SNIFF_BYTES: usize = 1 << 16;
@@ -100,7 +101,16 @@ impl TableStream {
     /// Opens `src` (a file, a directory of tables, or a glob), reading CSV with `delimiter` or
     /// the detected one.
     pub fn open(src: &str, delimiter: Option<u8>) -> Result<Self> {
-        let files = table_files(src)?.unwrap_or_else(|| vec![PathBuf::from(src)]);
+        Self::open_in_order(src, delimiter, None)
+    }
+
+    /// [`TableStream::open`], reading the files of a directory or glob in an order shuffled by
+    /// `rng` (in name order without one).
+    pub fn open_in_order(src: &str, delimiter: Option<u8>, rng: Option<&mut Rng>) -> Result<Self> {
+        let mut files = table_files(src)?.unwrap_or_else(|| vec![PathBuf::from(src)]);
+        if let Some(rng) = rng {
+            rng.shuffle(&mut files);
+        }
         let mut s = TableStream {
             source: src.to_string(),
             files,

@@ -4,11 +4,16 @@
 //! number of rows from which each batch draws at random (seeded). Without shuffling, rows come in
 //! file order, exactly as an in-memory [`super::DatasetSource`] that does not shuffle gives them.
 //! Batches must be asked for in order (positions `0..b`, `b..2b`, ...), as the training loop does.
+//!
+//! Shuffling works at two levels: each epoch reads the files of a sharded table (or the blocks
+//! of a [`RowCache`]) in a new seeded order, and the buffer mixes the rows. A source made
+//! [`StreamSource::from_cache`] reads encoded rows from the cache instead of parsing text.
 
 use std::ops::Range;
 
 use super::source::BatchSource;
 use crate::backend::Backend;
+use crate::data::cache::{encode_into, target_cols, CacheReader, RowCache};
 use crate::data::csv::RawTable;
 use crate::data::preprocess::Preprocessor;
 use crate::data::stream::TableStream;
@@ -28,18 +33,30 @@ struct Pool {
     head: usize,
 }
 
+/// Where the rows come from.
+enum Feed {
+    /// The table's text (or Parquet), encoded as it is read.
+    Text {
+        src: String,
+        delimiter: Option<u8>,
+        pre: Box<Preprocessor>,
+        stream: Option<TableStream>,
+        chunk: RawTable,
+    },
+    /// A cache of the encoded rows.
+    Cache(CacheReader),
+}
+
 /// A table streamed from disk (see the module documentation).
 pub struct StreamSource {
-    src: String,
-    delimiter: Option<u8>,
-    pre: Preprocessor,
+    feed: Feed,
     loss: Loss,
     outputs: usize,
     cols: (usize, usize),
     rows: usize,
     buffer: usize,
-    stream: Option<TableStream>,
-    chunk: RawTable,
+    begun: bool,
+    name: String,
     pool: Pool,
     rng: Rng,
     shuffle: bool,
@@ -78,54 +95,93 @@ impl StreamSource {
         buffer: usize,
         rows: usize,
     ) -> Result<Self> {
-        let y_cols = match (pre.labels(), loss) {
-            (Some(_), Loss::CrossEntropy { .. }) => 1,
-            (Some(_), Loss::BinaryCrossEntropy) if outputs == 1 => 1,
-            (Some(_), _) => outputs,
-            (None, _) => 1,
-        };
-        Ok(StreamSource {
+        let cols = (pre.input_width(), target_cols(&pre, loss, outputs));
+        let feed = Feed::Text {
             src: src.to_string(),
             delimiter,
-            cols: (pre.input_width(), y_cols),
-            pre,
-            loss,
-            outputs,
-            rows,
-            buffer: buffer.max(1),
+            pre: Box::new(pre),
             stream: None,
             chunk: RawTable::default(),
+        };
+        Ok(StreamSource {
+            cols,
+            name: src.to_string(),
+            ..Self::empty(feed, (loss, outputs), buffer, rows)
+        })
+    }
+
+    /// A source over the rows of `cache` (made for a network of `outputs` outputs trained with
+    /// `loss`), shuffling through a buffer of `buffer` rows.
+    pub fn from_cache(
+        cache: &RowCache,
+        (loss, outputs): (Loss, usize),
+        buffer: usize,
+    ) -> Result<Self> {
+        let m = cache.meta();
+        if target_cols(&m.preprocessor, loss, outputs) != m.y_cols {
+            return Err(NeuronError::shape(
+                "cached targets",
+                target_cols(&m.preprocessor, loss, outputs),
+                m.y_cols,
+            ));
+        }
+        let feed = Feed::Cache(cache.reader()?);
+        Ok(StreamSource {
+            cols: (m.x_cols, m.y_cols),
+            name: "the row cache".into(),
+            ..Self::empty(feed, (loss, outputs), buffer, m.rows)
+        })
+    }
+
+    fn empty(feed: Feed, (loss, outputs): (Loss, usize), buffer: usize, rows: usize) -> Self {
+        StreamSource {
+            feed,
+            loss,
+            outputs,
+            cols: (0, 0),
+            rows,
+            buffer: buffer.max(1),
+            begun: false,
+            name: String::new(),
             pool: Pool::default(),
             rng: Rng::new(0),
             shuffle: false,
             next: 0,
             stage: (Vec::new(), Vec::new()),
-        })
+        }
     }
 
     fn pooled(&self) -> usize {
         self.pool.y.len() / self.cols.1 - self.pool.head
     }
 
-    /// Reads and encodes rows until the pool holds `want` (or the table ends).
+    /// Reads (and encodes) rows until the pool holds `want` (or the table ends).
     fn fill(&mut self, want: usize) -> Result<()> {
-        let Some(stream) = self.stream.as_mut() else {
+        if !self.begun {
             return Err(NeuronError::arg(
                 "a batch was asked for before the epoch began",
             ));
-        };
-        while self.pool.y.len() / self.cols.1 - self.pool.head < want {
-            let room = want - (self.pool.y.len() / self.cols.1 - self.pool.head);
-            if !stream.next_chunk_into(&mut self.chunk, room.clamp(1, READ_ROWS))? {
+        }
+        let spec = (self.loss, self.outputs, self.cols.1);
+        while self.pooled() < want {
+            let room = want - self.pooled();
+            let (x, y) = (&mut self.pool.x, &mut self.pool.y);
+            let more = match &mut self.feed {
+                Feed::Text {
+                    pre,
+                    stream: Some(stream),
+                    chunk,
+                    ..
+                } => {
+                    stream.next_chunk_into(chunk, room.clamp(1, READ_ROWS))?
+                        && encode_into(pre, chunk, spec, x, y).map(|_| true)?
+                }
+                Feed::Text { stream: None, .. } => false,
+                Feed::Cache(reader) => reader.next_block_into(x, y)?,
+            };
+            if !more {
                 break;
             }
-            let e = self.pre.transform(&self.chunk, true)?;
-            let y = e.targets(self.loss, self.outputs)?;
-            if y.cols() != self.cols.1 {
-                return Err(NeuronError::shape("targets", self.cols.1, y.cols()));
-            }
-            self.pool.x.extend_from_slice(e.x.as_slice());
-            self.pool.y.extend_from_slice(y.as_slice());
         }
         Ok(())
     }
@@ -179,7 +235,19 @@ impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
     fn begin_epoch(&mut self, _be: &B, rng: &mut Rng, shuffle: bool) -> Result<()> {
         self.rng = Rng::new(rng.next_u64());
         self.shuffle = shuffle;
-        self.stream = Some(TableStream::open(&self.src, self.delimiter)?);
+        let mut order = shuffle.then(|| self.rng.fork());
+        match &mut self.feed {
+            Feed::Text {
+                src,
+                delimiter,
+                stream,
+                ..
+            } => {
+                *stream = Some(TableStream::open_in_order(src, *delimiter, order.as_mut())?);
+            }
+            Feed::Cache(reader) => reader.begin(order.as_mut()),
+        }
+        self.begun = true;
         self.pool = Pool::default();
         self.next = 0;
         Ok(())
@@ -203,7 +271,7 @@ impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
         if self.pooled() < n {
             return Err(NeuronError::data(format!(
                 "{}: the table ended after fewer rows than the {} counted before training (did it change?)",
-                self.src, self.rows
+                self.name, self.rows
             )));
         }
         self.draw(n);
