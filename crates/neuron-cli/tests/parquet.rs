@@ -302,8 +302,20 @@ fn a_row_cache_is_built_once_reused_and_rebuilt_when_the_data_change() {
     let m = dir.path().join("m.safetensors").display().to_string();
     let train = |seed: &str| {
         let o = neuron(&[
-            "train", "--data", &data, "--stream", "--cache", &cache, "--epochs", "2",
-            "--shuffle-buffer", "3000", "--seed", seed, "--out", &m,
+            "train",
+            "--data",
+            &data,
+            "--stream",
+            "--cache",
+            &cache,
+            "--epochs",
+            "2",
+            "--shuffle-buffer",
+            "3000",
+            "--seed",
+            seed,
+            "--out",
+            &m,
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let err = String::from_utf8_lossy(&o.stderr).to_string();
@@ -313,7 +325,10 @@ fn a_row_cache_is_built_once_reused_and_rebuilt_when_the_data_change() {
     let (first, a) = train("1");
     assert!(first.contains("caching the encoded rows"), "{first}");
     let (second, b) = train("1");
-    assert!(second.contains("reading the encoded rows from the cache"), "{second}");
+    assert!(
+        second.contains("reading the encoded rows from the cache"),
+        "{second}"
+    );
     assert_eq!(a, b, "built or read, the cache gives the same model");
     let acc = ok(&["eval", "--model", &m, "--data", &data, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&acc).unwrap();
@@ -328,4 +343,72 @@ fn a_row_cache_is_built_once_reused_and_rebuilt_when_the_data_change() {
     let o = neuron(&["train", "--data", &data, "--cache", &cache, "--out", &m]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("--stream"), "{err}");
+}
+
+#[test]
+fn streamed_training_holds_out_validation_and_test_rows_by_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("a,b,label\n");
+    for i in 0..10_000 {
+        let (a, b) = ((i * 37 % 101) as f64 / 10.0, (i * 53 % 97) as f64 / 10.0);
+        csv.push_str(&format!("{a},{b},{}\n", if a > b { "x" } else { "y" }));
+    }
+    let data = dir.path().join("t.csv");
+    std::fs::write(&data, csv).unwrap();
+    let m = dir.path().join("m.safetensors").display().to_string();
+    let o = neuron(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--stream",
+        "--val-split",
+        "0.2",
+        "--test-split",
+        "0.1",
+        "--epochs",
+        "4",
+        "--patience",
+        "2",
+        "--out",
+        &m,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let count = |before: &str| -> usize {
+        let at = err
+            .find(before)
+            .unwrap_or_else(|| panic!("{before}: {err}"));
+        let digits: String = err[..at]
+            .chars()
+            .rev()
+            .skip(1)
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.chars().rev().collect::<String>().parse().unwrap()
+    };
+    let (train, val) = (count("training rows"), count("validation rows"));
+    assert_eq!(train + val + count("test rows"), 10_000, "{err}");
+    assert!((1_800..2_200).contains(&val), "{err}");
+    assert!(err.contains("val_loss") && err.contains("test ("), "{err}");
+    let acc: f64 = err
+        .split("test (")
+        .nth(1)
+        .and_then(|t| t.split("accuracy ").nth(1))
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(acc > 0.9, "{err}");
+    let o = neuron(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--stream",
+        "--val-split",
+        "0.6",
+        "--test-split",
+        "0.5",
+        "--out",
+        &m,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("leave rows to train on"));
 }

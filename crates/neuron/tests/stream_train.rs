@@ -4,6 +4,7 @@
 
 use neuron::data::cache::{cache_key, RowCache};
 use neuron::data::csv::read_csv_bytes;
+use neuron::data::holdout::{HeldRows, Holdout, Part};
 use neuron::data::preprocess::Preprocessor;
 use neuron::data::stream::TableStream;
 use neuron::{
@@ -112,7 +113,16 @@ fn cached(cache: &RowCache, shuffle: bool, buffer: usize) -> Vec<Vec<f32>> {
 fn build(dir: &std::path::Path, src: &str, pre: &Preprocessor, block: usize) -> RowCache {
     let key = cache_key(src, serde_json::json!({"test": 1})).unwrap();
     let mut s = TableStream::open(src, None).unwrap();
-    RowCache::build(dir, key, &mut s, pre, (Loss::cross_entropy(), 2), block).unwrap()
+    let none = Holdout::none();
+    RowCache::build(
+        dir,
+        key,
+        &mut s,
+        (pre, &none),
+        (Loss::cross_entropy(), 2),
+        block,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -198,4 +208,98 @@ fn shards_are_read_in_a_new_seeded_order_each_epoch_when_shuffling() {
     firsts.sort();
     firsts.dedup();
     assert!(firsts.len() > 1, "the shard order never changed");
+}
+
+/// Every row a source gives in one epoch, inputs then targets.
+fn drain(src: &mut StreamSource, be: &Cpu<f32>) -> Vec<Vec<f32>> {
+    use neuron::train::BatchSource;
+    use neuron::Backend;
+    let mut rng = neuron::Rng::new(1);
+    BatchSource::<Cpu<f32>>::begin_epoch(src, be, &mut rng, false).unwrap();
+    let (xc, yc, n) = (
+        BatchSource::<Cpu<f32>>::x_cols(src),
+        BatchSource::<Cpu<f32>>::y_cols(src),
+        BatchSource::<Cpu<f32>>::rows(src),
+    );
+    let mut x = be.alloc(xc).unwrap();
+    let mut y = be.alloc(yc).unwrap();
+    let mut rows = Vec::new();
+    for i in 0..n {
+        src.load(be, i..i + 1, &mut x, &mut y).unwrap();
+        let mut r = vec![0.0; xc + yc];
+        be.download(&x, &mut r[..xc]).unwrap();
+        be.download(&y, &mut r[xc..]).unwrap();
+        rows.push(r);
+    }
+    rows
+}
+
+#[test]
+fn held_out_rows_never_reach_training_or_its_statistics_and_the_cache_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Holdout::new(11, 0.2, 0.1).unwrap();
+    // Held-out rows carry a marker value (1000) in `u`: it must not appear in training.
+    let mut text = String::from("u,v,class\n");
+    let mut held = 0;
+    for i in 0..3000u64 {
+        let line = i + 2;
+        let v = (i % 17) as f64 / 8.0 - 1.0;
+        let u = if h.part("t.csv", line) == Part::Train {
+            (i % 13) as f64 / 6.0 - 1.0
+        } else {
+            held += 1;
+            1000.0
+        };
+        let class = if u > v { "a" } else { "b" };
+        text.push_str(&format!("{u},{v},{class}\n"));
+    }
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, &text).unwrap();
+    let src = path.to_str().unwrap();
+    let mut s = TableStream::open(src, None).unwrap();
+    let mut kept = HeldRows::default();
+    let (pre, rows) = Preprocessor::fit_stream_holdout(
+        &mut s,
+        (None, None),
+        neuron::data::scaling::Scaling::Standard,
+        None,
+        (&h, &mut kept),
+    )
+    .unwrap();
+    assert_eq!(rows + held, 3000);
+    assert_eq!(kept.validation_seen + kept.test_seen, held);
+    assert!(kept.validation.rows.iter().all(|r| r[0] == "1000"));
+    // Standardised with the training rows' statistics only: every input is small.
+    let be = Cpu::<f32>::with_threads(1);
+    let spec = (Loss::cross_entropy(), 2);
+    let mut text_src = StreamSource::with_rows(src, None, pre.clone(), spec, 500, rows)
+        .unwrap()
+        .holding_out(h);
+    let trained = drain(&mut text_src, &be);
+    assert_eq!(trained.len(), rows);
+    let bad: Vec<_> = trained
+        .iter()
+        .filter(|r| r[0].abs() >= 5.0)
+        .take(3)
+        .collect();
+    let nbad = trained.iter().filter(|r| r[0].abs() >= 5.0).count();
+    assert!(
+        bad.is_empty(),
+        "a held-out row was trained on: {nbad} of {} {held} {bad:?}",
+        trained.len()
+    );
+    // The cache stores the same training rows, and the held-out ones apart.
+    let key = cache_key(src, serde_json::json!({})).unwrap();
+    let mut s = TableStream::open(src, None).unwrap();
+    let cache = RowCache::build(&dir.path().join("c"), key, &mut s, (&pre, &h), spec, 256).unwrap();
+    assert_eq!(
+        drain(
+            &mut StreamSource::from_cache(&cache, spec, 500).unwrap(),
+            &be
+        ),
+        trained
+    );
+    let val = cache.held(false).unwrap().unwrap();
+    assert_eq!(val.x.rows(), kept.validation_seen);
+    assert_eq!(cache.held(true).unwrap().unwrap().x.rows(), kept.test_seen);
 }

@@ -6,13 +6,16 @@
 //! this mode: it trains `--epochs` epochs (10 by default).
 
 use anyhow::{bail, Result};
-use neuron::data::cache::{cache_key, RowCache, BLOCK_ROWS};
+use neuron::data::cache::{cache_key, encode_held, target_cols, RowCache, BLOCK_ROWS};
+use neuron::data::holdout::{HeldRows, Holdout};
 use neuron::data::preprocess::{Impute, Preprocessor, Task};
 use neuron::data::scaling::Scaling;
 use neuron::data::stream::TableStream;
 use neuron::io::model_file::{save_model, ModelMeta, FORMAT};
-use neuron::train::Event;
-use neuron::{Backend, Control, FitConfig, Loss, Optimizer, StreamSource, TrainRun};
+use neuron::train::{EpochRecord, Evaluation, Event, History};
+use neuron::{
+    Backend, Control, Dataset, FitConfig, Loss, Optimizer, Sequential, StreamSource, TrainRun,
+};
 use serde_json::Value;
 
 use super::args::{ImputeArg, TaskArg};
@@ -22,10 +25,25 @@ use super::TrainArgs;
 
 /// Epochs when `--epochs` is not given.
 const STREAM_EPOCHS: usize = 10;
+/// Share of rows held out for validation when `--val-split` is not given.
+const STREAM_VALIDATION: f64 = 0.05;
+/// Seed of the hash that picks the held-out rows.
+const HOLDOUT_SEED: u64 = 0x5EED_D47A;
 
-/// The fitted preprocessing and the row count: from a valid cache (returned too), or from one
-/// pass over the table.
-fn prepare(a: &TrainArgs, key: Option<&Value>) -> Result<(Preprocessor, usize, Option<RowCache>)> {
+/// What a streamed run starts from: the fitted preprocessing, the training row count, the
+/// held-out rows as text (when the table was read), or the cache they all came from.
+struct Prepared {
+    pre: Preprocessor,
+    rows: usize,
+    held: HeldRows,
+    /// Validation and test rows held out in all.
+    held_out: (usize, usize),
+    cache: Option<RowCache>,
+}
+
+/// The fitted preprocessing and the row count: from a valid cache, or from one pass over the
+/// table that also collects the held-out rows.
+fn prepare(a: &TrainArgs, key: Option<&Value>, holdout: &Holdout) -> Result<Prepared> {
     if let (Some(dir), Some(key)) = (&a.cache, key) {
         if let Some(c) = RowCache::open(dir, key)? {
             if !a.quiet {
@@ -34,7 +52,13 @@ fn prepare(a: &TrainArgs, key: Option<&Value>) -> Result<(Preprocessor, usize, O
                     dir.display()
                 );
             }
-            return Ok((c.meta().preprocessor.clone(), c.meta().rows, Some(c)));
+            return Ok(Prepared {
+                pre: c.meta().preprocessor.clone(),
+                rows: c.meta().rows,
+                held: HeldRows::default(),
+                held_out: c.meta().held_out,
+                cache: Some(c),
+            });
         }
     }
     let task = match a.task {
@@ -53,8 +77,49 @@ fn prepare(a: &TrainArgs, key: Option<&Value>) -> Result<(Preprocessor, usize, O
         Some(ImputeArg::Median) => bail!("--stream imputes with the mean: use --impute mean"),
     };
     let mut s = TableStream::open(&a.data, a.delimiter)?;
-    let (pre, rows) = Preprocessor::fit_stream(&mut s, a.target.as_deref(), task, scaling, impute)?;
-    Ok((pre, rows, None))
+    let mut held = HeldRows::default();
+    let target = (a.target.as_deref(), task);
+    let (pre, rows) =
+        Preprocessor::fit_stream_holdout(&mut s, target, scaling, impute, (holdout, &mut held))?;
+    Ok(Prepared {
+        pre,
+        rows,
+        held_out: (held.validation_seen, held.test_seen),
+        held,
+        cache: None,
+    })
+}
+
+/// The rows held out by `--val-split` and `--test-split`, picked by a hash of each row's file
+/// name and line with a fixed seed (the same rows whatever `--seed`).
+fn holdout_of(a: &TrainArgs) -> Result<Holdout> {
+    Ok(Holdout::new(
+        HOLDOUT_SEED,
+        a.val_split.unwrap_or(STREAM_VALIDATION),
+        a.test_split,
+    )?)
+}
+
+/// The validation and test sets, encoded: from the cache, or from the rows the first pass kept.
+fn held_sets(
+    p: &Prepared,
+    cache: Option<&RowCache>,
+    spec: (Loss, usize, usize),
+) -> Result<[Option<Dataset<f32>>; 2]> {
+    if let Some(c) = cache {
+        return Ok([c.held(false)?, c.held(true)?]);
+    }
+    let mut out = [None, None];
+    for (slot, t) in out.iter_mut().zip([&p.held.validation, &p.held.test]) {
+        let (data, dropped) = encode_held(&p.pre, t, spec)?;
+        if dropped > 0 {
+            eprintln!(
+                "neuron: warning: {dropped} held-out rows of classes never seen in training were left out"
+            );
+        }
+        *slot = data;
+    }
+    Ok(out)
 }
 
 /// The key of `--cache`: the data's files, and every option that shapes the encoded rows.
@@ -65,6 +130,7 @@ fn cache_key_of(a: &TrainArgs) -> Result<Option<Value>> {
     let opts = serde_json::json!({
         "target": a.target, "task": a.task, "no_standardize": a.no_standardize,
         "impute": a.impute, "delimiter": a.delimiter, "loss": a.loss,
+        "holdout": holdout_of(a)?,
     });
     Ok(Some(cache_key(&a.data, opts)?))
 }
@@ -72,32 +138,35 @@ fn cache_key_of(a: &TrainArgs) -> Result<Option<Value>> {
 /// The batch source: the cache (built first if need be), or the table's text.
 fn source(
     a: &TrainArgs,
-    (pre, rows): (&Preprocessor, usize),
+    (p, holdout): (&mut Prepared, &Holdout),
     spec: (Loss, usize),
-    (cache, key): (Option<RowCache>, Option<Value>),
-) -> Result<StreamSource> {
-    let cache = match (cache, &a.cache, key) {
+    key: Option<Value>,
+) -> Result<(StreamSource, Option<RowCache>)> {
+    let cache = match (p.cache.take(), &a.cache, key) {
         (Some(c), _, _) => Some(c),
         (None, Some(dir), Some(key)) => {
             if !a.quiet {
                 eprintln!("caching the encoded rows in {}", dir.display());
             }
             let mut s = TableStream::open(&a.data, a.delimiter)?;
-            Some(RowCache::build(dir, key, &mut s, pre, spec, BLOCK_ROWS)?)
+            let what = (&p.pre, holdout);
+            Some(RowCache::build(dir, key, &mut s, what, spec, BLOCK_ROWS)?)
         }
         _ => None,
     };
-    Ok(match cache {
-        Some(c) => StreamSource::from_cache(&c, spec, a.shuffle_buffer)?,
+    let src = match &cache {
+        Some(c) => StreamSource::from_cache(c, spec, a.shuffle_buffer)?,
         None => StreamSource::with_rows(
             &a.data,
             a.delimiter,
-            pre.clone(),
+            p.pre.clone(),
             spec,
             a.shuffle_buffer,
-            rows,
-        )?,
-    })
+            p.rows,
+        )?
+        .holding_out(*holdout),
+    };
+    Ok((src, cache))
 }
 
 /// Trains on `a.data` streamed, on `be`, and saves the model.
@@ -105,48 +174,124 @@ pub(super) fn train_streamed<B: Backend<E = f32>>(a: &TrainArgs, be: B) -> Resul
     if a.init.is_some() || a.resume.is_some() {
         bail!("--stream starts a new model: --init and --resume are not supported with it");
     }
-    let key = cache_key_of(a)?;
-    let (pre, rows, cache) = prepare(a, key.as_ref())?;
-    let r = resolve(a, false, rows)?;
-    let loss = loss_for(a, &r, pre.task())?;
-    let mut model = fresh_model(a, &r, &pre, loss, be)?;
-    let outputs = output_width(&pre, loss);
-    let mut src = source(a, (&pre, rows), (loss, outputs), (cache, key))?;
+    let (key, holdout) = (cache_key_of(a)?, holdout_of(a)?);
+    let mut p = prepare(a, key.as_ref(), &holdout)?;
+    let r = resolve(a, false, p.rows)?;
+    let loss = loss_for(a, &r, p.pre.task())?;
+    let mut model = fresh_model(a, &r, &p.pre, loss, be)?;
+    let outputs = output_width(&p.pre, loss);
+    let (mut src, cache) = source(a, (&mut p, &holdout), (loss, outputs), key)?;
+    let spec = (loss, outputs, target_cols(&p.pre, loss, outputs));
+    let [val, test] = held_sets(&p, cache.as_ref(), spec)?;
     let mut opt = Optimizer::new(r.optimizer.clone())?;
     let cfg = FitConfig {
         epochs: a.epochs.unwrap_or(STREAM_EPOCHS),
         batch_size: r.batch,
         shuffle: !a.no_shuffle,
         seed: a.seed,
+        patience: a.patience.filter(|&n| n > 0 && val.is_some()),
         ..FitConfig::default()
     };
-    if !a.quiet {
-        eprintln!(
-            "training on {} streamed ({rows} rows, {} features, shuffle buffer {} rows), {} epochs, batch {}",
-            a.data,
-            pre.input_width(),
-            a.shuffle_buffer,
-            cfg.epochs,
-            cfg.batch_size
-        );
-    }
+    announce(a, &p, &cfg, (val.as_ref(), test.as_ref()));
     let quiet = a.quiet;
     let mut progress = move |e: &Event<'_>| {
         if let (Event::EpochEnd(rec), false) = (e, quiet) {
-            let acc = rec
-                .accuracy
-                .map_or(String::new(), |v| format!("  acc {:.2}%", v * 100.0));
-            eprintln!(
-                "epoch {:>3}  loss {:.4}{acc}  {:.2}s",
-                rec.epoch, rec.loss, rec.seconds
-            );
+            eprintln!("{}", epoch_line(rec));
         }
         Control::Continue
     };
     let started = std::time::Instant::now();
-    let history = TrainRun::new(&mut model, &mut opt, &mut src, &cfg)?
-        .observer(&mut progress)
-        .run()?;
+    let mut run = TrainRun::new(&mut model, &mut opt, &mut src, &cfg)?.observer(&mut progress);
+    if let Some(v) = &val {
+        run = run.validation(v)?;
+    }
+    let history = run.run()?;
+    let tested = match &test {
+        Some(t) => Some(model.evaluate(t)?),
+        None => None,
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    save(a, &model, p.pre, (p.rows, &history, seconds))?;
+    if !a.quiet {
+        eprintln!(
+            "trained {} epochs in {seconds:.1}s; saved {}",
+            history.epochs.len(),
+            a.out.display()
+        );
+        if let (Some(e), Some(t)) = (tested, &test) {
+            eprintln!("test ({} rows held out): {}", t.x.rows(), score_text(&e));
+        }
+    }
+    Ok(())
+}
+
+/// Says what is about to be trained.
+fn announce(
+    a: &TrainArgs,
+    p: &Prepared,
+    cfg: &FitConfig,
+    (val, test): (Option<&Dataset<f32>>, Option<&Dataset<f32>>),
+) {
+    if a.quiet {
+        return;
+    }
+    let held = |d: Option<&Dataset<f32>>, of: usize, what: &str| match d {
+        Some(d) if d.x.rows() < of => format!(", {what} on {} of {of} held-out rows", d.x.rows()),
+        Some(d) => format!(", {} {what} rows", d.x.rows()),
+        None => String::new(),
+    };
+    eprintln!(
+        "training on {} streamed ({} training rows{}{}, {} features, shuffle buffer {} rows), {} epochs, batch {}",
+        a.data,
+        p.rows,
+        held(val, p.held_out.0, "validation"),
+        held(test, p.held_out.1, "test"),
+        p.pre.input_width(),
+        a.shuffle_buffer,
+        cfg.epochs,
+        cfg.batch_size
+    );
+}
+
+/// One epoch's progress line.
+fn epoch_line(rec: &EpochRecord) -> String {
+    let pct = |v: Option<f64>, name: &str| {
+        v.map_or(String::new(), |v| format!("  {name} {:.2}%", v * 100.0))
+    };
+    let val = rec
+        .val_loss
+        .map_or(String::new(), |v| format!("  val_loss {v:.4}"));
+    format!(
+        "epoch {:>3}  loss {:.4}{}{val}{}{}  {:.2}s",
+        rec.epoch,
+        rec.loss,
+        pct(rec.accuracy, "acc"),
+        pct(rec.val_accuracy, "val_acc"),
+        rec.val_r2
+            .map_or(String::new(), |v| format!("  val_r2 {v:.4}")),
+        rec.seconds
+    )
+}
+
+/// A held-out score: loss, and accuracy or R².
+fn score_text(e: &Evaluation) -> String {
+    let mut s = format!("loss {:.4}", e.loss);
+    if let Some(acc) = e.accuracy {
+        s.push_str(&format!(", accuracy {acc:.4}"));
+    }
+    if let Some(r) = &e.regression {
+        s.push_str(&format!(", R² {:.4}", r.r2));
+    }
+    s
+}
+
+/// Saves the model with its preprocessing and where it came from.
+fn save<B: Backend<E = f32>>(
+    a: &TrainArgs,
+    model: &Sequential<B>,
+    pre: Preprocessor,
+    (rows, history, seconds): (usize, &History, f64),
+) -> Result<()> {
     let meta = ModelMeta {
         format: FORMAT.into(),
         input_dim: model.input_dim(),
@@ -154,21 +299,15 @@ pub(super) fn train_streamed<B: Backend<E = f32>>(a: &TrainArgs, be: B) -> Resul
         loss: model.loss(),
         preprocessing: Some(pre),
         provenance: serde_json::json!({
-            "data": a.data, "streamed": true, "rows": rows, "epochs": history.epochs.len(),
+            "data": a.data, "streamed": true, "training_rows": rows,
+            "epochs": history.epochs.len(), "best_epoch": history.best_epoch,
             "shuffle_buffer": a.shuffle_buffer, "seed": a.seed, "cache": a.cache,
-            "train_seconds": started.elapsed().as_secs_f64(),
+            "val_split": a.val_split.unwrap_or(STREAM_VALIDATION), "test_split": a.test_split,
+            "train_seconds": seconds,
             "final_loss": history.epochs.last().map(|e| e.loss),
             "neuron": env!("CARGO_PKG_VERSION"),
         }),
     };
-    save_model(&a.out, &model, &meta)?;
-    if !a.quiet {
-        eprintln!(
-            "trained {} epochs in {:.1}s; saved {}",
-            history.epochs.len(),
-            started.elapsed().as_secs_f64(),
-            a.out.display()
-        );
-    }
+    save_model(&a.out, model, &meta)?;
     Ok(())
 }

@@ -3,8 +3,10 @@
 //!
 //! A cache directory holds two files:
 //! - `rows.f32`: the encoded, standardised rows in blocks of [`BLOCK_ROWS`] rows (the last block
-//!   may be shorter); each block holds its rows' inputs (row-major, little-endian `f32`), then
-//!   their targets;
+//!   may be shorter) of the training rows; each block holds its rows' inputs (row-major,
+//!   little-endian `f32`), then their targets;
+//! - `validation.f32` and `test.f32`: the held-out rows kept ([`HeldRows`]), encoded, each
+//!   file all its rows' inputs, then their targets;
 //! - `cache.json`: what the rows are ([`CacheMeta`]): the key they were made for (the source
 //!   files' paths, sizes and modification times, and the options that shape the encoding), the
 //!   fitted [`Preprocessor`], and the row and column counts.
@@ -21,11 +23,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::csv::RawTable;
+use super::dataset::Dataset;
+use super::holdout::{HeldRows, Holdout};
 use super::preprocess::Preprocessor;
 use super::stream::TableStream;
 use super::table::table_files;
 use crate::error::{NeuronError, Result};
 use crate::io::atomic::AtomicFile;
+use crate::matrix::Matrix;
 use crate::nn::loss::Loss;
 use crate::rng::Rng;
 
@@ -34,6 +39,8 @@ pub const BLOCK_ROWS: usize = 1 << 14;
 const FORMAT: &str = "neuron-row-cache-1";
 const META: &str = "cache.json";
 const ROWS: &str = "rows.f32";
+const VALIDATION: &str = "validation.f32";
+const TEST: &str = "test.f32";
 
 /// The description of a cache, stored in `cache.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -52,6 +59,16 @@ pub struct CacheMeta {
     pub y_cols: usize,
     /// Rows per block.
     pub block_rows: usize,
+    /// Validation rows stored (`validation.f32`).
+    #[serde(default)]
+    pub validation_rows: usize,
+    /// Test rows stored (`test.f32`).
+    #[serde(default)]
+    pub test_rows: usize,
+    /// Validation and test rows held out in all (at most [`crate::data::holdout::HELD_ROWS_KEPT`]
+    /// of each are stored).
+    #[serde(default)]
+    pub held_out: (usize, usize),
 }
 
 /// The key of a cache of `src`: each source file's path, size and modification time, with
@@ -105,6 +122,38 @@ pub fn encode_into(
     Ok(())
 }
 
+/// Encodes held-out records `t` (validation or test rows) with `pre`, as [`encode_into`] does;
+/// records of a class that the training rows never showed are left out. Returns the dataset
+/// (`None` when no record is left) and the number left out.
+pub fn encode_held(
+    pre: &Preprocessor,
+    t: &RawTable,
+    spec: (Loss, usize, usize),
+) -> Result<(Option<Dataset<f32>>, usize)> {
+    let mut keep: Vec<usize> = (0..t.rows.len()).collect();
+    if let (Some(labels), false) = (pre.labels(), t.rows.is_empty()) {
+        let tc = t.column_index(pre.target_name())?;
+        keep.retain(|&r| labels.iter().any(|l| *l == t.rows[r][tc]));
+    }
+    let dropped = t.rows.len() - keep.len();
+    if keep.is_empty() {
+        return Ok((None, dropped));
+    }
+    let t = if dropped > 0 {
+        t.subset(&keep)
+    } else {
+        t.clone()
+    };
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    encode_into(pre, &t, spec, &mut x, &mut y)?;
+    let n = t.rows.len();
+    let data = Dataset::new(
+        Matrix::from_vec(n, x.len() / n, x)?,
+        Matrix::from_vec(n, spec.2, y)?,
+    )?;
+    Ok((Some(data), dropped))
+}
+
 /// A complete cache, ready to read.
 #[derive(Debug)]
 pub struct RowCache {
@@ -133,14 +182,15 @@ impl RowCache {
         }))
     }
 
-    /// Reads `stream` to its end, encodes every row with `pre` for `loss` and `outputs`
-    /// network outputs, and writes the cache for `key` into `dir` (created if need be), in
-    /// blocks of `block_rows` rows ([`BLOCK_ROWS`] suits any table).
+    /// Reads `stream` to its end, encodes every training row (those `holdout` does not hold
+    /// out) with `pre` for `loss` and `outputs` network outputs, and writes the cache for `key`
+    /// into `dir` (created if need be), in blocks of `block_rows` rows ([`BLOCK_ROWS`] suits any
+    /// table). The held-out rows kept ([`HeldRows`]) are stored encoded beside them.
     pub fn build(
         dir: &Path,
         key: Value,
         stream: &mut TableStream,
-        pre: &Preprocessor,
+        (pre, holdout): (&Preprocessor, &Holdout),
         (loss, outputs): (Loss, usize),
         block_rows: usize,
     ) -> Result<RowCache> {
@@ -152,34 +202,63 @@ impl RowCache {
             }
             _ => {}
         }
-        let y_cols = target_cols(pre, loss, outputs);
+        let spec = (loss, outputs, target_cols(pre, loss, outputs));
         let mut out = AtomicFile::create(dir.join(ROWS))?;
-        let (mut chunk, mut x, mut y) = (RawTable::default(), Vec::new(), Vec::new());
-        let mut rows = 0;
-        while stream.next_chunk_into(&mut chunk, block_rows)? {
-            x.clear();
-            y.clear();
-            encode_into(pre, &chunk, (loss, outputs, y_cols), &mut x, &mut y)?;
-            // Only the last block may be short (chunks fill across file boundaries).
-            if rows % block_rows != 0 {
-                return Err(NeuronError::data(
-                    "a table chunk ended short of a cache block",
-                ));
+        let (mut chunk, mut held) = (RawTable::default(), HeldRows::default());
+        let (mut x, mut y, mut rows) = (Vec::new(), Vec::new(), 0);
+        let (xc, yc) = (pre.input_width(), spec.2);
+        loop {
+            let more = stream.next_chunk_into(&mut chunk, block_rows)?;
+            if holdout.holds_out() {
+                for r in 0..chunk.rows.len() {
+                    held.take(holdout.part_of(&chunk, r), &chunk, r);
+                }
+                holdout.keep_training(&mut chunk);
             }
-            write_f32s(&mut out, &x, dir)?;
-            write_f32s(&mut out, &y, dir)?;
-            rows += chunk.rows.len();
+            if !chunk.rows.is_empty() {
+                encode_into(pre, &chunk, spec, &mut x, &mut y)?;
+            }
+            // Whole blocks, and the rest at the end.
+            while y.len() / yc >= block_rows || (!more && !y.is_empty()) {
+                let n = block_rows.min(y.len() / yc);
+                write_f32s(&mut out, &x[..n * xc], dir)?;
+                write_f32s(&mut out, &y[..n * yc], dir)?;
+                x.drain(..n * xc);
+                y.drain(..n * yc);
+                rows += n;
+            }
+            if !more {
+                break;
+            }
         }
         out.commit()?;
-        let meta = CacheMeta {
+        let mut meta = CacheMeta {
             format: FORMAT.into(),
             key,
             preprocessor: pre.clone(),
             rows,
-            x_cols: pre.input_width(),
-            y_cols,
+            x_cols: xc,
+            y_cols: yc,
             block_rows,
+            validation_rows: 0,
+            test_rows: 0,
+            held_out: (held.validation_seen, held.test_seen),
         };
+        for (name, t) in [(VALIDATION, &held.validation), (TEST, &held.test)] {
+            let data = encode_held(pre, t, spec)?.0;
+            let n = data.as_ref().map_or(0, |d| d.x.rows());
+            if name == VALIDATION {
+                meta.validation_rows = n;
+            } else {
+                meta.test_rows = n;
+            }
+            let mut f = AtomicFile::create(dir.join(name))?;
+            if let Some(d) = data {
+                write_f32s(&mut f, d.x.as_slice(), dir)?;
+                write_f32s(&mut f, d.y.as_slice(), dir)?;
+            }
+            f.commit()?;
+        }
         let text = serde_json::to_string(&meta)
             .map_err(|e| NeuronError::data(format!("cache description: {e}")))?;
         let mut m = AtomicFile::create(dir.join(META))?;
@@ -190,6 +269,38 @@ impl RowCache {
             dir: dir.to_path_buf(),
             meta,
         })
+    }
+
+    /// The held-out validation rows (`test`: the test rows) stored with the cache, if any.
+    pub fn held(&self, test: bool) -> Result<Option<Dataset<f32>>> {
+        let (name, n) = if test {
+            (TEST, self.meta.test_rows)
+        } else {
+            (VALIDATION, self.meta.validation_rows)
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        let path = self.dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| NeuronError::io(&path, e))?;
+        let (xc, yc) = (self.meta.x_cols, self.meta.y_cols);
+        if bytes.len() != n * (xc + yc) * 4 {
+            return Err(NeuronError::data(format!(
+                "{}: {} bytes, expected {}",
+                path.display(),
+                bytes.len(),
+                n * (xc + yc) * 4
+            )));
+        }
+        let mut f: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let y = f.split_off(n * xc);
+        Ok(Some(Dataset::new(
+            Matrix::from_vec(n, xc, f)?,
+            Matrix::from_vec(n, yc, y)?,
+        )?))
     }
 
     /// What the cache holds.

@@ -7,6 +7,7 @@ pub mod builtin;
 pub mod cache;
 pub mod csv;
 pub mod dataset;
+pub mod holdout;
 pub mod idx;
 pub mod parquet;
 pub mod preprocess;

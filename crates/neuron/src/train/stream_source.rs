@@ -15,6 +15,7 @@ use super::source::BatchSource;
 use crate::backend::Backend;
 use crate::data::cache::{encode_into, target_cols, CacheReader, RowCache};
 use crate::data::csv::RawTable;
+use crate::data::holdout::Holdout;
 use crate::data::preprocess::Preprocessor;
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
@@ -40,6 +41,7 @@ enum Feed {
         src: String,
         delimiter: Option<u8>,
         pre: Box<Preprocessor>,
+        holdout: Holdout,
         stream: Option<TableStream>,
         chunk: RawTable,
     },
@@ -100,6 +102,7 @@ impl StreamSource {
             src: src.to_string(),
             delimiter,
             pre: Box::new(pre),
+            holdout: Holdout::none(),
             stream: None,
             chunk: RawTable::default(),
         };
@@ -108,6 +111,15 @@ impl StreamSource {
             name: src.to_string(),
             ..Self::empty(feed, (loss, outputs), buffer, rows)
         })
+    }
+
+    /// Trains only on the rows that `holdout` does not hold out (for a source over a table's
+    /// text; a cache holds training rows only). `rows` must then count those.
+    pub fn holding_out(mut self, holdout: Holdout) -> Self {
+        if let Feed::Text { holdout: h, .. } = &mut self.feed {
+            *h = holdout;
+        }
+        self
     }
 
     /// A source over the rows of `cache` (made for a network of `outputs` outputs trained with
@@ -169,12 +181,17 @@ impl StreamSource {
             let more = match &mut self.feed {
                 Feed::Text {
                     pre,
+                    holdout,
                     stream: Some(stream),
                     chunk,
                     ..
                 } => {
-                    stream.next_chunk_into(chunk, room.clamp(1, READ_ROWS))?
-                        && encode_into(pre, chunk, spec, x, y).map(|_| true)?
+                    let more = stream.next_chunk_into(chunk, room.clamp(1, READ_ROWS))?;
+                    holdout.keep_training(chunk);
+                    if !chunk.rows.is_empty() {
+                        encode_into(pre, chunk, spec, x, y)?;
+                    }
+                    more
                 }
                 Feed::Text { stream: None, .. } => false,
                 Feed::Cache(reader) => reader.next_block_into(x, y)?,

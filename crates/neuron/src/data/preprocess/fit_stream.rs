@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::data::csv::RawTable;
+use crate::data::holdout::{HeldRows, Holdout, Part};
 use crate::data::scaling::Scaling;
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
@@ -99,6 +100,20 @@ impl Preprocessor {
         scaling: Scaling,
         impute: Option<Impute>,
     ) -> Result<(Self, usize)> {
+        let mut held = HeldRows::default();
+        let none = Holdout::none();
+        Self::fit_stream_holdout(stream, (target, task), scaling, impute, (&none, &mut held))
+    }
+
+    /// [`Preprocessor::fit_stream`] on the training rows only: the rows that `holdout` holds
+    /// out go to `held` instead. Returns the number of training rows.
+    pub fn fit_stream_holdout(
+        stream: &mut TableStream,
+        (target, task): (Option<&str>, Option<Task>),
+        scaling: Scaling,
+        impute: Option<Impute>,
+        (holdout, held): (&Holdout, &mut HeldRows),
+    ) -> Result<(Self, usize)> {
         if scaling == Scaling::Robust || impute == Some(Impute::Median) {
             return Err(NeuronError::arg(
                 "a streamed table is scaled by mean and standard deviation and imputed by the mean: robust scaling and the median need the whole column in memory",
@@ -128,14 +143,21 @@ impl Preprocessor {
         let (mut chunk, mut rows) = (RawTable::default(), 0);
         while stream.next_chunk_into(&mut chunk, READ_ROWS)? {
             for (r, row) in chunk.rows.iter().enumerate() {
+                if holdout.holds_out() {
+                    let part = holdout.part_of(&chunk, r);
+                    if part != Part::Train {
+                        held.take(part, &chunk, r);
+                        continue;
+                    }
+                }
                 for (c, cell) in row.iter().enumerate() {
                     stats[c].add(cell, || where_(&chunk, r, &headers[c], c));
                 }
+                rows += 1;
             }
-            rows += chunk.rows.len();
         }
         if rows == 0 {
-            return Err(NeuronError::data("no data rows"));
+            return Err(NeuronError::data("no data rows to train on"));
         }
         let target = fit_target(&headers[tc], &stats[tc], task)?;
         let mut columns = Vec::new();
