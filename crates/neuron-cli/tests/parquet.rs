@@ -412,3 +412,69 @@ fn streamed_training_holds_out_validation_and_test_rows_by_hash() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("leave rows to train on"));
 }
+
+#[test]
+fn bad_rows_stop_a_streamed_run_with_their_place_or_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("a,b,label\n");
+    for i in 0..30_000 {
+        let (a, b) = ((i * 37 % 101) as f64 / 10.0, (i * 53 % 97) as f64 / 10.0);
+        match i {
+            25_000 => csv.push_str("1.0,1.2.3,x\n"),
+            26_000 => csv.push_str("1.0,2.0\n"),
+            27_000 => csv.push_str("1.0,,y\n"),
+            _ => csv.push_str(&format!("{a},{b},{}\n", if a > b { "x" } else { "y" })),
+        }
+    }
+    let data = dir.path().join("t.csv");
+    std::fs::write(&data, &csv).unwrap();
+    let data = data.to_str().unwrap();
+    let head: Vec<&str> = csv.lines().take(20_001).collect();
+    let clean = dir.path().join("clean.csv").display().to_string();
+    std::fs::write(&clean, head.join("\n") + "\n").unwrap();
+    let m = dir.path().join("m.safetensors").display().to_string();
+    fails(
+        &["train", "--data", data, "--stream", "--out", &m],
+        "t.csv:26002: row has 2 fields",
+    );
+    let c = dir.path().join("cache").display().to_string();
+    for cache in [None, Some(c.as_str()), Some(c.as_str())] {
+        let mut args = vec![
+            "train",
+            "--data",
+            data,
+            "--stream",
+            "--bad-rows",
+            "skip",
+            "--epochs",
+            "2",
+            "--val-split",
+            "0",
+            "--out",
+            &m,
+        ];
+        args.extend(cache.map(|c| ["--cache", c]).into_iter().flatten());
+        let o = neuron(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(
+            err.contains("skipping 3 bad rows (1 malformed")
+                || err.contains("3 bad rows were skipped building it"),
+            "{err}"
+        );
+        assert!(err.contains("29997 training rows"), "{err}");
+        let acc = ok(&["eval", "--model", &m, "--data", &clean, "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&acc).unwrap();
+        assert!(v["accuracy"].as_f64().unwrap() > 0.9, "{acc}");
+    }
+    // A bad number alone: stopped with its file, line and column.
+    let text = std::fs::read_to_string(data)
+        .unwrap()
+        .replace("1.0,2.0\n", "")
+        .replace("1.0,,y\n", "");
+    std::fs::write(data, text).unwrap();
+    fails(
+        &["train", "--data", data, "--stream", "--out", &m],
+        "t.csv:25002: column 'b' (field 2): '1.2.3' is not a number",
+    );
+}

@@ -258,14 +258,15 @@ fn held_out_rows_never_reach_training_or_its_statistics_and_the_cache_agrees() {
     let src = path.to_str().unwrap();
     let mut s = TableStream::open(src, None).unwrap();
     let mut kept = HeldRows::default();
-    let (pre, rows) = Preprocessor::fit_stream_holdout(
-        &mut s,
-        (None, None),
-        neuron::data::scaling::Scaling::Standard,
-        None,
-        (&h, &mut kept),
-    )
-    .unwrap();
+    let opts = neuron::data::preprocess::StreamFit {
+        target: None,
+        task: None,
+        scaling: neuron::data::scaling::Scaling::Standard,
+        impute: None,
+        skip_bad_rows: false,
+    };
+    let f = Preprocessor::fit_stream_with(&mut s, &opts, &h, &mut kept).unwrap();
+    let (pre, rows) = (f.pre, f.rows);
     assert_eq!(rows + held, 3000);
     assert_eq!(kept.validation_seen + kept.test_seen, held);
     assert!(kept.validation.rows.iter().all(|r| r[0] == "1000"));

@@ -26,6 +26,15 @@ pub enum ImputeArg {
     Median,
 }
 
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum BadRowsArg {
+    /// Stop at the first bad row, naming its file, line and column.
+    #[default]
+    Stop,
+    /// Skip bad rows and count them.
+    Skip,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum ScalingArg {
     /// Median and interquartile range, then a soft clip beyond ±3 (outliers grow only
@@ -176,6 +185,12 @@ pub struct TrainArgs {
     #[arg(long, requires = "stream")]
     #[serde(default)]
     pub cache: Option<PathBuf>,
+    /// With --stream: what to do with a bad row (a wrong number of fields, a cell that is no
+    /// number in a number column, an empty cell without --impute): stop, naming its file, line
+    /// and column, or skip it and count it.
+    #[arg(long, value_enum, default_value = "stop", requires = "stream")]
+    #[serde(default)]
+    pub bad_rows: BadRowsArg,
     /// Start from a saved model's architecture, preprocessing and weights.
     #[arg(long)]
     pub init: Option<PathBuf>,

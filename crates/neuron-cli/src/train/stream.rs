@@ -8,7 +8,7 @@
 use anyhow::{bail, Result};
 use neuron::data::cache::{cache_key, encode_held, target_cols, RowCache, BLOCK_ROWS};
 use neuron::data::holdout::{HeldRows, Holdout};
-use neuron::data::preprocess::{Impute, Preprocessor, Task};
+use neuron::data::preprocess::{Impute, Preprocessor, StreamFit, Task};
 use neuron::data::scaling::Scaling;
 use neuron::data::stream::TableStream;
 use neuron::io::model_file::{save_model, ModelMeta, FORMAT};
@@ -18,7 +18,7 @@ use neuron::{
 };
 use serde_json::Value;
 
-use super::args::{ImputeArg, TaskArg};
+use super::args::{BadRowsArg, ImputeArg, TaskArg};
 use super::build::{fresh_model, output_width};
 use super::recipe::{loss_for, resolve};
 use super::TrainArgs;
@@ -47,8 +47,14 @@ fn prepare(a: &TrainArgs, key: Option<&Value>, holdout: &Holdout) -> Result<Prep
     if let (Some(dir), Some(key)) = (&a.cache, key) {
         if let Some(c) = RowCache::open(dir, key)? {
             if !a.quiet {
+                let bad = c.meta().bad_rows;
+                let skipped = if bad > 0 {
+                    format!(" ({bad} bad rows were skipped building it)")
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "reading the encoded rows from the cache in {}",
+                    "reading the encoded rows from the cache in {}{skipped}",
                     dir.display()
                 );
             }
@@ -76,14 +82,29 @@ fn prepare(a: &TrainArgs, key: Option<&Value>, holdout: &Holdout) -> Result<Prep
         Some(ImputeArg::Mean) => Some(Impute::Mean),
         Some(ImputeArg::Median) => bail!("--stream imputes with the mean: use --impute mean"),
     };
-    let mut s = TableStream::open(&a.data, a.delimiter)?;
+    let skip = a.bad_rows == BadRowsArg::Skip;
+    let mut s = TableStream::open(&a.data, a.delimiter)?.skipping_malformed(skip);
     let mut held = HeldRows::default();
-    let target = (a.target.as_deref(), task);
-    let (pre, rows) =
-        Preprocessor::fit_stream_holdout(&mut s, target, scaling, impute, (holdout, &mut held))?;
+    let opts = StreamFit {
+        target: a.target.as_deref(),
+        task,
+        scaling,
+        impute,
+        skip_bad_rows: skip,
+    };
+    let f = Preprocessor::fit_stream_with(&mut s, &opts, holdout, &mut held)?;
+    let (malformed, first_malformed) = s.malformed();
+    let bad = f.bad_rows + malformed;
+    if bad > 0 && !a.quiet {
+        let first = first_malformed.map(str::to_string).or(f.first_bad);
+        eprintln!(
+            "skipping {bad} bad rows ({malformed} malformed; the first: {})",
+            first.unwrap_or_default()
+        );
+    }
     Ok(Prepared {
-        pre,
-        rows,
+        pre: f.pre,
+        rows: f.rows,
         held_out: (held.validation_seen, held.test_seen),
         held,
         cache: None,
@@ -105,16 +126,17 @@ fn held_sets(
     p: &Prepared,
     cache: Option<&RowCache>,
     spec: (Loss, usize, usize),
+    skip: bool,
 ) -> Result<[Option<Dataset<f32>>; 2]> {
     if let Some(c) = cache {
         return Ok([c.held(false)?, c.held(true)?]);
     }
     let mut out = [None, None];
     for (slot, t) in out.iter_mut().zip([&p.held.validation, &p.held.test]) {
-        let (data, dropped) = encode_held(&p.pre, t, spec)?;
+        let (data, dropped) = encode_held(&p.pre, t, spec, skip)?;
         if dropped > 0 {
             eprintln!(
-                "neuron: warning: {dropped} held-out rows of classes never seen in training were left out"
+                "neuron: warning: {dropped} held-out rows left out (bad, or of classes never seen in training)"
             );
         }
         *slot = data;
@@ -130,7 +152,7 @@ fn cache_key_of(a: &TrainArgs) -> Result<Option<Value>> {
     let opts = serde_json::json!({
         "target": a.target, "task": a.task, "no_standardize": a.no_standardize,
         "impute": a.impute, "delimiter": a.delimiter, "loss": a.loss,
-        "holdout": holdout_of(a)?,
+        "holdout": holdout_of(a)?, "bad_rows": a.bad_rows,
     });
     Ok(Some(cache_key(&a.data, opts)?))
 }
@@ -148,7 +170,8 @@ fn source(
             if !a.quiet {
                 eprintln!("caching the encoded rows in {}", dir.display());
             }
-            let mut s = TableStream::open(&a.data, a.delimiter)?;
+            let skip = a.bad_rows == BadRowsArg::Skip;
+            let mut s = TableStream::open(&a.data, a.delimiter)?.skipping_malformed(skip);
             let what = (&p.pre, holdout);
             Some(RowCache::build(dir, key, &mut s, what, spec, BLOCK_ROWS)?)
         }
@@ -164,7 +187,8 @@ fn source(
             a.shuffle_buffer,
             p.rows,
         )?
-        .holding_out(*holdout),
+        .holding_out(*holdout)
+        .skipping_bad_rows(a.bad_rows == BadRowsArg::Skip),
     };
     Ok((src, cache))
 }
@@ -182,7 +206,8 @@ pub(super) fn train_streamed<B: Backend<E = f32>>(a: &TrainArgs, be: B) -> Resul
     let outputs = output_width(&p.pre, loss);
     let (mut src, cache) = source(a, (&mut p, &holdout), (loss, outputs), key)?;
     let spec = (loss, outputs, target_cols(&p.pre, loss, outputs));
-    let [val, test] = held_sets(&p, cache.as_ref(), spec)?;
+    let skip = a.bad_rows == BadRowsArg::Skip;
+    let [val, test] = held_sets(&p, cache.as_ref(), spec, skip)?;
     let mut opt = Optimizer::new(r.optimizer.clone())?;
     let cfg = FitConfig {
         epochs: a.epochs.unwrap_or(STREAM_EPOCHS),

@@ -69,6 +69,9 @@ pub struct CacheMeta {
     /// of each are stored).
     #[serde(default)]
     pub held_out: (usize, usize),
+    /// Training rows skipped as bad (malformed, or not encodable) when the stream skips them.
+    #[serde(default)]
+    pub bad_rows: usize,
 }
 
 /// The key of a cache of `src`: each source file's path, size and modification time, with
@@ -123,27 +126,33 @@ pub fn encode_into(
 }
 
 /// Encodes held-out records `t` (validation or test rows) with `pre`, as [`encode_into`] does;
-/// records of a class that the training rows never showed are left out. Returns the dataset
+/// records of a class that the training rows never showed are left out, and with `skip_bad`
+/// every record that cannot be encoded. Returns the dataset
 /// (`None` when no record is left) and the number left out.
 pub fn encode_held(
     pre: &Preprocessor,
     t: &RawTable,
     spec: (Loss, usize, usize),
+    skip_bad: bool,
 ) -> Result<(Option<Dataset<f32>>, usize)> {
-    let mut keep: Vec<usize> = (0..t.rows.len()).collect();
-    if let (Some(labels), false) = (pre.labels(), t.rows.is_empty()) {
+    let mut t = t.clone();
+    let dropped = if skip_bad && !t.rows.is_empty() {
+        pre.drop_bad_rows(&mut t)?.0
+    } else if let (Some(labels), false) = (pre.labels(), t.rows.is_empty()) {
         let tc = t.column_index(pre.target_name())?;
-        keep.retain(|&r| labels.iter().any(|l| *l == t.rows[r][tc]));
-    }
-    let dropped = t.rows.len() - keep.len();
-    if keep.is_empty() {
+        let keep: Vec<bool> = t
+            .rows
+            .iter()
+            .map(|row| labels.iter().any(|l| *l == row[tc]))
+            .collect();
+        t.retain_rows(&keep);
+        keep.iter().filter(|&&k| !k).count()
+    } else {
+        0
+    };
+    if t.rows.is_empty() {
         return Ok((None, dropped));
     }
-    let t = if dropped > 0 {
-        t.subset(&keep)
-    } else {
-        t.clone()
-    };
     let (mut x, mut y) = (Vec::new(), Vec::new());
     encode_into(pre, &t, spec, &mut x, &mut y)?;
     let n = t.rows.len();
@@ -185,7 +194,8 @@ impl RowCache {
     /// Reads `stream` to its end, encodes every training row (those `holdout` does not hold
     /// out) with `pre` for `loss` and `outputs` network outputs, and writes the cache for `key`
     /// into `dir` (created if need be), in blocks of `block_rows` rows ([`BLOCK_ROWS`] suits any
-    /// table). The held-out rows kept ([`HeldRows`]) are stored encoded beside them.
+    /// table). The held-out rows kept ([`HeldRows`]) are stored encoded beside them. A stream
+    /// that skips malformed records also has the rows `pre` cannot encode skipped.
     pub fn build(
         dir: &Path,
         key: Value,
@@ -205,7 +215,7 @@ impl RowCache {
         let spec = (loss, outputs, target_cols(pre, loss, outputs));
         let mut out = AtomicFile::create(dir.join(ROWS))?;
         let (mut chunk, mut held) = (RawTable::default(), HeldRows::default());
-        let (mut x, mut y, mut rows) = (Vec::new(), Vec::new(), 0);
+        let (mut x, mut y, mut rows, mut bad) = (Vec::new(), Vec::new(), 0, 0);
         let (xc, yc) = (pre.input_width(), spec.2);
         loop {
             let more = stream.next_chunk_into(&mut chunk, block_rows)?;
@@ -214,6 +224,9 @@ impl RowCache {
                     held.take(holdout.part_of(&chunk, r), &chunk, r);
                 }
                 holdout.keep_training(&mut chunk);
+            }
+            if stream.skips_malformed() && !chunk.rows.is_empty() {
+                bad += pre.drop_bad_rows(&mut chunk)?.0;
             }
             if !chunk.rows.is_empty() {
                 encode_into(pre, &chunk, spec, &mut x, &mut y)?;
@@ -243,9 +256,10 @@ impl RowCache {
             validation_rows: 0,
             test_rows: 0,
             held_out: (held.validation_seen, held.test_seen),
+            bad_rows: bad + stream.malformed().0,
         };
         for (name, t) in [(VALIDATION, &held.validation), (TEST, &held.test)] {
-            let data = encode_held(pre, t, spec)?.0;
+            let data = encode_held(pre, t, spec, stream.skips_malformed())?.0;
             let n = data.as_ref().map_or(0, |d| d.x.rows());
             if name == VALIDATION {
                 meta.validation_rows = n;

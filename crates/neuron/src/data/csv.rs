@@ -50,6 +50,17 @@ impl RawTable {
         }
     }
 
+    /// Keeps the records whose `keep` entry is true (records past its end are kept), with
+    /// their locations, in place.
+    pub fn retain_rows(&mut self, keep: &[bool]) {
+        let mut k = keep.iter();
+        self.rows.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        self.lines.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        self.file_of.retain(|_| *k.next().unwrap_or(&true));
+    }
+
     /// Index of the column named `name`, or with 0-based index `name` when it is a number.
     pub fn column_index(&self, name: &str) -> Result<usize> {
         if let Some(i) = self.headers.iter().position(|h| h == name) {

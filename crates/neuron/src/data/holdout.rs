@@ -104,12 +104,7 @@ impl Holdout {
             .collect();
         let removed = keep.iter().filter(|&&k| !k).count();
         if removed > 0 {
-            let mut k = keep.iter();
-            t.rows.retain(|_| *k.next().unwrap_or(&true));
-            let mut k = keep.iter();
-            t.lines.retain(|_| *k.next().unwrap_or(&true));
-            let mut k = keep.iter();
-            t.file_of.retain(|_| *k.next().unwrap_or(&true));
+            t.retain_rows(&keep);
         }
         removed
     }

@@ -37,6 +37,10 @@ pub struct TableStream {
     row_in_file: u64,
     /// The CSV record buffer, reused.
     record: csv::StringRecord,
+    /// Skip malformed CSV records (a wrong number of fields, invalid UTF-8) instead of failing.
+    skip_malformed: bool,
+    /// Malformed records skipped, and why the first was.
+    malformed: (usize, Option<String>),
 }
 
 fn first_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
@@ -120,6 +124,8 @@ impl TableStream {
             delimiter,
             row_in_file: 0,
             record: csv::StringRecord::new(),
+            skip_malformed: false,
+            malformed: (0, None),
         };
         s.next_reader()?;
         Ok(s)
@@ -128,6 +134,23 @@ impl TableStream {
     /// The column names.
     pub fn headers(&self) -> &[String] {
         &self.headers
+    }
+
+    /// Skips malformed CSV records (a wrong number of fields, invalid UTF-8), counting them,
+    /// instead of failing on the first.
+    pub fn skipping_malformed(mut self, skip: bool) -> Self {
+        self.skip_malformed = skip;
+        self
+    }
+
+    /// Whether malformed records are skipped.
+    pub fn skips_malformed(&self) -> bool {
+        self.skip_malformed
+    }
+
+    /// The malformed records skipped so far, and why the first was.
+    pub fn malformed(&self) -> (usize, Option<&str>) {
+        (self.malformed.0, self.malformed.1.as_deref())
     }
 
     /// Opens the next file; false when there is none.
@@ -177,7 +200,19 @@ impl TableStream {
                 t.rows.push(Vec::new());
             }
             let line = match reader {
-                Reader::Csv(r) => next_csv(r, &mut self.record, name, &mut t.rows[n])?,
+                Reader::Csv(r) => match next_csv(r, &mut self.record, &mut t.rows[n]) {
+                    Ok(line) => line,
+                    Err(e) if self.skip_malformed && recoverable(&e) => {
+                        self.malformed.0 += 1;
+                        let why = match super::csv::csv_error(name, e) {
+                            NeuronError::Data(m) => m,
+                            other => other.to_string(),
+                        };
+                        self.malformed.1.get_or_insert(why);
+                        continue;
+                    }
+                    Err(e) => return Err(super::csv::csv_error(name, e)),
+                },
                 Reader::Parquet(rows) => {
                     self.row_in_file += 1;
                     let row = self.row_in_file;
@@ -203,27 +238,33 @@ impl TableStream {
     }
 }
 
+/// Whether reading can go on after `e` (a record of the wrong length, or invalid UTF-8).
+fn recoverable(e: &csv::Error) -> bool {
+    matches!(
+        e.kind(),
+        csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
+    )
+}
+
 /// The next CSV record into `cells` (their strings reused), and its line; blank lines skipped.
 fn next_csv(
     r: &mut csv::Reader<Box<dyn Read>>,
     rec: &mut csv::StringRecord,
-    name: &str,
     cells: &mut Vec<String>,
-) -> Result<Option<u64>> {
+) -> std::result::Result<Option<u64>, csv::Error> {
     loop {
-        match r.read_record(rec) {
-            Ok(false) => return Ok(None),
-            Ok(true) if rec.len() == 1 && rec[0].is_empty() => continue,
-            Ok(true) => {
-                cells.resize(rec.len(), String::new());
-                for (cell, field) in cells.iter_mut().zip(rec.iter()) {
-                    cell.clear();
-                    cell.push_str(field);
-                }
-                return Ok(Some(rec.position().map_or(0, |p| p.line())));
-            }
-            Err(e) => return Err(super::csv::csv_error(name, e)),
+        if !r.read_record(rec)? {
+            return Ok(None);
         }
+        if rec.len() == 1 && rec[0].is_empty() {
+            continue;
+        }
+        cells.resize(rec.len(), String::new());
+        for (cell, field) in cells.iter_mut().zip(rec.iter()) {
+            cell.clear();
+            cell.push_str(field);
+        }
+        return Ok(Some(rec.position().map_or(0, |p| p.line())));
     }
 }
 

@@ -42,6 +42,7 @@ enum Feed {
         delimiter: Option<u8>,
         pre: Box<Preprocessor>,
         holdout: Holdout,
+        skip_bad: bool,
         stream: Option<TableStream>,
         chunk: RawTable,
     },
@@ -103,6 +104,7 @@ impl StreamSource {
             delimiter,
             pre: Box::new(pre),
             holdout: Holdout::none(),
+            skip_bad: false,
             stream: None,
             chunk: RawTable::default(),
         };
@@ -118,6 +120,15 @@ impl StreamSource {
     pub fn holding_out(mut self, holdout: Holdout) -> Self {
         if let Feed::Text { holdout: h, .. } = &mut self.feed {
             *h = holdout;
+        }
+        self
+    }
+
+    /// Skips malformed records and rows that `pre` cannot encode (as
+    /// [`Preprocessor::fit_stream_with`] with `skip_bad_rows` counted them) instead of failing.
+    pub fn skipping_bad_rows(mut self, skip: bool) -> Self {
+        if let Feed::Text { skip_bad, .. } = &mut self.feed {
+            *skip_bad = skip;
         }
         self
     }
@@ -182,12 +193,16 @@ impl StreamSource {
                 Feed::Text {
                     pre,
                     holdout,
+                    skip_bad,
                     stream: Some(stream),
                     chunk,
                     ..
                 } => {
                     let more = stream.next_chunk_into(chunk, room.clamp(1, READ_ROWS))?;
                     holdout.keep_training(chunk);
+                    if *skip_bad {
+                        pre.drop_bad_rows(chunk)?;
+                    }
                     if !chunk.rows.is_empty() {
                         encode_into(pre, chunk, spec, x, y)?;
                     }
@@ -258,9 +273,11 @@ impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
                 src,
                 delimiter,
                 stream,
+                skip_bad,
                 ..
             } => {
-                *stream = Some(TableStream::open_in_order(src, *delimiter, order.as_mut())?);
+                let s = TableStream::open_in_order(src, *delimiter, order.as_mut())?;
+                *stream = Some(s.skipping_malformed(*skip_bad));
             }
             Feed::Cache(reader) => reader.begin(order.as_mut()),
         }

@@ -38,12 +38,34 @@ struct Stats {
     first_empty: Option<String>,
     first_text: Option<(String, String)>,
     first_infinite: Option<(String, String)>,
+    /// With bad rows skipped: the ordinals of the rows whose cell here is empty, and of those
+    /// whose cell is no finite number (at most [`MAX_TRACKED`] of each).
+    empty_rows: Vec<u64>,
+    odd_rows: Vec<u64>,
+    track: bool,
+    overflow: bool,
+}
+
+/// Rows with empty or non-numeric cells remembered per column when bad rows are skipped.
+const MAX_TRACKED: usize = 1 << 18;
+
+impl Stats {
+    fn remember(list: &mut Vec<u64>, overflow: &mut bool, row: u64) {
+        if list.len() < MAX_TRACKED {
+            list.push(row);
+        } else {
+            *overflow = true;
+        }
+    }
 }
 
 impl Stats {
-    fn add(&mut self, cell: &str, at: impl Fn() -> String) {
+    fn add(&mut self, cell: &str, row: u64, at: impl Fn() -> String) {
         if cell.is_empty() {
             self.first_empty.get_or_insert_with(&at);
+            if self.track {
+                Self::remember(&mut self.empty_rows, &mut self.overflow, row);
+            }
             return;
         }
         self.filled += 1;
@@ -60,10 +82,16 @@ impl Stats {
                 self.numbers += 1;
                 self.first_infinite
                     .get_or_insert_with(|| (at(), cell.to_string()));
+                if self.track {
+                    Self::remember(&mut self.odd_rows, &mut self.overflow, row);
+                }
             }
             None => {
                 self.first_text
                     .get_or_insert_with(|| (at(), cell.to_string()));
+                if self.track {
+                    Self::remember(&mut self.odd_rows, &mut self.overflow, row);
+                }
             }
         }
         if let Some(c) = self.counts.get_mut(cell) {
@@ -100,25 +128,26 @@ impl Preprocessor {
         scaling: Scaling,
         impute: Option<Impute>,
     ) -> Result<(Self, usize)> {
-        let mut held = HeldRows::default();
-        let none = Holdout::none();
-        Self::fit_stream_holdout(stream, (target, task), scaling, impute, (&none, &mut held))
+        let opts = StreamFit {
+            target,
+            task,
+            scaling,
+            impute,
+            skip_bad_rows: false,
+        };
+        let f = Self::fit_stream_with(stream, &opts, &Holdout::none(), &mut HeldRows::default())?;
+        Ok((f.pre, f.rows))
     }
 
-    /// [`Preprocessor::fit_stream`] on the training rows only: the rows that `holdout` holds
-    /// out go to `held` instead. Returns the number of training rows.
-    pub fn fit_stream_holdout(
+    /// [`Preprocessor::fit_stream`] with `opts`, on the training rows only: the rows that
+    /// `holdout` holds out go to `held` instead.
+    pub fn fit_stream_with(
         stream: &mut TableStream,
-        (target, task): (Option<&str>, Option<Task>),
-        scaling: Scaling,
-        impute: Option<Impute>,
-        (holdout, held): (&Holdout, &mut HeldRows),
-    ) -> Result<(Self, usize)> {
-        if scaling == Scaling::Robust || impute == Some(Impute::Median) {
-            return Err(NeuronError::arg(
-                "a streamed table is scaled by mean and standard deviation and imputed by the mean: robust scaling and the median need the whole column in memory",
-            ));
-        }
+        opts: &StreamFit<'_>,
+        holdout: &Holdout,
+        held: &mut HeldRows,
+    ) -> Result<StreamFitted> {
+        let (target, task, scaling, impute) = (opts.target, opts.task, opts.scaling, opts.impute);
         let headers = stream.headers().to_vec();
         if headers.len() < 2 {
             return Err(NeuronError::data(
@@ -137,6 +166,7 @@ impl Preprocessor {
             .iter()
             .map(|_| Stats {
                 integers: true,
+                track: opts.skip_bad_rows,
                 ..Default::default()
             })
             .collect();
@@ -151,7 +181,7 @@ impl Preprocessor {
                     }
                 }
                 for (c, cell) in row.iter().enumerate() {
-                    stats[c].add(cell, || where_(&chunk, r, &headers[c], c));
+                    stats[c].add(cell, rows as u64, || where_(&chunk, r, &headers[c], c));
                 }
                 rows += 1;
             }
@@ -159,10 +189,22 @@ impl Preprocessor {
         if rows == 0 {
             return Err(NeuronError::data("no data rows to train on"));
         }
-        let target = fit_target(&headers[tc], &stats[tc], task)?;
+        let skip = opts.skip_bad_rows;
+        let target = fit_target(&headers[tc], &stats[tc], task, skip)?;
         let mut columns = Vec::new();
         for (c, s) in stats.iter().enumerate().filter(|&(c, _)| c != tc) {
-            columns.push(fit_column(&headers[c], s, scaling, impute)?);
+            columns.push(fit_column(&headers[c], s, scaling, impute, skip)?);
+        }
+        let (bad_rows, first_bad) = if skip {
+            bad_rows((&stats, &headers), &columns, tc, &target)?
+        } else {
+            (0, None)
+        };
+        if bad_rows >= rows {
+            return Err(NeuronError::data(format!(
+                "every row to train on is bad{}",
+                first_bad.map_or(String::new(), |w| format!(" (the first: {w})"))
+            )));
         }
         let pre = Preprocessor {
             columns,
@@ -172,12 +214,101 @@ impl Preprocessor {
             image: None,
             positional: false,
         };
-        Ok((pre, rows))
+        Ok(StreamFitted {
+            pre,
+            rows: rows - bad_rows,
+            bad_rows,
+            first_bad,
+        })
     }
 }
 
-fn fit_target(name: &str, s: &Stats, task: Option<Task>) -> Result<TargetEncoding> {
-    if let Some(at) = &s.first_empty {
+/// How to fit a preprocessor on a streamed table ([`Preprocessor::fit_stream_with`]).
+#[derive(Clone, Debug)]
+pub struct StreamFit<'a> {
+    /// The target column (name or index); the last when `None`.
+    pub target: Option<&'a str>,
+    /// The task; inferred from the target when `None`.
+    pub task: Option<Task>,
+    /// `None` or `Standard`.
+    pub scaling: Scaling,
+    /// `None` or `Mean`.
+    pub impute: Option<Impute>,
+    /// Rows that the fitted encoding cannot take (a few non-numbers in a number column, empty
+    /// cells with nothing to impute) are counted as bad rows to skip, not an error.
+    pub skip_bad_rows: bool,
+}
+
+/// What a streamed fit found.
+#[derive(Clone, Debug)]
+pub struct StreamFitted {
+    /// The fitted preprocessor.
+    pub pre: Preprocessor,
+    /// Training rows (not held out, not bad).
+    pub rows: usize,
+    /// Bad training rows, to be skipped.
+    pub bad_rows: usize,
+    /// Where the first bad cell is, and what it holds.
+    pub first_bad: Option<String>,
+}
+
+/// The training rows that the fitted encoding cannot take: the union over the columns of their
+/// bad cells' rows, and where the first is.
+fn bad_rows(
+    (stats, headers): (&[Stats], &[String]),
+    columns: &[ColumnEncoding],
+    tc: usize,
+    target: &TargetEncoding,
+) -> Result<(usize, Option<String>)> {
+    let mut rows: Vec<u64> = Vec::new();
+    let mut first: Option<String> = None;
+    let feature_cols = (0..stats.len()).filter(|&c| c != tc);
+    for (col, c) in columns
+        .iter()
+        .zip(feature_cols)
+        .map(|(e, c)| (Some(e), c))
+        .chain([(None, tc)])
+    {
+        let s = &stats[c];
+        let numeric = match col {
+            Some(ColumnEncoding::Numeric { .. }) => true,
+            Some(ColumnEncoding::Categorical { .. }) => false,
+            None => matches!(target, TargetEncoding::Value { .. }),
+        };
+        let fills = match col {
+            Some(ColumnEncoding::Numeric { fill, .. }) => fill.is_some(),
+            Some(ColumnEncoding::Categorical { fill, .. }) => fill.is_some(),
+            None => false,
+        };
+        if numeric && !s.odd_rows.is_empty() || !fills && !s.empty_rows.is_empty() {
+            if s.overflow {
+                return Err(NeuronError::data(format!(
+                    "column '{}' has more than {MAX_TRACKED} cells that cannot be encoded: more than a few bad rows",
+                    headers[c]
+                )));
+            }
+            let text = s.first_text.as_ref().or(s.first_infinite.as_ref());
+            let why = match (numeric, text, &s.first_empty) {
+                (true, Some((at, v)), _) => format!("{at}: '{v}' is not a finite number"),
+                (_, _, Some(at)) => format!("{at}: empty cell"),
+                _ => String::new(),
+            };
+            first.get_or_insert(why);
+        }
+        if numeric {
+            rows.extend(&s.odd_rows);
+        }
+        if !fills {
+            rows.extend(&s.empty_rows);
+        }
+    }
+    rows.sort_unstable();
+    rows.dedup();
+    Ok((rows.len(), first))
+}
+
+fn fit_target(name: &str, s: &Stats, task: Option<Task>, skip: bool) -> Result<TargetEncoding> {
+    if let (Some(at), false) = (&s.first_empty, skip) {
         return Err(NeuronError::data(format!("{at}: the target is empty")));
     }
     let numeric = s.first_text.is_none() && s.first_infinite.is_none();
@@ -208,6 +339,11 @@ fn fit_target(name: &str, s: &Stats, task: Option<Task>) -> Result<TargetEncodin
             })
         }
         Task::Regress => match (&s.first_text, &s.first_infinite) {
+            _ if skip && s.numbers * 2 >= s.filled && s.n > 0.0 => Ok(TargetEncoding::Value {
+                name: name.to_string(),
+                mean: s.mean,
+                std: s.std(),
+            }),
             (Some((at, v)), _) => Err(NeuronError::data(format!(
                 "{at}: '{v}' is not a number (regression needs numeric targets)"
             ))),
@@ -226,8 +362,9 @@ fn fit_column(
     s: &Stats,
     scaling: Scaling,
     impute: Option<Impute>,
+    skip: bool,
 ) -> Result<ColumnEncoding> {
-    if let (None, Some(at)) = (impute, &s.first_empty) {
+    if let (None, Some(at), false) = (impute, &s.first_empty, skip) {
         return Err(NeuronError::data(format!(
             "{at}: empty cell (use --impute mean to fill missing values)"
         )));
@@ -236,10 +373,10 @@ fn fit_column(
         return Err(NeuronError::data(format!("column '{name}' has no values")));
     }
     if s.numbers * 2 >= s.filled {
-        if let Some((at, v)) = &s.first_text {
+        if let (Some((at, v)), false) = (&s.first_text, skip) {
             return Err(NeuronError::data(format!("{at}: '{v}' is not a number")));
         }
-        if let Some((at, v)) = &s.first_infinite {
+        if let (Some((at, v)), false) = (&s.first_infinite, skip) {
             return Err(NeuronError::data(format!(
                 "{at}: '{v}' is not a finite number"
             )));

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::data::csv::RawTable;
 use crate::matrix::Matrix;
 
+mod bad_rows;
 mod fit;
 mod fit_stream;
 
-pub use fit_stream::MAX_STREAM_CATEGORIES;
+pub use fit_stream::{StreamFit, StreamFitted, MAX_STREAM_CATEGORIES};
 mod transform;
 
 /// What the model predicts.

@@ -9,7 +9,7 @@ use super::{at, parse_num, ColumnEncoding, Encoded, Preprocessor, TargetEncoding
 
 impl Preprocessor {
     /// The feature columns' indices in `t` (matched by name), and the target's if present.
-    fn by_name(&self, t: &RawTable) -> Result<(Vec<usize>, Option<usize>)> {
+    pub(super) fn by_name(&self, t: &RawTable) -> Result<(Vec<usize>, Option<usize>)> {
         let find = |name: &str| t.headers.iter().position(|h| h == name);
         let mut idx = Vec::with_capacity(self.columns.len());
         for col in &self.columns {
@@ -32,7 +32,7 @@ impl Preprocessor {
 
     /// The same, by position: the target is the column of its name or, when the table has one
     /// column more than the model has features, the last; the features are the others, in order.
-    fn by_position(&self, t: &RawTable) -> Result<(Vec<usize>, Option<usize>)> {
+    pub(super) fn by_position(&self, t: &RawTable) -> Result<(Vec<usize>, Option<usize>)> {
         let (n, m) = (self.columns.len(), t.headers.len());
         let tc = t
             .headers
