@@ -94,7 +94,9 @@ impl Stats {
                 }
             }
         }
-        if let Some(c) = self.counts.get_mut(cell) {
+        if self.too_many {
+            // Past the limit the counts decide nothing more.
+        } else if let Some(c) = self.counts.get_mut(cell) {
             *c += 1;
         } else if self.counts.len() < MAX_STREAM_CATEGORIES {
             self.counts.insert(cell.to_string(), 1);
