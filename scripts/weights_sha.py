@@ -22,7 +22,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "neuron")
 RECIPES = {
-    "digits, 3 epochs": ["--data", "builtin:digits", "--epochs", "3", "--cv-folds", "0"],
+    "digits, 3 epochs": ["--data", "builtin:digits", "--epochs", "3", "--cv-folds", "0",
+                         "--keep-all-columns"],
     "fashion-mnist, 1 epoch": ["--data", "fashion-mnist", "--epochs", "1"],
 }
 

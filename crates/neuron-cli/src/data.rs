@@ -91,7 +91,7 @@ pub fn warn(e: &Encoded) {
         );
     }
     for (col, n) in &e.unseen {
-        eprintln!("neuron: warning: column '{col}': {n} cell(s) with categories unseen in training (encoded as all zeros)");
+        eprintln!("neuron: warning: column '{col}': {n} cell(s) with categories unseen in training, or dates that cannot be read (encoded as all zeros)");
     }
 }
 

@@ -2,6 +2,7 @@
 //! MNIST-style image directories, or built-in data sets.
 
 mod bench;
+mod columns;
 mod data;
 mod device;
 mod eval;

@@ -95,6 +95,12 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
         if let Some(i) = pre.impute {
             println!("impute    {i:?}");
         }
+        if pre.image.is_none() && !pre.positional {
+            println!("columns:");
+            for line in crate::columns::column_lines(pre) {
+                println!("{line}");
+            }
+        }
         match &pre.target {
             TargetEncoding::Classes { name, labels } => {
                 println!(

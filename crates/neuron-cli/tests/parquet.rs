@@ -119,7 +119,13 @@ fn parquet_types_become_numbers_categories_and_missing_cells() {
         &m,
     ]);
     let s = ok(&["summary", "--model", &m]);
-    assert!(s.contains("2 numeric"), "{s}");
+    // `count` is 0, 1, 2, ... one per row: an identifier, left out; `day` is a date.
+    assert!(s.contains("1 numeric"), "{s}");
+    assert!(
+        s.contains("dropped: identifier") && s.contains("a running integer"),
+        "{s}"
+    );
+    assert!(s.contains("date: year, month, weekday"), "{s}");
     assert!(
         s.contains("flag (2 categories)") && s.contains("colour (3 categories)"),
         "{s}"

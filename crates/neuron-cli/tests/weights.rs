@@ -47,6 +47,7 @@ fn digits_sha(threads: usize) -> String {
             "3",
             "--cv-folds",
             "0",
+            "--keep-all-columns",
         ])
         .args(["--threads", &threads.to_string(), "--quiet", "--out"])
         .arg(&out)

@@ -264,6 +264,7 @@ fn held_out_rows_never_reach_training_or_its_statistics_and_the_cache_agrees() {
         scaling: neuron::data::scaling::Scaling::Standard,
         impute: None,
         skip_bad_rows: false,
+        rules: Default::default(),
     };
     let f = Preprocessor::fit_stream_with(&mut s, &opts, &h, &mut kept).unwrap();
     let (pre, rows) = (f.pre, f.rows);

@@ -149,6 +149,21 @@ pub struct TrainArgs {
     /// Do not scale numeric CSV features.
     #[arg(long)]
     pub no_standardize: bool,
+    /// Leave these columns out of the inputs (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default)]
+    pub drop: Vec<String>,
+    /// Keep these columns as inputs even when they look constant or like identifiers, which
+    /// are otherwise left out (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// No column inference: every column is kept, as a number when all its cells are plain
+    /// numbers, else as one-hot text (no constant or identifier columns left out, no dates or
+    /// numbers such as 1,234.5 read as values).
+    #[arg(long)]
+    #[serde(default)]
+    pub keep_all_columns: bool,
     /// Fill empty cells from training statistics (text columns: most frequent category).
     #[arg(long, value_enum)]
     pub impute: Option<ImputeArg>,

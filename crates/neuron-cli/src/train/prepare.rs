@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 use neuron::data::csv::RawTable;
 use neuron::data::idx::ImageSet;
-use neuron::data::preprocess::{Impute, Preprocessor, Task};
+use neuron::data::preprocess::{ColumnRules, Impute, Preprocessor, Task};
 use neuron::data::scaling::Scaling;
 use neuron::Rng;
 
@@ -108,11 +108,13 @@ fn fit_preprocessor(a: &TrainArgs, train: &RawTable) -> Result<Preprocessor> {
         (false, Some(ScalingArg::Standard)) => Scaling::Standard,
         (false, Some(ScalingArg::Robust) | None) => Scaling::Robust,
     };
-    Ok(Preprocessor::fit_scaled(
-        train,
-        a.target.as_deref(),
-        task,
-        scaling,
-        impute,
+    let rules = ColumnRules {
+        drop: a.drop.clone(),
+        keep: a.keep.clone(),
+        infer: !a.keep_all_columns,
+    };
+    let target = (a.target.as_deref(), task);
+    Ok(Preprocessor::fit_with_rules(
+        train, target, scaling, impute, &rules,
     )?)
 }

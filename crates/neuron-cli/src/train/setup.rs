@@ -96,6 +96,10 @@ pub(super) fn announce<B: Backend<E = f32>>(job: &Job<'_, B>, model: &Sequential
     if a.quiet {
         return;
     }
+    let pre = &job.prep.pre;
+    if pre.image.is_none() && !pre.positional {
+        crate::columns::eprint_columns(pre);
+    }
     let o = &r.optimizer;
     let layers: Vec<String> = model.specs().iter().map(|s| s.torch_name()).collect();
     eprintln!(

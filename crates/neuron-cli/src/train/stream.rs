@@ -8,7 +8,7 @@
 use anyhow::{bail, Result};
 use neuron::data::cache::{cache_key, encode_held, target_cols, RowCache, BLOCK_ROWS};
 use neuron::data::holdout::{HeldRows, Holdout};
-use neuron::data::preprocess::{Impute, Preprocessor, StreamFit, Task};
+use neuron::data::preprocess::{ColumnRules, Impute, Preprocessor, StreamFit, Task};
 use neuron::data::scaling::Scaling;
 use neuron::data::stream::TableStream;
 use neuron::io::model_file::{save_model, ModelMeta, FORMAT};
@@ -91,6 +91,11 @@ fn prepare(a: &TrainArgs, key: Option<&Value>, holdout: &Holdout) -> Result<Prep
         scaling,
         impute,
         skip_bad_rows: skip,
+        rules: ColumnRules {
+            drop: a.drop.clone(),
+            keep: a.keep.clone(),
+            infer: !a.keep_all_columns,
+        },
     };
     let f = Preprocessor::fit_stream_with(&mut s, &opts, holdout, &mut held)?;
     let (malformed, first_malformed) = s.malformed();
@@ -153,6 +158,7 @@ fn cache_key_of(a: &TrainArgs) -> Result<Option<Value>> {
         "target": a.target, "task": a.task, "no_standardize": a.no_standardize,
         "impute": a.impute, "delimiter": a.delimiter, "loss": a.loss,
         "holdout": holdout_of(a)?, "bad_rows": a.bad_rows,
+        "drop": a.drop, "keep": a.keep, "keep_all_columns": a.keep_all_columns,
     });
     Ok(Some(cache_key(&a.data, opts)?))
 }
@@ -260,6 +266,7 @@ fn announce(
     if a.quiet {
         return;
     }
+    crate::columns::eprint_columns(&p.pre);
     let held = |d: Option<&Dataset<f32>>, of: usize, what: &str| match d {
         Some(d) if d.x.rows() < of => format!(", {what} on {} of {of} held-out rows", d.x.rows()),
         Some(d) => format!(", {} {what} rows", d.x.rows()),

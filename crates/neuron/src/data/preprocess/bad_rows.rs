@@ -23,10 +23,14 @@ impl Preprocessor {
             let bad = match col {
                 _ if cell.is_empty() => match col {
                     ColumnEncoding::Numeric { fill, .. } => fill.is_none(),
+                    ColumnEncoding::Date { fill, .. } => !fill,
                     ColumnEncoding::Categorical { fill, .. } => fill.is_none(),
                 },
+                ColumnEncoding::Numeric {
+                    format: Some(f), ..
+                } => !f.parse(cell).is_some_and(f64::is_finite),
                 ColumnEncoding::Numeric { .. } => !parse_num(cell).is_some_and(f64::is_finite),
-                ColumnEncoding::Categorical { .. } => false,
+                ColumnEncoding::Date { .. } | ColumnEncoding::Categorical { .. } => false,
             };
             if bad {
                 return Some(format!("{}: '{cell}' cannot be encoded", at(t, r, c)));

@@ -5,8 +5,8 @@ use crate::data::scaling::{mean_std, Scaling};
 use crate::error::{NeuronError, Result};
 
 use super::{
-    at, median, parse_num, sort_labels, ColumnEncoding, Impute, Preprocessor, TargetEncoding, Task,
-    MAX_AUTO_CLASSES,
+    at, dates, median, parse_num, sort_labels, ColumnEncoding, ColumnRules, Impute, NumberFormat,
+    Preprocessor, TargetEncoding, Task, MAX_AUTO_CLASSES,
 };
 
 impl Preprocessor {
@@ -35,6 +35,19 @@ impl Preprocessor {
         scaling: Scaling,
         impute: Option<Impute>,
     ) -> Result<Self> {
+        Self::fit_with_rules(t, (target, task), scaling, impute, &ColumnRules::default())
+    }
+
+    /// [`Preprocessor::fit_scaled`] that leaves out the columns `rules` says to (inferred
+    /// constant and identifier-like columns, and the user's own choice), recording them in
+    /// [`Preprocessor::dropped`].
+    pub fn fit_with_rules(
+        t: &RawTable,
+        (target, task): (Option<&str>, Option<Task>),
+        scaling: Scaling,
+        impute: Option<Impute>,
+        rules: &ColumnRules,
+    ) -> Result<Self> {
         if t.headers.len() < 2 {
             let h = &t.headers[0];
             let likely = [';', '\t', '|', ':', ' ']
@@ -53,10 +66,25 @@ impl Preprocessor {
             Some(name) => t.column_index(name)?,
             None => t.headers.len() - 1,
         };
+        rules.check(&t.headers, tc)?;
         let target = Self::fit_target(t, tc, task)?;
-        let mut columns = Vec::new();
+        let (mut columns, mut dropped) = (Vec::new(), Vec::new());
         for c in (0..t.headers.len()).filter(|&c| c != tc) {
-            columns.push(Self::fit_column(t, c, scaling, impute)?);
+            match rules.decide(t, c) {
+                Some(d) => dropped.push(d),
+                None => columns.push(Self::fit_column(t, c, (scaling, impute), rules.infer)?),
+            }
+        }
+        if columns.is_empty() {
+            return Err(NeuronError::data(format!(
+                "{}: no feature column is left: {} (--keep COLUMN keeps one)",
+                t.source,
+                dropped
+                    .iter()
+                    .map(|d| format!("'{}' ({})", d.name, d.detail))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
         Ok(Preprocessor {
             columns,
@@ -65,6 +93,7 @@ impl Preprocessor {
             impute,
             image: None,
             positional: false,
+            dropped,
         })
     }
 
@@ -136,11 +165,13 @@ impl Preprocessor {
         }
     }
 
+    /// One feature column's encoding; with `infer`, dates and numbers written for people are
+    /// recognised (else they are text).
     fn fit_column(
         t: &RawTable,
         c: usize,
-        scaling: Scaling,
-        impute: Option<Impute>,
+        (scaling, impute): (Scaling, Option<Impute>),
+        infer: bool,
     ) -> Result<ColumnEncoding> {
         let name = t.headers[c].clone();
         let cells: Vec<&str> = t.rows.iter().map(|r| r[c].as_str()).collect();
@@ -157,7 +188,15 @@ impl Preprocessor {
                 t.source
             )));
         }
-        let numeric_count = filled.iter().filter(|s| parse_num(s).is_some()).count();
+        if let Some(d) = Self::fit_dates(&name, &filled, scaling, impute).filter(|_| infer) {
+            return Ok(d);
+        }
+        let format = NumberFormat::detect(filled.iter().copied()).filter(|_| infer);
+        let parse = |s: &str| match format {
+            Some(f) => f.parse(s),
+            None => parse_num(s),
+        };
+        let numeric_count = filled.iter().filter(|s| parse(s).is_some()).count();
         if numeric_count * 2 >= filled.len() {
             // A numeric column: every filled cell must be a finite number.
             let mut v = Vec::with_capacity(filled.len());
@@ -165,7 +204,7 @@ impl Preprocessor {
                 if s.is_empty() {
                     continue;
                 }
-                match parse_num(s) {
+                match parse(s) {
                     Some(x) if x.is_finite() => v.push(x),
                     Some(_) => {
                         return Err(NeuronError::data(format!(
@@ -192,6 +231,7 @@ impl Preprocessor {
                 std: s.scale,
                 fill,
                 clip: s.clip,
+                format,
             })
         } else {
             let mut categories: Vec<String> = filled.iter().map(|s| s.to_string()).collect();
@@ -213,5 +253,33 @@ impl Preprocessor {
                 fill,
             })
         }
+    }
+
+    /// A date column, when every filled cell is a date or datetime.
+    fn fit_dates(
+        name: &str,
+        filled: &[&str],
+        scaling: Scaling,
+        impute: Option<Impute>,
+    ) -> Option<ColumnEncoding> {
+        let parsed: Vec<(chrono::NaiveDateTime, bool)> = filled
+            .iter()
+            .map(|s| dates::parse_datetime(s))
+            .collect::<Option<_>>()?;
+        let years: Vec<f64> = parsed
+            .iter()
+            .map(|(d, _)| dates::fractional_year(*d))
+            .collect();
+        let (mean, std) = match scaling {
+            Scaling::None => (0.0, 1.0),
+            _ => mean_std(&years),
+        };
+        Some(ColumnEncoding::Date {
+            name: name.to_string(),
+            mean,
+            std: if std > 1e-12 { std } else { 1.0 },
+            time: parsed.iter().any(|(_, t)| *t),
+            fill: impute.is_some(),
+        })
     }
 }

@@ -12,9 +12,10 @@ use crate::data::scaling::Scaling;
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
 
+use super::roles::{IDENTIFIER_SHARE, MIN_ROWS_FOR_IDENTIFIERS};
 use super::{
-    parse_num, sort_labels, ColumnEncoding, Impute, Preprocessor, TargetEncoding, Task,
-    MAX_AUTO_CLASSES,
+    dates, parse_num, sort_labels, ColumnEncoding, ColumnRules, DropReason, DroppedColumn, Impute,
+    Preprocessor, TargetEncoding, Task, MAX_AUTO_CLASSES,
 };
 
 /// More distinct text values than this in one column is refused when streaming (they would be
@@ -44,6 +45,8 @@ struct Stats {
     odd_rows: Vec<u64>,
     track: bool,
     overflow: bool,
+    /// Cells that are dates, their fractional years' Welford sums, and whether any has a time.
+    dates: (usize, f64, f64, bool),
 }
 
 /// Rows with empty or non-numeric cells remembered per column when bad rows are skipped.
@@ -87,6 +90,15 @@ impl Stats {
                 }
             }
             None => {
+                if let Some((d, time)) = dates::parse_datetime(cell) {
+                    let (n, mean, m2, t) = &mut self.dates;
+                    *n += 1;
+                    let y = dates::fractional_year(d);
+                    let delta = y - *mean;
+                    *mean += delta / *n as f64;
+                    *m2 += delta * (y - *mean);
+                    *t |= time;
+                }
                 self.first_text
                     .get_or_insert_with(|| (at(), cell.to_string()));
                 if self.track {
@@ -136,6 +148,7 @@ impl Preprocessor {
             scaling,
             impute,
             skip_bad_rows: false,
+            rules: ColumnRules::default(),
         };
         let f = Self::fit_stream_with(stream, &opts, &Holdout::none(), &mut HeldRows::default())?;
         Ok((f.pre, f.rows))
@@ -164,6 +177,7 @@ impl Preprocessor {
             Some(name) => probe.column_index(name)?,
             None => headers.len() - 1,
         };
+        opts.rules.check(&headers, tc)?;
         let mut stats: Vec<Stats> = headers
             .iter()
             .map(|_| Stats {
@@ -193,12 +207,24 @@ impl Preprocessor {
         }
         let skip = opts.skip_bad_rows;
         let target = fit_target(&headers[tc], &stats[tc], task, skip)?;
-        let mut columns = Vec::new();
+        let (mut kept, mut dropped) = (Vec::new(), Vec::new());
         for (c, s) in stats.iter().enumerate().filter(|&(c, _)| c != tc) {
-            columns.push(fit_column(&headers[c], s, scaling, impute, skip)?);
+            match stream_role(&headers[c], s, &opts.rules) {
+                Some(d) => dropped.push(d),
+                None => {
+                    let how = (scaling, impute, skip, opts.rules.infer);
+                    kept.push((c, fit_column(&headers[c], s, how)?));
+                }
+            }
+        }
+        if kept.is_empty() {
+            return Err(NeuronError::data(format!(
+                "no feature column is left ({} dropped; --keep COLUMN keeps one)",
+                dropped.len()
+            )));
         }
         let (bad_rows, first_bad) = if skip {
-            bad_rows((&stats, &headers), &columns, tc, &target)?
+            bad_rows((&stats, &headers), &kept, tc, &target)?
         } else {
             (0, None)
         };
@@ -209,12 +235,13 @@ impl Preprocessor {
             )));
         }
         let pre = Preprocessor {
-            columns,
+            columns: kept.into_iter().map(|(_, e)| e).collect(),
             target,
             standardize: scaling != Scaling::None,
             impute,
             image: None,
             positional: false,
+            dropped,
         };
         Ok(StreamFitted {
             pre,
@@ -239,6 +266,48 @@ pub struct StreamFit<'a> {
     /// Rows that the fitted encoding cannot take (a few non-numbers in a number column, empty
     /// cells with nothing to impute) are counted as bad rows to skip, not an error.
     pub skip_bad_rows: bool,
+    /// Which columns to leave out: constant ones, text identifiers (nearly one value per row,
+    /// or more distinct values than [`MAX_STREAM_CATEGORIES`]), and the user's choice.
+    pub rules: ColumnRules,
+}
+
+/// Whether to leave out a streamed column, from its statistics.
+fn stream_role(name: &str, s: &Stats, rules: &ColumnRules) -> Option<DroppedColumn> {
+    let dropped = |reason, detail: String| {
+        Some(DroppedColumn {
+            name: name.to_string(),
+            reason,
+            detail,
+        })
+    };
+    if rules.drop.iter().any(|d| d == name) {
+        return dropped(DropReason::Asked, "--drop".into());
+    }
+    if !rules.infer || rules.keep.iter().any(|k| k == name) {
+        return None;
+    }
+    if !s.too_many && s.counts.len() <= 1 {
+        let v = s
+            .counts
+            .keys()
+            .next()
+            .map_or("nothing".into(), |v| format!("'{v}'"));
+        return dropped(DropReason::Constant, format!("{v} in every filled cell"));
+    }
+    let text = s.numbers * 2 < s.filled && s.dates.0 < s.filled;
+    if text && s.too_many {
+        let detail = format!("more than {MAX_STREAM_CATEGORIES} distinct values");
+        return dropped(DropReason::Identifier, detail);
+    }
+    let distinct = s.counts.len();
+    if text
+        && s.filled >= MIN_ROWS_FOR_IDENTIFIERS
+        && distinct as f64 >= IDENTIFIER_SHARE * s.filled as f64
+    {
+        let detail = format!("{distinct} distinct values in {} rows", s.filled);
+        return dropped(DropReason::Identifier, detail);
+    }
+    None
 }
 
 /// What a streamed fit found.
@@ -258,28 +327,23 @@ pub struct StreamFitted {
 /// bad cells' rows, and where the first is.
 fn bad_rows(
     (stats, headers): (&[Stats], &[String]),
-    columns: &[ColumnEncoding],
+    kept: &[(usize, ColumnEncoding)],
     tc: usize,
     target: &TargetEncoding,
 ) -> Result<(usize, Option<String>)> {
     let mut rows: Vec<u64> = Vec::new();
     let mut first: Option<String> = None;
-    let feature_cols = (0..stats.len()).filter(|&c| c != tc);
-    for (col, c) in columns
-        .iter()
-        .zip(feature_cols)
-        .map(|(e, c)| (Some(e), c))
-        .chain([(None, tc)])
-    {
+    for (col, c) in kept.iter().map(|(c, e)| (Some(e), *c)).chain([(None, tc)]) {
         let s = &stats[c];
         let numeric = match col {
             Some(ColumnEncoding::Numeric { .. }) => true,
-            Some(ColumnEncoding::Categorical { .. }) => false,
+            Some(ColumnEncoding::Date { .. } | ColumnEncoding::Categorical { .. }) => false,
             None => matches!(target, TargetEncoding::Value { .. }),
         };
         let fills = match col {
             Some(ColumnEncoding::Numeric { fill, .. }) => fill.is_some(),
             Some(ColumnEncoding::Categorical { fill, .. }) => fill.is_some(),
+            Some(ColumnEncoding::Date { fill, .. }) => *fill,
             None => false,
         };
         if numeric && !s.odd_rows.is_empty() || !fills && !s.empty_rows.is_empty() {
@@ -362,9 +426,7 @@ fn fit_target(name: &str, s: &Stats, task: Option<Task>, skip: bool) -> Result<T
 fn fit_column(
     name: &str,
     s: &Stats,
-    scaling: Scaling,
-    impute: Option<Impute>,
-    skip: bool,
+    (scaling, impute, skip, infer): (Scaling, Option<Impute>, bool, bool),
 ) -> Result<ColumnEncoding> {
     if let (None, Some(at), false) = (impute, &s.first_empty, skip) {
         return Err(NeuronError::data(format!(
@@ -373,6 +435,21 @@ fn fit_column(
     }
     if s.filled == 0 {
         return Err(NeuronError::data(format!("column '{name}' has no values")));
+    }
+    let (n_dates, mean, m2, time) = s.dates;
+    if infer && n_dates == s.filled {
+        let std = (m2 / n_dates as f64).sqrt();
+        let (mean, std) = match scaling {
+            Scaling::None => (0.0, 1.0),
+            _ => (mean, if std > 1e-12 { std } else { 1.0 }),
+        };
+        return Ok(ColumnEncoding::Date {
+            name: name.to_string(),
+            mean,
+            std,
+            time,
+            fill: impute.is_some(),
+        });
     }
     if s.numbers * 2 >= s.filled {
         if let (Some((at, v)), false) = (&s.first_text, skip) {
@@ -393,6 +470,7 @@ fn fit_column(
             std,
             fill: impute.map(|_| s.mean),
             clip: None,
+            format: None,
         });
     }
     if s.too_many {

@@ -9,10 +9,15 @@ use crate::data::csv::RawTable;
 use crate::matrix::Matrix;
 
 mod bad_rows;
+pub mod dates;
 mod fit;
 mod fit_stream;
+mod number_format;
+mod roles;
 
 pub use fit_stream::{StreamFit, StreamFitted, MAX_STREAM_CATEGORIES};
+pub use number_format::NumberFormat;
+pub use roles::{infer_role, ColumnRow, ColumnRules, DropReason, DroppedColumn};
 mod transform;
 
 /// What the model predicts.
@@ -54,6 +59,23 @@ pub enum ColumnEncoding {
         /// Where the soft clip applied after scaling starts (robust scaling), if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         clip: Option<f64>,
+        /// How the numbers are written, when not plainly (`1,234.5`, `1.234,5`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        format: Option<NumberFormat>,
+    },
+    /// A date or datetime ([`dates`]): the fractional year scaled as `(y − mean) / std`, then
+    /// the month, the day of the week and (with `time`) the time of day as sines and cosines.
+    Date {
+        /// Column name.
+        name: String,
+        /// Mean fractional year of training (0 when not standardising).
+        mean: f64,
+        /// Its standard deviation (1 when not standardising).
+        std: f64,
+        /// Whether the column has times of day (7 inputs instead of 5).
+        time: bool,
+        /// Whether empty cells are filled (with zeros: the mean year, no season), when imputing.
+        fill: bool,
     },
     /// A text category, one-hot encoded over the categories seen in training.
     Categorical {
@@ -70,13 +92,16 @@ impl ColumnEncoding {
     /// The column's name.
     pub fn name(&self) -> &str {
         match self {
-            ColumnEncoding::Numeric { name, .. } | ColumnEncoding::Categorical { name, .. } => name,
+            ColumnEncoding::Numeric { name, .. }
+            | ColumnEncoding::Date { name, .. }
+            | ColumnEncoding::Categorical { name, .. } => name,
         }
     }
     /// Number of network inputs it produces.
     pub fn width(&self) -> usize {
         match self {
             ColumnEncoding::Numeric { .. } => 1,
+            ColumnEncoding::Date { time, .. } => dates::date_width(*time),
             ColumnEncoding::Categorical { categories, .. } => categories.len(),
         }
     }
@@ -123,6 +148,9 @@ pub struct Preprocessor {
     /// order.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub positional: bool,
+    /// Table columns left out of the inputs (constant, identifier-like, or asked for), and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<DroppedColumn>,
 }
 
 /// Rows turned into numbers.
@@ -230,6 +258,7 @@ impl Preprocessor {
                     std: 1.0,
                     fill: None,
                     clip: None,
+                    format: None,
                 })
                 .collect(),
             target: TargetEncoding::Classes {
@@ -240,6 +269,7 @@ impl Preprocessor {
             impute: None,
             image: Some([h, w]),
             positional: false,
+            dropped: Vec::new(),
         }
     }
 

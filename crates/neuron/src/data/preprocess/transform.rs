@@ -5,7 +5,7 @@ use crate::data::scaling::smooth_clip;
 use crate::error::{NeuronError, Result};
 use crate::matrix::Matrix;
 
-use super::{at, parse_num, ColumnEncoding, Encoded, Preprocessor, TargetEncoding};
+use super::{at, dates, parse_num, ColumnEncoding, Encoded, Preprocessor, TargetEncoding};
 
 impl Preprocessor {
     /// The feature columns' indices in `t` (matched by name), and the target's if present.
@@ -79,6 +79,7 @@ impl Preprocessor {
                         std,
                         fill,
                         clip,
+                        format,
                         ..
                     } => {
                         let v = if cell.is_empty() {
@@ -89,7 +90,11 @@ impl Preprocessor {
                                 ))
                             })?
                         } else {
-                            match parse_num(cell) {
+                            let v = match format {
+                                Some(f) => f.parse(cell),
+                                None => parse_num(cell),
+                            };
+                            match v {
                                 Some(v) if v.is_finite() => v,
                                 Some(_) => {
                                     return Err(NeuronError::data(format!(
@@ -107,6 +112,30 @@ impl Preprocessor {
                         };
                         x[off] = smooth_clip((v - mean) / std, *clip) as f32;
                         off += 1;
+                    }
+                    ColumnEncoding::Date {
+                        mean,
+                        std,
+                        time,
+                        fill,
+                        ..
+                    } => {
+                        let w = dates::date_width(*time);
+                        if cell.is_empty() && !fill {
+                            return Err(NeuronError::data(format!(
+                                "{}: empty cell (train with --impute to fill missing values)",
+                                at(t, r, c)
+                            )));
+                        }
+                        match dates::parse_datetime(cell) {
+                            Some((d, _)) => {
+                                let out = &mut x[off..off + w];
+                                dates::date_features(d, (*mean, *std), *time, out);
+                            }
+                            None if cell.is_empty() => {}
+                            None => unseen[k] += 1,
+                        }
+                        off += w;
                     }
                     ColumnEncoding::Categorical {
                         categories, fill, ..
@@ -179,6 +208,7 @@ impl Preprocessor {
             .iter()
             .enumerate()
             .filter(|&(c, _)| !idx.contains(&c) && Some(c) != tc)
+            .filter(|(_, h)| !self.dropped.iter().any(|d| &d.name == *h))
             .map(|(_, h)| h.clone())
             .collect();
         Ok(Encoded {

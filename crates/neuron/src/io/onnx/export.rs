@@ -395,6 +395,18 @@ fn inputs_description(pre: Option<&Preprocessor>, raw: bool, width: usize) -> St
             .iter()
             .flat_map(|c| match c {
                 ColumnEncoding::Numeric { name, .. } => vec![format!("{name} (scaled)")],
+                ColumnEncoding::Date { name, time, .. } => {
+                    let mut v = vec![format!("{name}: year (scaled)")];
+                    for part in ["month", "weekday"].iter().chain(if *time {
+                        &["time of day"][..]
+                    } else {
+                        &[][..]
+                    }) {
+                        v.push(format!("{name}: {part} (sine)"));
+                        v.push(format!("{name}: {part} (cosine)"));
+                    }
+                    v
+                }
                 ColumnEncoding::Categorical {
                     name, categories, ..
                 } => categories.iter().map(|k| format!("{name} = {k}")).collect(),

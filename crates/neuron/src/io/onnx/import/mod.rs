@@ -142,6 +142,7 @@ fn foreign_model(
         impute: None,
         image: None,
         positional: true,
+        dropped: Vec::new(),
     };
     let producer = format!("{} {}", model.producer_name(), model.producer_version());
     let meta = ModelMeta {
@@ -221,6 +222,7 @@ fn columns(n: usize, scale: Option<(Vec<f64>, Vec<f64>)>) -> Vec<ColumnEncoding>
                 std,
                 fill: None,
                 clip: None,
+                format: None,
             }
         })
         .collect()

@@ -1,0 +1,272 @@
+//! Column roles: which of a table's columns are not features. A column with a single value
+//! (constant) or a different value in nearly every row (an identifier: a text key such as
+//! `user00042`, or a running integer) carries no signal a network can generalise from, so it
+//! is left out, said out loud ([`Preprocessor::column_table`]) and stored with the model. The
+//! user's `drop` and `keep` lists override the inference.
+
+use serde::{Deserialize, Serialize};
+
+use super::{dates, parse_num, ColumnEncoding, NumberFormat, Preprocessor, TargetEncoding};
+use crate::data::csv::RawTable;
+use crate::error::{NeuronError, Result};
+
+/// Fewer filled cells than this and no column is called an identifier.
+pub const MIN_ROWS_FOR_IDENTIFIERS: usize = 20;
+/// A text column with at least this share of distinct values among its filled cells is an
+/// identifier.
+pub const IDENTIFIER_SHARE: f64 = 0.95;
+
+/// Why a column is not an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// One value in every filled cell.
+    Constant,
+    /// A different value in (nearly) every row, or a running integer.
+    Identifier,
+    /// Named by the user (`--drop`).
+    Asked,
+}
+
+/// A column left out of the inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DroppedColumn {
+    /// Column name.
+    pub name: String,
+    /// Why.
+    pub reason: DropReason,
+    /// What was seen, for people (e.g. "4,998 distinct values in 5,000 rows").
+    pub detail: String,
+}
+
+/// What the user says about columns, and whether roles are inferred at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ColumnRules {
+    /// Leave these out.
+    pub drop: Vec<String>,
+    /// Keep these whatever the inference says.
+    pub keep: Vec<String>,
+    /// Infer roles: leave out constant and identifier-like columns, and read dates and numbers
+    /// written for people (`1,234.5`) as values; without it every column is kept, as a number
+    /// when all its cells are plain numbers, else as one-hot text.
+    pub infer: bool,
+}
+
+impl ColumnRules {
+    /// Inference on, nothing forced.
+    pub fn inferred() -> Self {
+        ColumnRules {
+            infer: true,
+            ..Default::default()
+        }
+    }
+
+    /// Checks that every named column exists in `headers` and is not the target `tc`.
+    pub fn check(&self, headers: &[String], tc: usize) -> Result<()> {
+        for name in self.drop.iter().chain(&self.keep) {
+            match headers.iter().position(|h| h == name) {
+                None => {
+                    return Err(NeuronError::arg(format!(
+                        "no column '{name}' to drop or keep (the columns: {})",
+                        headers.join(", ")
+                    )))
+                }
+                Some(c) if c == tc => {
+                    return Err(NeuronError::arg(format!(
+                        "'{name}' is the target: it cannot be dropped or kept as a feature"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether to leave out column `c` of `t`, and why.
+    pub fn decide(&self, t: &RawTable, c: usize) -> Option<DroppedColumn> {
+        let name = &t.headers[c];
+        let dropped = |reason, detail: String| {
+            Some(DroppedColumn {
+                name: name.clone(),
+                reason,
+                detail,
+            })
+        };
+        if self.drop.contains(name) {
+            return dropped(DropReason::Asked, "--drop".into());
+        }
+        if !self.infer || self.keep.contains(name) {
+            return None;
+        }
+        let (reason, detail) = infer_role(t.rows.iter().map(|r| r[c].as_str()))?;
+        dropped(reason, detail)
+    }
+}
+
+/// Whether the cells of a column make it constant or an identifier, and what was seen.
+pub fn infer_role<'a>(cells: impl Iterator<Item = &'a str>) -> Option<(DropReason, String)> {
+    let mut filled: Vec<&str> = cells.filter(|s| !s.is_empty()).collect();
+    let n = filled.len();
+    filled.sort_unstable();
+    filled.dedup();
+    let distinct = filled.len();
+    if distinct <= 1 {
+        let v = filled
+            .first()
+            .map_or("nothing".to_string(), |v| format!("'{v}'"));
+        return Some((DropReason::Constant, format!("{v} in every filled cell")));
+    }
+    if n < MIN_ROWS_FOR_IDENTIFIERS {
+        return None;
+    }
+    let nums: Vec<f64> = filled.iter().filter_map(|s| parse_num(s)).collect();
+    let numeric = nums.len() * 2 >= distinct;
+    // Numbers written for people and dates are values, however many distinct ones there are.
+    let values = numeric
+        || NumberFormat::detect(filled.iter().copied()).is_some()
+        || filled.iter().all(|s| dates::parse_datetime(s).is_some());
+    if !values && distinct as f64 >= IDENTIFIER_SHARE * n as f64 {
+        return Some((
+            DropReason::Identifier,
+            format!("{distinct} distinct values in {n} rows"),
+        ));
+    }
+    let integers = nums.len() == distinct && nums.iter().all(|x| x.fract() == 0.0);
+    if numeric && integers && distinct == n {
+        let (lo, hi) = nums
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        if hi - lo + 1.0 == n as f64 {
+            return Some((
+                DropReason::Identifier,
+                format!("a running integer, {lo} to {hi}, one per row"),
+            ));
+        }
+    }
+    None
+}
+
+/// One line of [`Preprocessor::column_table`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnRow {
+    /// Column name.
+    pub name: String,
+    /// `feature`, `target`, or `dropped: <reason>`.
+    pub role: String,
+    /// How it is encoded, or what was seen.
+    pub encoding: String,
+    /// Network inputs it became (0 for dropped columns and the target).
+    pub inputs: usize,
+}
+
+impl Preprocessor {
+    /// Every column the preprocessor knows: features in input order, then the dropped ones,
+    /// then the target.
+    pub fn column_table(&self) -> Vec<ColumnRow> {
+        let mut rows: Vec<ColumnRow> = self
+            .columns
+            .iter()
+            .map(|c| ColumnRow {
+                name: c.name().to_string(),
+                role: "feature".into(),
+                encoding: match c {
+                    ColumnEncoding::Numeric { clip, format, .. } => {
+                        let scaling = match (clip, self.standardize) {
+                            (Some(_), _) => ", robust scaling",
+                            (None, true) => ", standardised",
+                            (None, false) => "",
+                        };
+                        let written =
+                            format.map_or(String::new(), |f| format!(", {}", f.describe()));
+                        format!("number{written}{scaling}")
+                    }
+                    ColumnEncoding::Date { time: true, .. } => {
+                        "datetime: year, month, weekday, time of day".into()
+                    }
+                    ColumnEncoding::Date { .. } => "date: year, month, weekday".into(),
+                    ColumnEncoding::Categorical { categories, .. } => {
+                        format!("one-hot, {} categories", categories.len())
+                    }
+                },
+                inputs: c.width(),
+            })
+            .collect();
+        rows.extend(self.dropped.iter().map(|d| ColumnRow {
+            name: d.name.clone(),
+            role: format!(
+                "dropped: {}",
+                match d.reason {
+                    DropReason::Constant => "constant",
+                    DropReason::Identifier => "identifier",
+                    DropReason::Asked => "asked",
+                }
+            ),
+            encoding: d.detail.clone(),
+            inputs: 0,
+        }));
+        rows.push(ColumnRow {
+            name: self.target_name().to_string(),
+            role: "target".into(),
+            encoding: match &self.target {
+                TargetEncoding::Classes { labels, .. } => format!("{} classes", labels.len()),
+                TargetEncoding::Value { .. } => "regression".into(),
+            },
+            inputs: 0,
+        });
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(cells: &[String]) -> Option<DropReason> {
+        infer_role(cells.iter().map(String::as_str)).map(|r| r.0)
+    }
+
+    #[test]
+    fn constants_and_identifiers_are_found_and_ordinary_columns_kept() {
+        let n = 200;
+        let col = |f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<String>>();
+        assert_eq!(role(&col(&|_| "7".into())), Some(DropReason::Constant));
+        assert_eq!(
+            role(&col(&|i| if i % 3 == 0 {
+                String::new()
+            } else {
+                "a".into()
+            })),
+            Some(DropReason::Constant)
+        );
+        assert_eq!(
+            role(&col(&|i| format!("user{i:05}"))),
+            Some(DropReason::Identifier)
+        );
+        assert_eq!(
+            role(&col(&|i| format!("{}", 1000 + (i * 7) % n))),
+            Some(DropReason::Identifier)
+        );
+        // Continuous numbers, all distinct: a feature.
+        assert_eq!(
+            role(&col(&|i| format!("{:.3}", (i as f64 * 0.37).sin()))),
+            None
+        );
+        // Distinct integers that are not a running range: a feature.
+        assert_eq!(role(&col(&|i| format!("{}", i * 3))), None);
+        // Numbers written for people, and dates, all distinct: features.
+        assert_eq!(role(&col(&|i| format!("{},{:03}.5", 1 + i % 7, i))), None);
+        assert_eq!(
+            role(&col(&|i| format!(
+                "2024-{:02}-{:02} 10:{:02}",
+                1 + i % 12,
+                1 + i % 28,
+                i % 60
+            ))),
+            None
+        );
+        // Few categories, or a small table: features.
+        assert_eq!(role(&col(&|i| ["x", "y", "z"][i % 3].into())), None);
+        let small: Vec<String> = (0..10).map(|i| format!("id{i}")).collect();
+        assert_eq!(role(&small), None);
+    }
+}
