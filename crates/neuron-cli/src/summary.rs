@@ -109,7 +109,9 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
                     labels.join(", ")
                 )
             }
-            TargetEncoding::Value { name, mean, std } => {
+            TargetEncoding::Value {
+                name, mean, std, ..
+            } => {
                 println!("target    '{name}': regression (trained on (y − {mean:.4}) / {std:.4})")
             }
         }

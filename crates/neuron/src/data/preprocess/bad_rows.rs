@@ -40,6 +40,9 @@ impl Preprocessor {
         let cell = row[c].as_str();
         let bad = match &self.target {
             TargetEncoding::Classes { labels, .. } => !labels.iter().any(|l| l == cell),
+            TargetEncoding::Value {
+                format: Some(f), ..
+            } => !f.parse(cell).is_some_and(f64::is_finite),
             TargetEncoding::Value { .. } => !parse_num(cell).is_some_and(f64::is_finite),
         };
         bad.then(|| format!("{}: target '{cell}' cannot be encoded", at(t, r, c)))

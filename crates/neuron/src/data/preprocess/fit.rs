@@ -5,8 +5,8 @@ use crate::data::scaling::{mean_std, Scaling};
 use crate::error::{NeuronError, Result};
 
 use super::{
-    at, dates, median, parse_num, sort_labels, ColumnEncoding, ColumnRules, Impute, NumberFormat,
-    Preprocessor, TargetEncoding, Task, MAX_AUTO_CLASSES,
+    at, dates, limit_categories, median, parse_num, sort_labels, ColumnEncoding, ColumnRules,
+    Impute, NumberFormat, Preprocessor, TargetEncoding, Task, MAX_AUTO_CLASSES,
 };
 
 impl Preprocessor {
@@ -67,7 +67,7 @@ impl Preprocessor {
             None => t.headers.len() - 1,
         };
         rules.check(&t.headers, tc)?;
-        let target = Self::fit_target(t, tc, task)?;
+        let target = Self::fit_target(t, tc, task, rules.infer)?;
         let (mut columns, mut dropped) = (Vec::new(), Vec::new());
         for c in (0..t.headers.len()).filter(|&c| c != tc) {
             match rules.decide(t, c) {
@@ -97,7 +97,12 @@ impl Preprocessor {
         })
     }
 
-    fn fit_target(t: &RawTable, tc: usize, task: Option<Task>) -> Result<TargetEncoding> {
+    fn fit_target(
+        t: &RawTable,
+        tc: usize,
+        task: Option<Task>,
+        infer: bool,
+    ) -> Result<TargetEncoding> {
         let name = t.headers[tc].clone();
         if let Some(r) = t.rows.iter().position(|row| row[tc].is_empty()) {
             return Err(NeuronError::data(format!(
@@ -105,7 +110,16 @@ impl Preprocessor {
                 at(t, r, tc)
             )));
         }
-        let nums: Vec<Option<f64>> = t.rows.iter().map(|row| parse_num(&row[tc])).collect();
+        let format =
+            NumberFormat::detect(t.rows.iter().map(|row| row[tc].as_str())).filter(|_| infer);
+        let nums: Vec<Option<f64>> = t
+            .rows
+            .iter()
+            .map(|row| match format {
+                Some(f) => f.parse(&row[tc]),
+                None => parse_num(&row[tc]),
+            })
+            .collect();
         let numeric = nums.iter().all(Option::is_some);
         let task = match task {
             Some(task) => task,
@@ -160,6 +174,7 @@ impl Preprocessor {
                     name,
                     mean,
                     std: if std > 1e-12 { std } else { 1.0 },
+                    format,
                 })
             }
         }
@@ -234,23 +249,28 @@ impl Preprocessor {
                 format,
             })
         } else {
-            let mut categories: Vec<String> = filled.iter().map(|s| s.to_string()).collect();
-            categories.sort_unstable();
-            categories.dedup();
+            let mut sorted = filled.clone();
+            sorted.sort_unstable();
+            let counts: Vec<(String, usize)> = sorted
+                .chunk_by(|a, b| a == b)
+                .map(|g| (g[0].to_string(), g.len()))
+                .collect();
+            // The most frequent, the first in sorted order among equals.
             let fill = impute.map(|_| {
                 let mut best = (0, String::new());
-                for cat in &categories {
-                    let n = filled.iter().filter(|s| *s == cat).count();
-                    if n > best.0 {
-                        best = (n, cat.clone());
+                for (cat, n) in &counts {
+                    if *n > best.0 {
+                        best = (*n, cat.clone());
                     }
                 }
                 best.1
             });
+            let (categories, other) = limit_categories(&counts, infer);
             Ok(ColumnEncoding::Categorical {
                 name,
                 categories,
                 fill,
+                other,
             })
         }
     }

@@ -12,7 +12,7 @@ use crate::data::scaling::Scaling;
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
 
-use super::roles::{IDENTIFIER_SHARE, MIN_ROWS_FOR_IDENTIFIERS};
+use super::roles::{limit_categories, IDENTIFIER_SHARE, MIN_ROWS_FOR_IDENTIFIERS};
 use super::{
     dates, parse_num, sort_labels, ColumnEncoding, ColumnRules, DropReason, DroppedColumn, Impute,
     Preprocessor, TargetEncoding, Task, MAX_AUTO_CLASSES,
@@ -409,6 +409,7 @@ fn fit_target(name: &str, s: &Stats, task: Option<Task>, skip: bool) -> Result<T
                 name: name.to_string(),
                 mean: s.mean,
                 std: s.std(),
+                format: None,
             }),
             (Some((at, v)), _) => Err(NeuronError::data(format!(
                 "{at}: '{v}' is not a number (regression needs numeric targets)"
@@ -418,6 +419,7 @@ fn fit_target(name: &str, s: &Stats, task: Option<Task>, skip: bool) -> Result<T
                 name: name.to_string(),
                 mean: s.mean,
                 std: s.std(),
+                format: None,
             }),
         },
     }
@@ -478,7 +480,8 @@ fn fit_column(
             "column '{name}' has more than {MAX_STREAM_CATEGORIES} distinct values; drop it from a streamed table"
         )));
     }
-    let categories: Vec<String> = s.counts.keys().cloned().collect();
+    let counts: Vec<(String, usize)> = s.counts.iter().map(|(c, n)| (c.clone(), *n)).collect();
+    let (categories, other) = limit_categories(&counts, infer);
     // The most frequent, the first in sorted order among equals (as `fit` chooses).
     let fill = impute.map(|_| {
         let mut best = (0, String::new());
@@ -493,6 +496,7 @@ fn fit_column(
         name: name.to_string(),
         categories,
         fill,
+        other,
     })
 }
 

@@ -17,7 +17,10 @@ mod roles;
 
 pub use fit_stream::{StreamFit, StreamFitted, MAX_STREAM_CATEGORIES};
 pub use number_format::NumberFormat;
-pub use roles::{infer_role, ColumnRow, ColumnRules, DropReason, DroppedColumn};
+pub use roles::{
+    infer_role, limit_categories, ColumnRow, ColumnRules, DropReason, DroppedColumn,
+    MANY_CATEGORIES, MIN_CATEGORY_ROWS,
+};
 mod transform;
 
 /// What the model predicts.
@@ -85,6 +88,10 @@ pub enum ColumnEncoding {
         categories: Vec<String>,
         /// Category for empty cells, when imputing.
         fill: Option<String>,
+        /// Whether one more input stands for every other category: the rare ones of training
+        /// (in a column of many categories) and those never seen.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        other: bool,
     },
 }
 
@@ -102,7 +109,9 @@ impl ColumnEncoding {
         match self {
             ColumnEncoding::Numeric { .. } => 1,
             ColumnEncoding::Date { time, .. } => dates::date_width(*time),
-            ColumnEncoding::Categorical { categories, .. } => categories.len(),
+            ColumnEncoding::Categorical {
+                categories, other, ..
+            } => categories.len() + usize::from(*other),
         }
     }
 }
@@ -126,6 +135,9 @@ pub enum TargetEncoding {
         mean: f64,
         /// Standard deviation of the training targets.
         std: f64,
+        /// How the values are written, when not plainly (`1,234.5`, `12,5`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        format: Option<NumberFormat>,
     },
 }
 

@@ -16,6 +16,26 @@ pub const MIN_ROWS_FOR_IDENTIFIERS: usize = 20;
 /// identifier.
 pub const IDENTIFIER_SHARE: f64 = 0.95;
 
+/// A text column with more distinct values than this keeps an input of its own only for the
+/// categories of at least [`MIN_CATEGORY_ROWS`] training rows; the rest share an "other" input.
+pub const MANY_CATEGORIES: usize = 20;
+/// See [`MANY_CATEGORIES`].
+pub const MIN_CATEGORY_ROWS: usize = 5;
+
+/// The categories that get an input of their own, in sorted order, and whether an "other"
+/// input is needed, from each category's count of training rows (with `infer`; else all).
+pub fn limit_categories(counts: &[(String, usize)], infer: bool) -> (Vec<String>, bool) {
+    let many = infer && counts.len() > MANY_CATEGORIES;
+    let mut kept: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| !many || *n >= MIN_CATEGORY_ROWS)
+        .map(|(c, _)| c.clone())
+        .collect();
+    kept.sort_unstable();
+    let other = kept.len() < counts.len();
+    (kept, other)
+}
+
 /// Why a column is not an input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,8 +204,11 @@ impl Preprocessor {
                         "datetime: year, month, weekday, time of day".into()
                     }
                     ColumnEncoding::Date { .. } => "date: year, month, weekday".into(),
-                    ColumnEncoding::Categorical { categories, .. } => {
-                        format!("one-hot, {} categories", categories.len())
+                    ColumnEncoding::Categorical {
+                        categories, other, ..
+                    } => {
+                        let rest = if *other { " + other" } else { "" };
+                        format!("one-hot, {} categories{rest}", categories.len())
                     }
                 },
                 inputs: c.width(),
@@ -268,5 +291,51 @@ mod tests {
         assert_eq!(role(&col(&|i| ["x", "y", "z"][i % 3].into())), None);
         let small: Vec<String> = (0..10).map(|i| format!("id{i}")).collect();
         assert_eq!(role(&small), None);
+    }
+
+    #[test]
+    fn many_categories_keep_the_frequent_ones_and_share_an_other_input() {
+        use crate::data::csv::read_csv_bytes;
+        use crate::data::scaling::Scaling;
+        // 30 shops: s0..s9 have 10 rows each, s10..s29 one row each.
+        let mut text = String::from("shop,v,y\n");
+        for i in 0..120 {
+            let shop = if i < 100 { i % 10 } else { i - 90 };
+            text.push_str(&format!("s{shop},{},{}\n", i % 7, i % 2));
+        }
+        let t = read_csv_bytes(text.into_bytes(), "t.csv").unwrap();
+        let pre = Preprocessor::fit_with_rules(
+            &t,
+            (None, None),
+            Scaling::Standard,
+            None,
+            &ColumnRules::inferred(),
+        )
+        .unwrap();
+        let ColumnEncoding::Categorical {
+            categories, other, ..
+        } = &pre.columns[0]
+        else {
+            panic!("{:?}", pre.columns[0]);
+        };
+        assert_eq!((categories.len(), *other), (10, true));
+        assert_eq!(pre.input_width(), 12);
+        // A rare shop and an unseen one both take the "other" input, with no warning.
+        let rows =
+            read_csv_bytes(b"shop,v,y\ns25,1,0\nnew,1,0\ns3,1,0\n".to_vec(), "p.csv").unwrap();
+        let e = pre.transform(&rows, true).unwrap();
+        assert!(e.unseen.is_empty());
+        let x = e.x.as_slice();
+        assert_eq!((x[10], x[22], x[3 + 24]), (1.0, 1.0, 1.0));
+        // Without inference, every shop gets an input.
+        let plain = Preprocessor::fit_with_rules(
+            &t,
+            (None, None),
+            Scaling::Standard,
+            None,
+            &ColumnRules::default(),
+        )
+        .unwrap();
+        assert_eq!(plain.input_width(), 31);
     }
 }

@@ -138,7 +138,10 @@ impl Preprocessor {
                         off += w;
                     }
                     ColumnEncoding::Categorical {
-                        categories, fill, ..
+                        categories,
+                        fill,
+                        other,
+                        ..
                     } => {
                         let cell = if cell.is_empty() {
                             fill.as_deref().ok_or_else(|| {
@@ -152,9 +155,10 @@ impl Preprocessor {
                         };
                         match categories.iter().position(|s| s == cell) {
                             Some(j) => x[off + j] = 1.0,
+                            None if *other => x[off + categories.len()] = 1.0,
                             None => unseen[k] += 1,
                         }
-                        off += categories.len();
+                        off += col.width();
                     }
                 }
             }
@@ -185,10 +189,16 @@ impl Preprocessor {
                     }
                     classes = Some(v);
                 }
-                TargetEncoding::Value { mean, std, .. } => {
+                TargetEncoding::Value {
+                    mean, std, format, ..
+                } => {
                     let mut v = Vec::with_capacity(n);
                     for (r, row) in t.rows.iter().enumerate() {
-                        match parse_num(&row[tc]) {
+                        let x = match format {
+                            Some(f) => f.parse(&row[tc]),
+                            None => parse_num(&row[tc]),
+                        };
+                        match x {
                             Some(x) if x.is_finite() => v.push(((x - mean) / std) as f32),
                             _ => {
                                 return Err(NeuronError::data(format!(

@@ -408,8 +408,15 @@ fn inputs_description(pre: Option<&Preprocessor>, raw: bool, width: usize) -> St
                     v
                 }
                 ColumnEncoding::Categorical {
-                    name, categories, ..
-                } => categories.iter().map(|k| format!("{name} = {k}")).collect(),
+                    name,
+                    categories,
+                    other,
+                    ..
+                } => categories
+                    .iter()
+                    .map(|k| format!("{name} = {k}"))
+                    .chain(other.then(|| format!("{name} = (any other)")))
+                    .collect(),
             })
             .collect(),
         None => (0..width).map(|i| format!("x{i}")).collect(),
@@ -495,6 +502,7 @@ mod tests {
             name: "y".into(),
             mean: 5.0,
             std: 2.0,
+            format: None,
         };
         if let ColumnEncoding::Numeric { mean, clip, .. } = &mut pre.columns[0] {
             (*mean, *clip) = (1.0, Some(3.0));

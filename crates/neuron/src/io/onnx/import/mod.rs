@@ -237,6 +237,7 @@ fn task(g: &Graph, net: &Network, outputs: usize) -> (Loss, TargetEncoding) {
                 name,
                 mean: 0.0,
                 std: 1.0,
+                format: None,
             };
             return (Loss::Mse, target);
         }
