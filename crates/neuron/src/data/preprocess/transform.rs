@@ -72,147 +72,17 @@ impl Preprocessor {
         for (r, row) in t.rows.iter().enumerate() {
             let mut off = r * width;
             for (k, (col, &c)) in self.columns.iter().zip(&idx).enumerate() {
-                let cell = row[c].as_str();
-                match col {
-                    ColumnEncoding::Numeric {
-                        mean,
-                        std,
-                        fill,
-                        clip,
-                        format,
-                        ..
-                    } => {
-                        let v = if cell.is_empty() {
-                            fill.ok_or_else(|| {
-                                NeuronError::data(format!(
-                                    "{}: empty cell (train with --impute to fill missing values)",
-                                    at(t, r, c)
-                                ))
-                            })?
-                        } else {
-                            let v = match format {
-                                Some(f) => f.parse(cell),
-                                None => parse_num(cell),
-                            };
-                            match v {
-                                Some(v) if v.is_finite() => v,
-                                Some(_) => {
-                                    return Err(NeuronError::data(format!(
-                                        "{}: '{cell}' is not a finite number",
-                                        at(t, r, c)
-                                    )))
-                                }
-                                None => {
-                                    return Err(NeuronError::data(format!(
-                                        "{}: '{cell}' is not a number",
-                                        at(t, r, c)
-                                    )))
-                                }
-                            }
-                        };
-                        x[off] = smooth_clip((v - mean) / std, *clip) as f32;
-                        off += 1;
-                    }
-                    ColumnEncoding::Date {
-                        mean,
-                        std,
-                        time,
-                        fill,
-                        ..
-                    } => {
-                        let w = dates::date_width(*time);
-                        if cell.is_empty() && !fill {
-                            return Err(NeuronError::data(format!(
-                                "{}: empty cell (train with --impute to fill missing values)",
-                                at(t, r, c)
-                            )));
-                        }
-                        match dates::parse_datetime(cell) {
-                            Some((d, _)) => {
-                                let out = &mut x[off..off + w];
-                                dates::date_features(d, (*mean, *std), *time, out);
-                            }
-                            None if cell.is_empty() => {}
-                            None => unseen[k] += 1,
-                        }
-                        off += w;
-                    }
-                    ColumnEncoding::Categorical {
-                        categories,
-                        fill,
-                        other,
-                        ..
-                    } => {
-                        let cell = if cell.is_empty() {
-                            fill.as_deref().ok_or_else(|| {
-                                NeuronError::data(format!(
-                                    "{}: empty cell (train with --impute to fill missing values)",
-                                    at(t, r, c)
-                                ))
-                            })?
-                        } else {
-                            cell
-                        };
-                        match categories.iter().position(|s| s == cell) {
-                            Some(j) => x[off + j] = 1.0,
-                            None if *other => x[off + categories.len()] = 1.0,
-                            None => unseen[k] += 1,
-                        }
-                        off += col.width();
-                    }
+                let out = &mut x[off..off + col.width()];
+                if !encode_cell(col, row[c].as_str(), out, || at(t, r, c))? {
+                    unseen[k] += 1;
                 }
+                off += col.width();
             }
         }
-        let (mut classes, mut values) = (None, None);
-        if let Some(tc) = tc {
-            match &self.target {
-                TargetEncoding::Classes { labels, name } => {
-                    let mut v = Vec::with_capacity(n);
-                    for (r, row) in t.rows.iter().enumerate() {
-                        let cell = &row[tc];
-                        let k = labels.iter().position(|l| l == cell).or_else(|| {
-                            // Numeric labels written differently ("1.0" for "1").
-                            let x = parse_num(cell)?;
-                            labels.iter().position(|l| parse_num(l) == Some(x))
-                        });
-                        match k {
-                            Some(k) => v.push(k),
-                            None => {
-                                return Err(NeuronError::data(format!(
-                                    "{}: label '{cell}' was not seen in training (the model knows {} classes of '{name}': {})",
-                                    at(t, r, tc),
-                                    labels.len(),
-                                    labels.join(", ")
-                                )))
-                            }
-                        }
-                    }
-                    classes = Some(v);
-                }
-                TargetEncoding::Value {
-                    mean, std, format, ..
-                } => {
-                    let mut v = Vec::with_capacity(n);
-                    for (r, row) in t.rows.iter().enumerate() {
-                        let x = match format {
-                            Some(f) => f.parse(&row[tc]),
-                            None => parse_num(&row[tc]),
-                        };
-                        match x {
-                            Some(x) if x.is_finite() => v.push(((x - mean) / std) as f32),
-                            _ => {
-                                return Err(NeuronError::data(format!(
-                                    "{}: '{}' is not a finite number",
-                                    at(t, r, tc),
-                                    row[tc]
-                                )))
-                            }
-                        }
-                    }
-                    values = Some(v);
-                }
-            }
-        }
+        let (classes, values) = match tc {
+            Some(tc) => self.encode_targets(t, tc)?,
+            None => (None, None),
+        };
         let ignored = t
             .headers
             .iter()
@@ -234,5 +104,151 @@ impl Preprocessor {
                 .map(|(c, u)| (c.name().to_string(), u))
                 .collect(),
         })
+    }
+
+    /// The class indices (classification) or standardised values (regression) of column `tc`.
+    #[allow(clippy::type_complexity)]
+    fn encode_targets(
+        &self,
+        t: &RawTable,
+        tc: usize,
+    ) -> Result<(Option<Vec<usize>>, Option<Vec<f32>>)> {
+        match &self.target {
+            TargetEncoding::Classes { labels, name } => {
+                let mut v = Vec::with_capacity(t.rows.len());
+                for (r, row) in t.rows.iter().enumerate() {
+                    let cell = &row[tc];
+                    let k = labels.iter().position(|l| l == cell).or_else(|| {
+                        // Numeric labels written differently ("1.0" for "1").
+                        let x = parse_num(cell)?;
+                        labels.iter().position(|l| parse_num(l) == Some(x))
+                    });
+                    let Some(k) = k else {
+                        return Err(NeuronError::data(format!(
+                            "{}: label '{cell}' was not seen in training (the model knows {} classes of '{name}': {})",
+                            at(t, r, tc),
+                            labels.len(),
+                            labels.join(", ")
+                        )));
+                    };
+                    v.push(k);
+                }
+                Ok((Some(v), None))
+            }
+            TargetEncoding::Value {
+                mean, std, format, ..
+            } => {
+                let mut v = Vec::with_capacity(t.rows.len());
+                for (r, row) in t.rows.iter().enumerate() {
+                    let x = match format {
+                        Some(f) => f.parse(&row[tc]),
+                        None => parse_num(&row[tc]),
+                    };
+                    match x {
+                        Some(x) if x.is_finite() => v.push(((x - mean) / std) as f32),
+                        _ => {
+                            return Err(NeuronError::data(format!(
+                                "{}: '{}' is not a finite number",
+                                at(t, r, tc),
+                                row[tc]
+                            )))
+                        }
+                    }
+                }
+                Ok((None, Some(v)))
+            }
+        }
+    }
+}
+
+fn empty_cell(at: impl Fn() -> String) -> NeuronError {
+    NeuronError::data(format!(
+        "{}: empty cell (train with --impute to fill missing values)",
+        at()
+    ))
+}
+
+/// Writes the inputs of one cell of column `col` into `out` (zeroed, `col.width()` long);
+/// false when the value could not be placed (a category unseen in training, an unreadable
+/// date: left as zeros). `at` says where the cell is, for errors.
+fn encode_cell(
+    col: &ColumnEncoding,
+    cell: &str,
+    out: &mut [f32],
+    at: impl Fn() -> String,
+) -> Result<bool> {
+    match col {
+        ColumnEncoding::Numeric {
+            mean,
+            std,
+            fill,
+            clip,
+            format,
+            ..
+        } => {
+            let v = if cell.is_empty() {
+                fill.ok_or_else(|| empty_cell(&at))?
+            } else {
+                let v = match format {
+                    Some(f) => f.parse(cell),
+                    None => parse_num(cell),
+                };
+                match v {
+                    Some(v) if v.is_finite() => v,
+                    Some(_) => {
+                        return Err(NeuronError::data(format!(
+                            "{}: '{cell}' is not a finite number",
+                            at()
+                        )))
+                    }
+                    None => {
+                        return Err(NeuronError::data(format!(
+                            "{}: '{cell}' is not a number",
+                            at()
+                        )))
+                    }
+                }
+            };
+            out[0] = smooth_clip((v - mean) / std, *clip) as f32;
+            Ok(true)
+        }
+        ColumnEncoding::Date {
+            mean,
+            std,
+            time,
+            fill,
+            ..
+        } => {
+            if cell.is_empty() {
+                return if *fill {
+                    Ok(true)
+                } else {
+                    Err(empty_cell(&at))
+                };
+            }
+            let Some((d, _)) = dates::parse_datetime(cell) else {
+                return Ok(false);
+            };
+            dates::date_features(d, (*mean, *std), *time, out);
+            Ok(true)
+        }
+        ColumnEncoding::Categorical {
+            categories,
+            fill,
+            other,
+            ..
+        } => {
+            let cell = if cell.is_empty() {
+                fill.as_deref().ok_or_else(|| empty_cell(&at))?
+            } else {
+                cell
+            };
+            match categories.iter().position(|s| s == cell) {
+                Some(j) => out[j] = 1.0,
+                None if *other => out[categories.len()] = 1.0,
+                None => return Ok(false),
+            }
+            Ok(true)
+        }
     }
 }
