@@ -27,6 +27,11 @@ pub struct EvalArgs {
     /// The CSV delimiter: one character, or `tab` (default: detected among ',', ';', tab, '|').
     #[arg(long, value_parser = crate::data::parse_delimiter)]
     pub delimiter: Option<u8>,
+    /// A bad row in a table (a wrong number of fields, a cell the model cannot read, a class it
+    /// does not know): stop at the first, naming its file, line and column, or skip them all and
+    /// say how many.
+    #[arg(long, value_enum, default_value = "stop")]
+    pub bad_rows: crate::train::BadRowsArg,
     /// Print one JSON object instead of a report.
     #[arg(long)]
     pub json: bool,
@@ -63,13 +68,23 @@ pub fn run(a: &EvalArgs) -> Result<()> {
 
 /// Scores a table chunk by chunk, in bounded memory.
 fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) -> Result<Report> {
-    let mut s = TableStream::open(&a.data, a.delimiter)?;
+    let skip = a.bad_rows == crate::train::BadRowsArg::Skip;
+    let mut s = TableStream::open(&a.data, a.delimiter)?.skipping_malformed(skip);
     let mut warnings = crate::predict::Warnings::default();
+    let (mut bad, mut first_bad) = (0, None);
     let labels = pre.labels();
     let mut classes = ClassificationTally::new(labels.map_or(0, <[String]>::len));
     let mut values = RegressionTally::default();
     let mut chunk = neuron::data::csv::RawTable::default();
     while s.next_chunk_into(&mut chunk, CHUNK_ROWS)? {
+        if skip {
+            let (n, first) = pre.drop_bad_rows(&mut chunk)?;
+            bad += n;
+            first_bad = first_bad.or(first);
+            if chunk.rows.is_empty() {
+                continue;
+            }
+        }
         let e = pre.transform(&chunk, true)?;
         warnings.add(&e);
         let out = model.predict(&e.x)?;
@@ -85,6 +100,15 @@ fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) ->
         }
     }
     warnings.print();
+    let (malformed, first_malformed) = s.malformed();
+    if bad + malformed > 0 {
+        let first = first_malformed.map(str::to_string).or(first_bad);
+        eprintln!(
+            "neuron: warning: skipped {} bad rows ({malformed} malformed; the first: {})",
+            bad + malformed,
+            first.unwrap_or_default()
+        );
+    }
     Ok(match labels {
         Some(l) => Report::Classification(classes.report(), l.to_vec()),
         None => Report::Regression(values.report()),

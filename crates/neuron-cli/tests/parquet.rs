@@ -473,6 +473,26 @@ fn bad_rows_stop_a_streamed_run_with_their_place_or_are_skipped_and_counted() {
         let v: serde_json::Value = serde_json::from_str(&acc).unwrap();
         assert!(v["accuracy"].as_f64().unwrap() > 0.9, "{acc}");
     }
+    // eval skips and counts the same rows when asked, and stops at the first by default.
+    let o = neuron(&[
+        "eval",
+        "--model",
+        &m,
+        "--data",
+        data,
+        "--bad-rows",
+        "skip",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("skipped 3 bad rows (1 malformed"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["n"].as_u64(), Some(29_997), "{v}");
+    fails(
+        &["eval", "--model", &m, "--data", data],
+        "t.csv:26002: row has 2 fields",
+    );
     // A bad number alone: stopped with its file, line and column.
     let text = std::fs::read_to_string(data)
         .unwrap()
