@@ -58,12 +58,7 @@ fn constant_and_identifier_columns_are_left_out_and_said_out_loud() {
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    let line = |name: &str| {
-        err.lines()
-            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("no line for {name}: {err}"))
-            .to_string()
-    };
+    let line = |name: &str| line_of(&err, name);
     assert!(line("user_id").contains("dropped: identifier"), "{err}");
     assert!(
         line("user_id").contains("3000 distinct values in 3000 rows"),

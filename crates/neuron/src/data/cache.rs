@@ -306,10 +306,7 @@ impl RowCache {
                 n * (xc + yc) * 4
             )));
         }
-        let mut f: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let mut f: Vec<f32> = le_f32s(&bytes).collect();
         let y = f.split_off(n * xc);
         Ok(Some(Dataset::new(
             Matrix::from_vec(n, xc, f)?,
@@ -336,6 +333,13 @@ impl RowCache {
             bytes: Vec::new(),
         })
     }
+}
+
+/// The little-endian `f32`s that `bytes` holds (as [`write_f32s`] writes them).
+fn le_f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
 fn write_f32s(out: &mut AtomicFile, v: &[f32], dir: &Path) -> Result<()> {
@@ -381,10 +385,7 @@ impl CacheReader {
         let io = |e| NeuronError::io(&self.path, e);
         self.file.seek(SeekFrom::Start(at)).map_err(io)?;
         self.file.read_exact(&mut self.bytes).map_err(io)?;
-        let mut floats = self
-            .bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        let mut floats = le_f32s(&self.bytes);
         x.extend(floats.by_ref().take(nx));
         y.extend(floats.take(ny));
         Ok(true)

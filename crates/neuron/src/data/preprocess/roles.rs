@@ -104,22 +104,30 @@ impl ColumnRules {
 
     /// Whether to leave out column `c` of `t`, and why.
     pub fn decide(&self, t: &RawTable, c: usize) -> Option<DroppedColumn> {
-        let name = &t.headers[c];
-        let dropped = |reason, detail: String| {
-            Some(DroppedColumn {
-                name: name.clone(),
-                reason,
-                detail,
-            })
-        };
-        if self.drop.contains(name) {
-            return dropped(DropReason::Asked, "--drop".into());
-        }
-        if !self.infer || self.keep.contains(name) {
+        self.decide_with(&t.headers[c], || {
+            infer_role(t.rows.iter().map(|r| r[c].as_str()))
+        })
+    }
+
+    /// Whether to leave out the column `name`: asked with `--drop`, else, when these rules let
+    /// inference decide for it, what `infer` finds (a reason and what was seen).
+    pub fn decide_with(
+        &self,
+        name: &str,
+        infer: impl FnOnce() -> Option<(DropReason, String)>,
+    ) -> Option<DroppedColumn> {
+        let (reason, detail) = if self.drop.iter().any(|d| d == name) {
+            (DropReason::Asked, "--drop".to_string())
+        } else if !self.infer || self.keep.iter().any(|k| k == name) {
             return None;
-        }
-        let (reason, detail) = infer_role(t.rows.iter().map(|r| r[c].as_str()))?;
-        dropped(reason, detail)
+        } else {
+            infer()?
+        };
+        Some(DroppedColumn {
+            name: name.to_string(),
+            reason,
+            detail,
+        })
     }
 }
 

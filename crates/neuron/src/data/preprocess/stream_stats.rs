@@ -131,31 +131,23 @@ pub(super) fn where_(t: &RawTable, r: usize, name: &str, c: usize) -> String {
 
 /// Whether to leave out a streamed column, from its statistics.
 pub(super) fn stream_role(name: &str, s: &Stats, rules: &ColumnRules) -> Option<DroppedColumn> {
-    let dropped = |reason, detail: String| {
-        Some(DroppedColumn {
-            name: name.to_string(),
-            reason,
-            detail,
-        })
-    };
-    if rules.drop.iter().any(|d| d == name) {
-        return dropped(DropReason::Asked, "--drop".into());
-    }
-    if !rules.infer || rules.keep.iter().any(|k| k == name) {
-        return None;
-    }
+    rules.decide_with(name, || stream_inference(s))
+}
+
+/// Whether a streamed column's statistics make it constant or an identifier, and what was seen.
+fn stream_inference(s: &Stats) -> Option<(DropReason, String)> {
     if !s.too_many && s.counts.len() <= 1 {
         let v = s
             .counts
             .keys()
             .next()
             .map_or("nothing".into(), |v| format!("'{v}'"));
-        return dropped(DropReason::Constant, format!("{v} in every filled cell"));
+        return Some((DropReason::Constant, format!("{v} in every filled cell")));
     }
     let text = s.numbers * 2 < s.filled && s.dates.0 < s.filled;
     if text && s.too_many {
         let detail = format!("more than {MAX_STREAM_CATEGORIES} distinct values");
-        return dropped(DropReason::Identifier, detail);
+        return Some((DropReason::Identifier, detail));
     }
     let distinct = s.counts.len();
     if text
@@ -163,7 +155,7 @@ pub(super) fn stream_role(name: &str, s: &Stats, rules: &ColumnRules) -> Option<
         && distinct as f64 >= IDENTIFIER_SHARE * s.filled as f64
     {
         let detail = format!("{distinct} distinct values in {} rows", s.filled);
-        return dropped(DropReason::Identifier, detail);
+        return Some((DropReason::Identifier, detail));
     }
     None
 }
