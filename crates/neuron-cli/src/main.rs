@@ -5,6 +5,7 @@ mod bench;
 mod columns;
 mod data;
 mod device;
+mod distributed;
 mod eval;
 mod export;
 mod gradcheck;
@@ -94,17 +95,30 @@ fn main() {
             // The same, for output written through a writer rather than `print!`.
             std::process::exit(141);
         }
-        // One line: the context chain, skipping causes already spelled out by their parent.
-        let mut line = String::new();
-        for cause in e.chain().map(|c| c.to_string()) {
-            if !line.contains(&cause) {
-                if !line.is_empty() {
-                    line.push_str(": ");
-                }
-                line.push_str(&cause);
-            }
+        if e.is::<distributed::Reported>() {
+            std::process::exit(1);
         }
-        eprintln!("neuron: error: {}", line.replace('\n', " "));
+        let line = match distributed::place() {
+            Some((rank, size)) if rank > 0 => {
+                format!("process {rank} of {size}: {}", error_line(&e))
+            }
+            _ => error_line(&e),
+        };
+        eprintln!("neuron: error: {line}");
         std::process::exit(1);
     }
+}
+
+/// An error as one line: the context chain, skipping causes already spelled out by their parent.
+pub(crate) fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if !line.contains(&cause) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&cause);
+        }
+    }
+    line.replace('\n', " ")
 }

@@ -884,3 +884,42 @@ fn semicolon_and_tab_files_are_read_and_a_wrong_delimiter_is_named() {
         "its header contains ';'",
     );
 }
+
+/// Started by a launcher as one of several processes, a build without MPI says so rather than
+/// train several copies that overwrite each other's files; `--distributed off` trains one anyway.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn under_a_launcher_without_mpi_one_line_or_distributed_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = p(dir.path(), "m.safetensors");
+    let args = [
+        "train",
+        "--data",
+        "builtin:digits",
+        "--epochs",
+        "1",
+        "--cv-folds",
+        "0",
+    ];
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .args(["--quiet", "--out", &out])
+            .args(extra)
+            .env("OMPI_COMM_WORLD_SIZE", "2")
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("built without MPI") && err.contains("--features mpi"),
+        "{err}"
+    );
+    assert!(!Path::new(&out).exists());
+    let o = run(&["--distributed", "off"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(Path::new(&out).exists());
+}

@@ -101,12 +101,15 @@ pub trait Backend: Clone + Send + Sync + 'static {
         gx: &mut Self::Buf,
     );
     /// Inverted dropout over `n` elements: `mask_i = 1/(1−p)` with probability `1−p`, else 0,
-    /// drawn from `hash_uniform(seed, i)`; `Y = X ⊙ mask`.
+    /// drawn from `hash_uniform(seed, first + i)`; `Y = X ⊙ mask`. (`first` lets a worker that
+    /// holds rows from the middle of a batch draw the masks one worker would draw for them.)
+    #[allow(clippy::too_many_arguments)]
     fn dropout(
         &self,
         n: usize,
         p: f64,
         seed: u64,
+        first: u64,
         x: &Self::Buf,
         mask: &mut Self::Buf,
         y: &mut Self::Buf,
@@ -127,12 +130,15 @@ pub trait Backend: Clone + Send + Sync + 'static {
         rows: usize,
         dst: &mut Self::Buf,
     );
-    /// Random shifts and flips of `rows` images (see [`crate::data::augment`]): `dst = augment(src)`.
+    /// Random shifts and flips of `rows` images (see [`crate::data::augment`]): `dst = augment(src)`,
+    /// row `r` drawn as row `first + r` of the batch.
+    #[allow(clippy::too_many_arguments)]
     fn augment_images(
         &self,
         aug: &Augment,
         rows: usize,
         seed: u64,
+        first: usize,
         src: &Self::Buf,
         dst: &mut Self::Buf,
     );

@@ -71,6 +71,12 @@ pub use optim::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerSnapshot, Op
 pub use rng::Rng;
 pub use train::{
     BatchSource, Checkpointer, Control, DatasetSource, EpochEnd, EpochRecord, Evaluation, Event,
-    FitConfig, GradientSync, History, LayerView, NoSync, Observer, Resume, Silent, StepObserver,
-    StepView, StreamSource, TensorView, ThreadSync, TrainRun, TrainState,
+    FitConfig, GradientSync, History, Hooks, LayerView, NoSync, Observer, Resume, Silent,
+    StepObserver, StepView, StreamSource, TensorView, ThreadSync, TrainRun, TrainState,
 };
+
+/// The MPI bindings (rsmpi) that [`MpiSync`] is built on, for front ends that set up a job.
+#[cfg(feature = "mpi")]
+pub use mpi;
+#[cfg(feature = "mpi")]
+pub use train::MpiSync;

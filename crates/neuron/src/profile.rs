@@ -203,8 +203,19 @@ impl<B: Backend> Backend for Profiled<B> {
             self.inner.softmax_backward(rows, cols, y, gy, gx)
         })
     }
-    fn dropout(&self, n: usize, p: f64, seed: u64, x: &Buf<B>, mask: &mut Buf<B>, y: &mut Buf<B>) {
-        self.timed("dropout", || self.inner.dropout(n, p, seed, x, mask, y))
+    fn dropout(
+        &self,
+        n: usize,
+        p: f64,
+        seed: u64,
+        first: u64,
+        x: &Buf<B>,
+        mask: &mut Buf<B>,
+        y: &mut Buf<B>,
+    ) {
+        self.timed("dropout", || {
+            self.inner.dropout(n, p, seed, first, x, mask, y)
+        })
     }
     fn mul(&self, n: usize, a: &Buf<B>, b: &Buf<B>, out: &mut Buf<B>) {
         self.timed("mul", || self.inner.mul(n, a, b, out))
@@ -230,11 +241,12 @@ impl<B: Backend> Backend for Profiled<B> {
         aug: &Augment,
         rows: usize,
         seed: u64,
+        first: usize,
         src: &Buf<B>,
         dst: &mut Buf<B>,
     ) {
         self.timed("augment_images", || {
-            self.inner.augment_images(aug, rows, seed, src, dst)
+            self.inner.augment_images(aug, rows, seed, first, src, dst)
         })
     }
     fn loss(

@@ -29,10 +29,19 @@ fn data() -> Dataset<f64> {
 }
 
 fn model() -> Sequential<Cpu<f64>> {
-    Sequential::builder(5)
-        .dense(16)
-        .tanh()
-        .dense(3)
+    build(0.0)
+}
+
+/// With dropout: masks are drawn per position in the global batch, so workers draw one
+/// worker's.
+fn dropout_model() -> Sequential<Cpu<f64>> {
+    build(0.3)
+}
+
+fn build(dropout: f64) -> Sequential<Cpu<f64>> {
+    let b = Sequential::builder(5).dense(16).tanh();
+    let b = if dropout > 0.0 { b.dropout(dropout) } else { b };
+    b.dense(3)
         .loss(Loss::cross_entropy())
         .seed(7)
         .build(Cpu::<f64>::with_threads(1))
@@ -64,7 +73,7 @@ fn train_on_workers(oc: &OptimizerConfig, workers: usize) -> Vec<(Vec<Vec<f64>>,
         .map(|(k, mut sync)| {
             let (data, oc) = (data.clone(), oc.clone());
             std::thread::spawn(move || {
-                let mut m = model();
+                let mut m = dropout_model();
                 let mut opt = Optimizer::new(oc).unwrap();
                 let be = m.backend().clone();
                 let src = DatasetSource::new(&be, &data).unwrap();
@@ -91,7 +100,7 @@ fn assert_close(a: &[f64], b: &[f64], what: &str) {
 #[test]
 fn n_workers_with_a_share_of_the_batch_train_the_model_of_one_worker() {
     for oc in optimizers() {
-        let mut one = model();
+        let mut one = dropout_model();
         let mut opt = Optimizer::new(oc.clone()).unwrap();
         let h = one
             .fit(&mut opt, &data(), None, &cfg(), &mut neuron::Silent)

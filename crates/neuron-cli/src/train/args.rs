@@ -241,6 +241,11 @@ pub struct TrainArgs {
     /// Continue the run checkpointed in this directory, with its original options.
     #[arg(long, conflicts_with = "init")]
     pub resume: Option<PathBuf>,
+    /// Under mpirun or srun with several processes, train together as one job (auto; needs a
+    /// build with the `mpi` feature), or as one process regardless (off).
+    #[arg(long, value_enum, default_value = "auto")]
+    #[serde(default)]
+    pub distributed: crate::distributed::DistributedArg,
 }
 
 #[derive(Parser)]

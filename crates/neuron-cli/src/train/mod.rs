@@ -28,6 +28,7 @@ use neuron::io::model_file::ModelMeta;
 use neuron::{Backend, Cpu, Sequential};
 
 use crate::device::OnBackend;
+use crate::distributed::Cluster;
 
 /// Default number of epochs for image data.
 const IMAGE_EPOCHS: usize = 80;
@@ -36,34 +37,22 @@ const IMAGE_EPOCHS: usize = 80;
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 
 pub fn run(given: &TrainArgs) -> Result<()> {
-    // Resuming takes every option from the checkpoint.
-    let (a, ck) = match &given.resume {
-        Some(dir) => {
-            let path = dir.join(CHECKPOINT_FILE);
-            if !path.exists() {
-                bail!("{}: no checkpoint to resume from", path.display());
-            }
-            let ck = load_checkpoint(&path)?;
-            let mut a: TrainArgs = serde_json::from_value(ck.extra["args"].clone())
-                .with_context(|| format!("{}: unreadable training options", path.display()))?;
-            a.resume = None;
-            a.init = None;
-            a.checkpoint = Some(dir.clone());
-            a.quiet = given.quiet;
-            (a, Some(ck))
-        }
-        None => (given.clone(), None),
+    let cluster = crate::distributed::join(given.distributed)?;
+    let out = run_in(given, cluster.as_ref());
+    if let (Ok(()), Some(c)) = (&out, cluster) {
+        c.finalize();
+    }
+    out
+}
+
+/// `neuron train` as this process of `cluster` (alone when `None`).
+fn run_in(given: &TrainArgs, cluster: Option<&Cluster>) -> Result<()> {
+    let read = read_options(given, cluster);
+    let (a, ck) = match cluster {
+        Some(c) => c.agree(read)?,
+        None => read?,
     };
     let a = &a;
-    check_writable("--out", &a.out)?;
-    for (flag, path) in [("--metrics-json", &a.metrics_json), ("--plot", &a.plot)] {
-        if let Some(p) = path {
-            check_writable(flag, p)?;
-        }
-    }
-    if a.checkpoint_every == 0 {
-        bail!("--checkpoint-every must be at least 1");
-    }
     let threads = crate::init_threads(a.threads)?;
     let init = match &a.init {
         Some(p) => Some(crate::model::load(p, threads)?),
@@ -85,8 +74,58 @@ pub fn run(given: &TrainArgs) -> Result<()> {
         init,
         known_pre,
         threads,
+        cluster,
     };
     crate::device::dispatch(&a.device, threads, tf32, job)
+}
+
+/// The options of the run (those of the checkpoint when resuming) and the checkpoint, after the
+/// checks that need no data.
+fn read_options(
+    given: &TrainArgs,
+    cluster: Option<&Cluster>,
+) -> Result<(TrainArgs, Option<Checkpoint>)> {
+    // Resuming takes every option from the checkpoint.
+    let (mut a, ck) = match &given.resume {
+        Some(dir) => {
+            let path = dir.join(CHECKPOINT_FILE);
+            if !path.exists() {
+                bail!("{}: no checkpoint to resume from", path.display());
+            }
+            let ck = load_checkpoint(&path)?;
+            let mut a: TrainArgs = serde_json::from_value(ck.extra["args"].clone())
+                .with_context(|| format!("{}: unreadable training options", path.display()))?;
+            a.resume = None;
+            a.init = None;
+            a.checkpoint = Some(dir.clone());
+            a.quiet = given.quiet;
+            a.distributed = given.distributed;
+            (a, Some(ck))
+        }
+        None => (given.clone(), None),
+    };
+    if let Some(c) = cluster {
+        distributed_options(&mut a, c)?;
+    }
+    check_writable("--out", &a.out)?;
+    for (flag, path) in [("--metrics-json", &a.metrics_json), ("--plot", &a.plot)] {
+        if let Some(p) = path {
+            check_writable(flag, p)?;
+        }
+    }
+    if a.checkpoint_every == 0 {
+        bail!("--checkpoint-every must be at least 1");
+    }
+    Ok((a, ck))
+}
+
+/// What changes when training as one of several processes: only process 0 prints.
+fn distributed_options(a: &mut TrainArgs, c: &Cluster) -> Result<()> {
+    if a.stream {
+        bail!("--stream is not supported with several processes yet: train in memory, or run one process");
+    }
+    a.quiet |= c.rank > 0;
+    Ok(())
 }
 
 /// Fails before training when `path` could not be written: its directory is missing or refuses
@@ -124,6 +163,7 @@ struct TrainJob<'a> {
     init: Option<(Sequential<Cpu<f32>>, ModelMeta, Preprocessor)>,
     known_pre: Option<Preprocessor>,
     threads: usize,
+    cluster: Option<&'a Cluster>,
 }
 
 impl OnBackend for TrainJob<'_> {
@@ -140,34 +180,77 @@ struct Job<'a, B> {
     prep: Prepared,
     be: B,
     threads: usize,
+    /// The job of several processes this one trains in, if any.
+    cluster: Option<&'a Cluster>,
 }
 
 fn train_on<B: Backend<E = f32>>(tj: TrainJob<'_>, be: B) -> Result<()> {
     if tj.a.stream {
         return stream::train_streamed(tj.a, be);
     }
+    let cluster = tj.cluster;
+    let set = set_up(tj, be);
+    let (job, model, train, mut opt, resume) = match cluster {
+        Some(c) => c.agree(set)?,
+        None => set?,
+    };
+    if let Some(c) = cluster {
+        c.check_same(
+            "training data, preprocessing or initial weights",
+            setup::digest(&job, &model, &train)?,
+        )?;
+    }
+    let cfg = setup::fit_config(&job);
+    setup::announce(&job, &model, train.len());
+    let meta = setup::base_meta(&job, &model);
+    let trained = session::train(&job, model, &mut opt, &train, cfg, resume, &meta)?;
+    if cluster.is_some_and(|c| c.rank > 0) {
+        return Ok(());
+    }
+    finish::finish(&job, trained, meta, train.len())
+}
+
+/// What [`set_up`] makes: the job, the network, its training rows, the optimizer, and the state
+/// to resume.
+type SetUp<'a, B> = (
+    Job<'a, B>,
+    Sequential<B>,
+    neuron::Dataset<f32>,
+    neuron::Optimizer<B>,
+    Option<neuron::Resume<f32>>,
+);
+
+/// Reads and encodes the data, resolves the recipe, and builds the network and optimizer.
+fn set_up<B: Backend<E = f32>>(tj: TrainJob<'_>, be: B) -> Result<SetUp<'_, B>> {
     let TrainJob {
         a,
         ck,
         init,
         known_pre,
         threads,
+        cluster,
     } = tj;
     let prep = prepare(a, known_pre.as_ref())?;
     let r = resolve(a, prep.images, prep.train.x.rows())?;
+    if let Some(c) = cluster {
+        let batch = r.batch.min(prep.train.x.rows());
+        if batch < c.size {
+            bail!(
+                "the global batch of {batch} rows is smaller than the {} processes: each needs at least one row (raise --batch-size to {} or more, or start fewer processes)",
+                c.size, c.size
+            );
+        }
+    }
     let job = Job {
         a,
         r,
         prep,
         be,
         threads,
+        cluster,
     };
     let model = build::model(&job, ck.as_ref(), init.map(|(m, _, _)| m))?;
     let train = setup::training_set(&job, model.loss(), &model)?;
-    let (mut opt, resume) = setup::optimizer(&job, ck)?;
-    let cfg = setup::fit_config(&job);
-    setup::announce(&job, &model, train.len());
-    let meta = setup::base_meta(&job, &model);
-    let trained = session::train(&job, model, &mut opt, &train, cfg, resume, &meta)?;
-    finish::finish(&job, trained, meta, train.len())
+    let (opt, resume) = setup::optimizer(&job, ck)?;
+    Ok((job, model, train, opt, resume))
 }

@@ -9,11 +9,12 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Result;
 use neuron::data::preprocess::Preprocessor;
-use neuron::{Backend, Dataset, FitConfig, Loss, Optimizer, Rng};
+use neuron::{Backend, Dataset, FitConfig, GradientSync, Hooks, Loss, Optimizer, Rng};
 
 use super::build::fresh_model;
 use super::session::{stoppable_progress, INTERRUPTED};
-use super::{recipe, TrainArgs};
+use super::{recipe, Job, TrainArgs};
+use crate::distributed::Cluster;
 
 /// What cross-validation chose, and what it measured there.
 pub(super) struct CvResult {
@@ -45,23 +46,23 @@ impl CvResult {
 }
 
 /// Cross-validation with its messages: the chosen epoch count, or `None` when a fold diverged
-/// (the ordinary run then reports it). Ctrl-C ends the process (status 130).
+/// (the ordinary run then reports it). Ctrl-C ends the process (status 130). In a job of several
+/// processes, each fold trains on all of them.
 pub(super) fn choose_epochs<B: Backend<E = f32>>(
-    a: &TrainArgs,
-    r: &recipe::Resolved,
-    pre: &Preprocessor,
+    job: &Job<'_, B>,
     loss: Loss,
-    be: &B,
     data: &Dataset<f32>,
     cfg: &FitConfig,
 ) -> Result<Option<CvResult>> {
+    let (a, r) = (job.a, &job.r);
     if !a.quiet {
         eprintln!(
             "choosing the number of epochs by {}-fold cross-validation",
             r.folds
         );
     }
-    match cv_epochs(a, r, pre, loss, be, data, cfg)? {
+    let (pre, be) = (&job.prep.pre, &job.be);
+    match cv_epochs(a, r, pre, loss, be, data, cfg, job.cluster)? {
         CvOutcome::Chosen(cv) => {
             if !a.quiet {
                 eprintln!("{}; training on all {} rows", cv.summary(), data.len());
@@ -98,6 +99,7 @@ pub(super) fn cv_epochs<B: Backend<E = f32>>(
     be: &B,
     data: &Dataset<f32>,
     cfg: &FitConfig,
+    cluster: Option<&Cluster>,
 ) -> Result<CvOutcome> {
     let (n, folds) = (data.len(), r.folds);
     let mut idx: Vec<usize> = (0..n).collect();
@@ -115,13 +117,17 @@ pub(super) fn cv_epochs<B: Backend<E = f32>>(
             ..cfg.clone()
         };
         let mut stop = stoppable_progress(true, cfg.epochs);
-        let fitted = m.fit(
-            &mut o,
-            &data.subset(&train),
-            Some(&data.subset(&val)),
-            &fold_cfg,
-            &mut stop,
-        );
+        let mut sync = cluster.map(|c| c.sync());
+        let hooks = Hooks {
+            observer: &mut stop,
+            resume: None,
+            checkpointer: None,
+            sync: sync
+                .as_mut()
+                .map(|s| s.as_mut() as &mut dyn GradientSync<f32>),
+        };
+        let (train, val) = (data.subset(&train), data.subset(&val));
+        let fitted = m.fit_hooked(&mut o, &train, Some(&val), &fold_cfg, hooks);
         let h = match fitted {
             Ok(h) => h,
             Err(neuron::NeuronError::Diverged(_)) => return Ok(CvOutcome::Diverged),

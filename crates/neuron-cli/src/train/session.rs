@@ -9,8 +9,8 @@ use anyhow::{bail, Context, Result};
 use neuron::io::checkpoint::save_checkpoint;
 use neuron::io::model_file::{save_model, ModelMeta};
 use neuron::{
-    Backend, Checkpointer, Dataset, FitConfig, History, NeuronError, Optimizer, Resume, Sequential,
-    TrainState,
+    Backend, Checkpointer, Dataset, FitConfig, GradientSync, History, Hooks, NeuronError,
+    Optimizer, Resume, Sequential, TrainState,
 };
 use serde_json::json;
 
@@ -86,16 +86,22 @@ pub(super) fn train<B: Backend<E = f32>>(
     meta: &ModelMeta,
 ) -> Result<Trained<B>> {
     let (a, r) = (job.a, &job.r);
-    // First Ctrl-C: stop after the current step; a second one ends the process at once.
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
-    let mut checkpointer = checkpointer(job, meta)?;
+    // First Ctrl-C: stop after the current step; a second one ends the process at once. In a
+    // job of several processes the launcher ends them all, and the last checkpoint stays whole.
+    if job.cluster.is_none() {
+        let _ = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let mut checkpointer = match job.cluster {
+        Some(c) if c.rank > 0 => None,
+        _ => checkpointer(job, meta)?,
+    };
     let t0 = Instant::now();
     let cv = match r.folds > 1 && a.init.is_none() && train.len() >= 2 * r.folds {
-        true => refit::choose_epochs(a, r, &job.prep.pre, model.loss(), &job.be, train, &cfg)?,
+        true => refit::choose_epochs(job, model.loss(), train, &cfg)?,
         false => None,
     };
     let (cfg, mut progress) = match &cv {
@@ -105,8 +111,16 @@ pub(super) fn train<B: Backend<E = f32>>(
         ),
         None => (cfg, stoppable_progress(a.quiet, r.epochs)),
     };
-    let ck = checkpointer.as_mut().map(|c| c as &mut dyn Checkpointer<B>);
-    let fitted = model.fit_from(opt, train, None, &cfg, &mut progress, resume, ck);
+    let mut sync = job.cluster.map(|c| c.sync());
+    let hooks = Hooks {
+        observer: &mut progress,
+        resume,
+        checkpointer: checkpointer.as_mut().map(|c| c as &mut dyn Checkpointer<B>),
+        sync: sync
+            .as_mut()
+            .map(|s| s.as_mut() as &mut dyn GradientSync<f32>),
+    };
+    let fitted = model.fit_hooked(opt, train, None, &cfg, hooks);
     let seconds = t0.elapsed().as_secs_f64();
     let history = settle(job, fitted, &model, meta)?;
     let mut trained = Trained {
@@ -146,6 +160,13 @@ fn settle<B: Backend<E = f32>>(
     meta: &ModelMeta,
 ) -> Result<History> {
     let a = job.a;
+    if job.cluster.is_some_and(|c| c.rank > 0) {
+        // Every process stops on a diverged loss; process 0 reports it and saves.
+        return fitted.map_err(|e| match e {
+            NeuronError::Diverged(_) => anyhow::anyhow!(crate::distributed::Reported),
+            e => e.into(),
+        });
+    }
     let save = |provenance| {
         let meta = ModelMeta {
             provenance,
@@ -210,7 +231,16 @@ fn refit_on_all_rows<B: Backend<E = f32>>(
     let mut m = build::fresh_model(a, r, &job.prep.pre, loss, job.be.clone())?;
     let mut o = Optimizer::new(r.optimizer.clone())?;
     let mut progress = stoppable_progress(a.quiet, best);
-    let h = m.fit(&mut o, train, None, &on_all_rows(cfg, best), &mut progress)?;
+    let mut sync = job.cluster.map(|c| c.sync());
+    let hooks = Hooks {
+        observer: &mut progress,
+        resume: None,
+        checkpointer: None,
+        sync: sync
+            .as_mut()
+            .map(|s| s.as_mut() as &mut dyn GradientSync<f32>),
+    };
+    let h = m.fit_hooked(&mut o, train, None, &on_all_rows(cfg, best), hooks)?;
     if !h.interrupted && h.epochs.len() == best {
         t.model = m;
         t.refit_epochs = Some(best);

@@ -100,6 +100,14 @@ pub(super) fn announce<B: Backend<E = f32>>(job: &Job<'_, B>, model: &Sequential
     if pre.image.is_none() && !pre.positional {
         crate::columns::eprint_columns(pre);
     }
+    if let Some(c) = job.cluster {
+        let b = r.batch.min(rows);
+        eprintln!(
+            "training as {} processes: each global batch of {b} rows is shared out, about {} rows per process",
+            c.size,
+            b.div_ceil(c.size)
+        );
+    }
     let o = &r.optimizer;
     let layers: Vec<String> = model.specs().iter().map(|s| s.torch_name()).collect();
     eprintln!(
@@ -120,4 +128,30 @@ pub(super) fn announce<B: Backend<E = f32>>(job: &Job<'_, B>, model: &Sequential
         r.epochs,
         job.be.name()
     );
+}
+
+/// A digest of what every process of a job must agree on: the training rows, the fitted
+/// preprocessing and the network's initial weights.
+pub(super) fn digest<B: Backend<E = f32>>(
+    job: &Job<'_, B>,
+    model: &Sequential<B>,
+    train: &Dataset<f32>,
+) -> Result<u64> {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut bytes = Vec::with_capacity(4 * 4096);
+    let params = model.params()?;
+    let values = [train.x.as_slice(), train.y.as_slice()]
+        .into_iter()
+        .chain(params.iter().map(|p| p.as_slice()));
+    for part in values {
+        h.write_usize(part.len());
+        for chunk in part.chunks(4096) {
+            bytes.clear();
+            bytes.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+            h.write(&bytes);
+        }
+    }
+    h.write(serde_json::to_string(&job.prep.pre)?.as_bytes());
+    Ok(h.finish())
 }

@@ -288,6 +288,7 @@ impl<T: Float> Backend for Cpu<T> {
         n: usize,
         p: f64,
         seed: u64,
+        first: u64,
         x: &CpuBuf<T>,
         mask: &mut CpuBuf<T>,
         y: &mut CpuBuf<T>,
@@ -300,7 +301,7 @@ impl<T: Float> Backend for Cpu<T> {
         self.split(n, self.chunk(n, 64), |s, e| {
             // SAFETY: disjoint ranges (see `split`).
             let (m, y) = unsafe { (sub(mp, s, e), sub(yp, s, e)) };
-            kernels::dropout(p, seed, s as u64, &x[s..e], m, y)
+            kernels::dropout(p, seed, first + s as u64, &x[s..e], m, y)
         });
     }
 
@@ -344,6 +345,7 @@ impl<T: Float> Backend for Cpu<T> {
         aug: &Augment,
         rows: usize,
         seed: u64,
+        first: usize,
         src: &CpuBuf<T>,
         dst: &mut CpuBuf<T>,
     ) {
@@ -356,7 +358,7 @@ impl<T: Float> Backend for Cpu<T> {
             for (i, r) in (s..e).enumerate() {
                 aug.apply(
                     seed,
-                    r,
+                    first + r,
                     &src[r * px..(r + 1) * px],
                     &mut d[i * px..(i + 1) * px],
                 );

@@ -88,9 +88,10 @@ template <typename T> __device__ void softmax_backward_k(i64 rows, i64 cols, con
         for (i64 j = 0; j < cols; j++) gx[r * cols + j] = yr[j] * (gr[j] - dot);
     }
 }
-template <typename T> __device__ void dropout_k(i64 n, float p, T keep, u64 seed, const T* x, T* mask, T* y) {
+template <typename T>
+__device__ void dropout_k(i64 n, float p, T keep, u64 seed, u64 first, const T* x, T* mask, T* y) {
     GRID_STRIDE(i, n) {
-        T m = hash_uniform(seed, (u64)i) < p ? T(0) : keep;
+        T m = hash_uniform(seed, first + (u64)i) < p ? T(0) : keep;
         mask[i] = m;
         y[i] = x[i] * m;
     }
@@ -110,16 +111,17 @@ __device__ void gather_rows_k(i64 rows, i64 cols, const T* src, const i64* idx, 
 }
 // src/augment.rs: shift by (dx, dy) in [-s, s], mirror when flipped, zeros outside the image.
 template <typename T>
-__device__ void augment_k(i64 rows, i64 h, i64 w, i64 s, int flip, u64 seed, const T* src, T* dst) {
+__device__ void augment_k(i64 rows, i64 h, i64 w, i64 s, int flip, u64 seed, i64 first, const T* src, T* dst) {
     GRID_STRIDE(i, rows * h * w) {
         i64 px = h * w;
         i64 r = i / px, p = i - r * px, y = p / w, x = p - y * w;
+        u64 key = 3 * (u64)(first + r);
         float span = (float)(2 * s + 1);
-        i64 dx = (i64)(hash_uniform(seed, 3 * (u64)r) * span);
-        i64 dy = (i64)(hash_uniform(seed, 3 * (u64)r + 1) * span);
+        i64 dx = (i64)(hash_uniform(seed, key) * span);
+        i64 dy = (i64)(hash_uniform(seed, key + 1) * span);
         dx = (dx < 2 * s ? dx : 2 * s) - s;
         dy = (dy < 2 * s ? dy : 2 * s) - s;
-        bool flipped = flip && hash_uniform(seed, 3 * (u64)r + 2) < 0.5f;
+        bool flipped = flip && hash_uniform(seed, key + 2) < 0.5f;
         i64 xf = flipped ? w - 1 - x : x;
         i64 sx = xf - dx, sy = y - dy;
         dst[i] = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? src[r * px + sy * w + sx] : T(0);
@@ -278,8 +280,9 @@ __device__ void rmsprop_k(i64 n, T lr, T rho, T eps, T wd, T s, T* w, const T* g
     extern "C" __global__ void softmax_backward_##S(i64 rows, i64 cols, const T* y, const T* gy, T* gx) {   \
         softmax_backward_k<T>(rows, cols, y, gy, gx);                                                       \
     }                                                                                                       \
-    extern "C" __global__ void dropout_##S(i64 n, float p, T keep, u64 seed, const T* x, T* mask, T* y) {   \
-        dropout_k<T>(n, p, keep, seed, x, mask, y);                                                         \
+    extern "C" __global__ void dropout_##S(i64 n, float p, T keep, u64 seed, u64 first, const T* x, T* mask, \
+                                           T* y) {                                                          \
+        dropout_k<T>(n, p, keep, seed, first, x, mask, y);                                                  \
     }                                                                                                       \
     extern "C" __global__ void mul_##S(i64 n, const T* a, const T* b, T* out) { mul_k<T>(n, a, b, out); }   \
     extern "C" __global__ void scale_##S(i64 n, T s, T* x) { scale_k<T>(n, s, x); }                         \
@@ -287,9 +290,9 @@ __device__ void rmsprop_k(i64 n, T lr, T rho, T eps, T wd, T s, T* w, const T* g
                                                T* dst) {                                                    \
         gather_rows_k<T>(rows, cols, src, idx, start, dst);                                                 \
     }                                                                                                       \
-    extern "C" __global__ void augment_##S(i64 rows, i64 h, i64 w, i64 s, int flip, u64 seed, const T* src, \
-                                           T* dst) {                                                        \
-        augment_k<T>(rows, h, w, s, flip, seed, src, dst);                                                  \
+    extern "C" __global__ void augment_##S(i64 rows, i64 h, i64 w, i64 s, int flip, u64 seed, i64 first,     \
+                                           const T* src, T* dst) {                                          \
+        augment_k<T>(rows, h, w, s, flip, seed, first, src, dst);                                           \
     }                                                                                                       \
     extern "C" __global__ void loss_mse_##S(i64 rows, i64 cols, const T* out, const T* t, T* grad,          \
                                             double* part) {                                                 \

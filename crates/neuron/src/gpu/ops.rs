@@ -261,6 +261,7 @@ impl<T: GpuFloat, R: Runtime> Backend for Gpu<T, R> {
         n: usize,
         p: f64,
         seed: u64,
+        first: u64,
         x: &R::Buf<T>,
         mask: &mut R::Buf<T>,
         y: &mut R::Buf<T>,
@@ -273,6 +274,7 @@ impl<T: GpuFloat, R: Runtime> Backend for Gpu<T, R> {
             Arg::F32(p as f32),
             Self::tf(1.0 / (1.0 - p)),
             Arg::U64(seed),
+            Arg::U64(first),
             Self::buf(x),
             Self::buf(mask),
             Self::buf(y),
@@ -350,6 +352,7 @@ impl<T: GpuFloat, R: Runtime> Backend for Gpu<T, R> {
         aug: &Augment,
         rows: usize,
         seed: u64,
+        first: usize,
         src: &R::Buf<T>,
         dst: &mut R::Buf<T>,
     ) {
@@ -363,6 +366,7 @@ impl<T: GpuFloat, R: Runtime> Backend for Gpu<T, R> {
             Arg::I64(aug.max_shift as i64),
             Arg::I32(i32::from(aug.flip)),
             Arg::U64(seed),
+            Arg::I64(first as i64),
             Self::buf(src),
             Self::buf(dst),
         ];

@@ -46,7 +46,8 @@ impl<B: Backend> Layer<B> for DropoutLayer<B> {
         self.trained = ctx.train && self.p > 0.0;
         if self.trained {
             let seed = ctx.seed ^ self.index.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-            be.dropout(n, self.p, seed, x, &mut self.mask, &mut self.y);
+            let first = (ctx.row0 * self.width) as u64;
+            be.dropout(n, self.p, seed, first, x, &mut self.mask, &mut self.y);
         } else {
             be.copy(n, x, &mut self.y);
         }

@@ -73,6 +73,9 @@ pub(crate) struct Ctx {
     pub train: bool,
     /// Seed for this step's random masks; each layer mixes in its own index.
     pub seed: u64,
+    /// Where this worker's rows start in the global batch: masks are drawn per batch position,
+    /// so any number of workers draw the masks of one.
+    pub row0: usize,
 }
 
 /// A trainable parameter and its gradient, as handed to optimizers.

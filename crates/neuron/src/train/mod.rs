@@ -6,6 +6,8 @@ mod config;
 mod evaluate;
 mod history;
 mod inspect;
+#[cfg(feature = "mpi")]
+mod mpi_sync;
 mod observer;
 mod run;
 mod source;
@@ -16,6 +18,8 @@ mod sync;
 pub use config::FitConfig;
 pub use history::{EpochRecord, Evaluation, History};
 pub use inspect::{LayerView, StepObserver, StepView, TensorView};
+#[cfg(feature = "mpi")]
+pub use mpi_sync::MpiSync;
 pub use observer::{Control, Event, Observer, Silent};
 pub use run::{EpochEnd, TrainRun};
 pub use source::{worker_share, BatchSource, DatasetSource};
@@ -55,15 +59,36 @@ impl<B: Backend> Sequential<B> {
     /// A non-finite loss stops training with [`NeuronError::Diverged`]; the model and optimizer are
     /// then put back as they were at the start of that epoch.
     #[allow(clippy::too_many_arguments)]
-    pub fn fit_from(
+    pub fn fit_from<'a>(
         &mut self,
         opt: &mut Optimizer<B>,
         train: &Dataset<B::E>,
         validation: Option<&Dataset<B::E>>,
         cfg: &FitConfig,
-        observer: &mut dyn Observer,
+        observer: &'a mut dyn Observer,
         resume: Option<Resume<B::E>>,
-        checkpointer: Option<&mut dyn Checkpointer<B>>,
+        checkpointer: Option<&'a mut dyn Checkpointer<B>>,
+    ) -> Result<History> {
+        let hooks = Hooks {
+            observer,
+            resume,
+            checkpointer,
+            sync: None,
+        };
+        self.fit_hooked(opt, train, validation, cfg, hooks)
+    }
+
+    /// [`Sequential::fit_from`] with every seam given in `hooks`, including a [`GradientSync`]:
+    /// with several workers, each trains on its share of every global batch of
+    /// `cfg.batch_size` rows (all workers read the same `train`), and all end with the model
+    /// that one worker would train at that batch size.
+    pub fn fit_hooked(
+        &mut self,
+        opt: &mut Optimizer<B>,
+        train: &Dataset<B::E>,
+        validation: Option<&Dataset<B::E>>,
+        cfg: &FitConfig,
+        hooks: Hooks<'_, B>,
     ) -> Result<History> {
         cfg.validate()?;
         let split;
@@ -82,16 +107,45 @@ impl<B: Backend> Sequential<B> {
         };
         self.check_data(train, "training")?;
         let mut source = DatasetSource::new(&self.be, train)?;
-        let mut run = TrainRun::new(self, opt, &mut source, cfg)?.observer(observer);
+        if let Some(s) = &hooks.sync {
+            check_workers(s.workers(), cfg.batch_size.min(train.len()))?;
+            source = source.shard(s.rank(), s.workers())?;
+        }
+        let mut run = TrainRun::new(self, opt, &mut source, cfg)?.observer(hooks.observer);
         if let Some(v) = validation {
             run = run.validation(v)?;
         }
-        if let Some(r) = resume {
+        if let Some(r) = hooks.resume {
             run = run.resume(r);
         }
-        if let Some(c) = checkpointer {
+        if let Some(c) = hooks.checkpointer {
             run = run.checkpointer(c);
+        }
+        if let Some(s) = hooks.sync {
+            run = run.sync(s);
         }
         run.run()
     }
+}
+
+/// The seams of [`Sequential::fit_hooked`] besides the data and the configuration.
+pub struct Hooks<'a, B: Backend> {
+    /// Receives progress events and may stop the run.
+    pub observer: &'a mut dyn Observer,
+    /// A saved state to continue from.
+    pub resume: Option<Resume<B::E>>,
+    /// Saves the state after the epochs it asks for.
+    pub checkpointer: Option<&'a mut dyn Checkpointer<B>>,
+    /// Combines gradients with other workers.
+    pub sync: Option<&'a mut dyn GradientSync<B::E>>,
+}
+
+/// Every worker needs at least one row of each global batch.
+fn check_workers(workers: usize, batch: usize) -> Result<()> {
+    if workers > batch {
+        return Err(NeuronError::arg(format!(
+            "the global batch of {batch} rows is smaller than the {workers} workers: each needs at least one row (raise --batch-size to {workers} or more, or use fewer processes)"
+        )));
+    }
+    Ok(())
 }

@@ -47,6 +47,9 @@ pub struct Sequential<B: Backend> {
     last_rows: usize,
     /// Forward passes in training mode so far (keys dropout masks).
     pub(crate) train_steps: u64,
+    /// Where the loaded rows start in their global batch (non-zero for all but the first of
+    /// several workers): dropout and augmentation draw per batch position.
+    pub(crate) row0: usize,
     /// An empty list whose allocation [`Sequential::step`] reuses for the parameter handles.
     param_list: Vec<Param<'static, B>>,
 }
@@ -180,6 +183,7 @@ impl<B: Backend> Sequential<B> {
             cap,
             last_rows: 0,
             train_steps: 0,
+            row0: 0,
             param_list: Vec::new(),
         })
     }
@@ -250,7 +254,11 @@ impl<B: Backend> Sequential<B> {
         } else {
             0
         };
-        let ctx = Ctx { train, seed };
+        let ctx = Ctx {
+            train,
+            seed,
+            row0: self.row0,
+        };
         for i in 0..self.stages.len() {
             let (before, rest) = self.stages.split_at_mut(i);
             let x = before.last().map_or(&self.x, |s| s.output());

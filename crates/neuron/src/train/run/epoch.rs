@@ -105,7 +105,8 @@ impl<B: Backend> TrainRun<'_, B> {
 
     /// Stops in the middle of the epoch: keeps where it stands in the training state and hands
     /// that to the checkpointer. A later [`TrainRun::step`] continues from there, as a resumed
-    /// run does. (With several workers, each keeps its own loss sums.)
+    /// run does. With several workers, every one must stop at the same step: the saved loss sums
+    /// are summed over the workers, so the state can be resumed with any number of them.
     pub(super) fn interrupt(&mut self) -> Result<()> {
         let c = self
             .cursor
@@ -113,10 +114,15 @@ impl<B: Backend> TrainRun<'_, B> {
             .ok_or_else(|| NeuronError::arg("no epoch is in progress to interrupt"))?;
         let mut acc = [B::E::zero(); 2];
         self.model.be.download(&self.model.acc, &mut acc)?;
+        if self.workers() > 1 {
+            if let Some(sync) = self.sync.as_deref_mut() {
+                sync.all_reduce_sum(&mut acc)?;
+            }
+        }
         let st = &mut self.st;
         st.batch = c.batch;
         st.epoch_sums = [acc[0].f64(), acc[1].f64()];
-        st.epoch_seen = c.seen;
+        st.epoch_seen = c.global_seen;
         st.epoch_seconds += c.started.elapsed().as_secs_f64();
         st.train_steps = self.model.train_steps;
         st.history.interrupted = true;

@@ -54,15 +54,21 @@ impl<B: Backend> TrainRun<'_, B> {
             batches: self.plan.batches,
             samples,
         });
-        let sums = self.st.epoch_sums;
+        // A saved epoch's sums are over all workers: worker 0 carries them on, the others start
+        // from zero, so that the epoch's all-reduced sums are right with any number of workers.
+        let first = self.sync.as_deref().is_none_or(|s| s.rank() == 0);
+        let (sums, global_seen) = (self.st.epoch_sums, self.st.epoch_seen);
+        let (sums, seen) = match first {
+            true => (sums, global_seen),
+            false => ([0.0; 2], 0),
+        };
         be.write(&[B::E::of(sums[0]), B::E::of(sums[1])], &mut self.model.acc)?;
-        let seen = self.st.epoch_seen;
         self.cursor = Some(Cursor {
             epoch,
             rng,
             batch,
             seen,
-            global_seen: seen,
+            global_seen,
             started: Instant::now(),
             lr: self.lr_at(epoch, batch),
             checked: (batch, seen),
@@ -88,6 +94,7 @@ impl<B: Backend> TrainRun<'_, B> {
         let (b, bs) = (c.batch, self.plan.batch_size);
         let range = b * bs..((b + 1) * bs).min(self.plan.rows);
         let global = range.len();
+        self.model.row0 = self.row0(global);
         let m = &mut *self.model;
         let rows = self.source.load(&be, range, &mut m.x, &mut m.t)?;
         if rows > 0 {
@@ -152,8 +159,19 @@ impl<B: Backend> TrainRun<'_, B> {
         if let (Some(a), Some(buf)) = (self.cfg.augment.as_ref(), self.augment_buf.as_mut()) {
             let m = &mut *self.model;
             let seed = self.cfg.seed ^ (m.train_steps + 1).wrapping_mul(0xA24B_AED4_963E_E407);
-            m.be.augment_images(a, rows, seed, &m.x, buf);
+            m.be.augment_images(a, rows, seed, m.row0, &m.x, buf);
             m.be.copy(rows * m.input_dim(), buf, &mut m.x);
+        }
+    }
+
+    /// Where this worker's share of a global batch of `global` rows starts in it (its source
+    /// loads [`crate::train::worker_share`] of every batch).
+    fn row0(&self, global: usize) -> usize {
+        match self.sync.as_deref() {
+            Some(s) if s.workers() > 1 => {
+                crate::train::worker_share(0..global, s.rank(), s.workers()).start
+            }
+            _ => 0,
         }
     }
 
