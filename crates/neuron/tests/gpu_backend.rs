@@ -178,8 +178,10 @@ fn every_operation_matches_the_cpu<T: GpuFloat, G: Backend<E = T>>(gpu: G, tol: 
     p.gpu.softmax_backward(rows, cols, &y.g, &gy.g, &mut gx.g);
     p.same("softmax_backward", &gx);
     let (mut mask, mut yd) = (p.random(len), p.random(len));
-    p.cpu.dropout(len, 0.3, 99, 0, &x.c, &mut mask.c, &mut yd.c);
-    p.gpu.dropout(len, 0.3, 99, 0, &x.g, &mut mask.g, &mut yd.g);
+    p.cpu
+        .dropout(len, 0.3, 99, 37, &x.c, &mut mask.c, &mut yd.c);
+    p.gpu
+        .dropout(len, 0.3, 99, 37, &x.g, &mut mask.g, &mut yd.g);
     p.same("dropout mask (same counter-based draws)", &mask);
     p.same("dropout output", &yd);
     let mut prod = p.random(len);
@@ -215,8 +217,8 @@ fn every_operation_matches_the_cpu<T: GpuFloat, G: Backend<E = T>>(gpu: G, tol: 
     };
     let imgs = p.random(40 * 35);
     let mut a = p.random(40 * 35);
-    p.cpu.augment_images(&aug, 40, 1234, 0, &imgs.c, &mut a.c);
-    p.gpu.augment_images(&aug, 40, 1234, 0, &imgs.g, &mut a.g);
+    p.cpu.augment_images(&aug, 40, 1234, 5, &imgs.c, &mut a.c);
+    p.gpu.augment_images(&aug, 40, 1234, 5, &imgs.g, &mut a.g);
     p.same("augment_images", &a);
     // Losses, with their gradient and the accumulated (loss, correct) pair.
     for loss in [
