@@ -63,7 +63,7 @@ pub fn column_lines(pre: &Preprocessor) -> Vec<String> {
 /// Prints the table to stderr, as training does.
 pub fn eprint_columns(pre: &Preprocessor) {
     let n = pre.columns.len() + pre.dropped.len() + 1;
-    eprintln!("columns ({n}; --drop and --keep override):");
+    eprintln!("columns ({n}; --drop, --keep and --categorical override):");
     for line in column_lines(pre) {
         eprintln!("{line}");
     }

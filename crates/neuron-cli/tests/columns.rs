@@ -135,3 +135,79 @@ fn line_of(text: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no line for {name}: {text}"))
         .to_string()
 }
+
+/// A validation accuracy from training's closing line.
+fn val_accuracy(err: &str) -> f64 {
+    let at = err
+        .find("accuracy ")
+        .unwrap_or_else(|| panic!("no accuracy: {err}"));
+    let digits: String = err[at + 9..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    digits.parse().unwrap()
+}
+
+/// A product code written as a number decides the class by which code it is, not by its size:
+/// `--categorical` one-hot encodes it, in memory and streamed, and the model learns it.
+#[test]
+fn categorical_encodes_numeric_codes_as_categories() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = String::from("code,x,class\n");
+    for i in 0..3000usize {
+        let code = [10, 20, 30, 40, 50, 60][(i * 7) % 6];
+        let x = ((i * 37) % 101) as f64 / 50.0 - 1.0;
+        let class = u8::from((code == 20 || code == 50) ^ (x > 0.6));
+        s += &format!("{code},{x:.3},{class}\n");
+    }
+    let data = dir.path().join("codes.csv").display().to_string();
+    std::fs::write(&data, s).unwrap();
+    let m = dir.path().join("m.safetensors").display().to_string();
+    let run = |extra: &[&str]| {
+        let base = ["train", "--data", &data, "--cv-folds", "0", "--out", &m];
+        let o = neuron(&base.iter().chain(extra).copied().collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        err + &String::from_utf8_lossy(&o.stdout)
+    };
+    let plain = run(&["--epochs", "40"]);
+    assert!(line_of(&plain, "code").contains("number"), "{plain}");
+    let coded = run(&["--epochs", "40", "--categorical", "code"]);
+    let line = line_of(&coded, "code");
+    assert!(
+        line.contains("6 categories") && line.trim_end().ends_with('6'),
+        "{coded}"
+    );
+    let (a, b) = (val_accuracy(&plain), val_accuracy(&coded));
+    eprintln!("validation accuracy: as a number {a}, as categories {b}");
+    assert!(
+        b > 0.97 && b > a + 0.1,
+        "as a number {a}, as categories {b}"
+    );
+    let summary = neuron(&["summary", "--model", &m]);
+    let text = String::from_utf8_lossy(&summary.stdout).into_owned();
+    assert!(line_of(&text, "code").contains("6 categories"), "{text}");
+    let streamed = run(&["--stream", "--epochs", "2", "--categorical", "code"]);
+    assert!(
+        line_of(&streamed, "code").contains("6 categories"),
+        "{streamed}"
+    );
+    for (args, needle) in [
+        (["--categorical", "nope"], "no column 'nope'"),
+        (["--drop", "code"], "both dropped"),
+    ] {
+        let base = [
+            "train",
+            "--data",
+            &data,
+            "--categorical",
+            "code",
+            "--out",
+            &m,
+        ];
+        let o = neuron(&base.iter().chain(&args).copied().collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+}

@@ -295,3 +295,78 @@ fn cross_validated_run_resumes_to_the_same_weights() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(weights(&out), weights(&out_a));
 }
+
+/// A streamed run with checkpoints every 40 steps within its epochs, killed at random moments and
+/// resumed each time: the reader reads each resumed epoch's earlier batches again (not trained
+/// on), so the model ends bit-identical to an uninterrupted run.
+#[test]
+fn a_streamed_run_killed_mid_epoch_resumes_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("t.csv");
+    let mut rng = Rng::new(11);
+    let mut s = String::from("a,b,c,y\n");
+    for _ in 0..60_000 {
+        let x: Vec<f64> = (0..3).map(|_| rng.normal()).collect();
+        let y = u8::from(x[0] * x[1] + x[2] > 0.0);
+        s += &format!("{:.4},{:.4},{:.4},{y}\n", x[0], x[1], x[2]);
+    }
+    std::fs::write(&table, s).unwrap();
+    let run = |ck: &Path, out: &Path| -> Vec<String> {
+        let (t, c, o) = (table.display(), ck.display(), out.display());
+        let args = format!("train --data {t} --stream --shuffle-buffer 2000 --epochs 3 --threads 1 --quiet --checkpoint {c} --checkpoint-steps 40 --out {o}");
+        args.split(' ').map(str::to_string).collect()
+    };
+    let (ck_a, out_a) = (dir.path().join("a"), dir.path().join("a.safetensors"));
+    let t = std::time::Instant::now();
+    assert!(Command::new(BIN)
+        .args(run(&ck_a, &out_a))
+        .status()
+        .unwrap()
+        .success());
+    let full_ms = t.elapsed().as_millis() as f64;
+    let (ck, out) = (dir.path().join("b"), dir.path().join("b.safetensors"));
+    let resume = vec![
+        "train".into(),
+        "--resume".into(),
+        ck.display().to_string(),
+        "--quiet".into(),
+    ];
+    let mut mid_epoch = 0;
+    for _ in 0..8 {
+        let file = ck.join("checkpoint.safetensors");
+        let cmd = if file.exists() {
+            resume.clone()
+        } else {
+            run(&ck, &out)
+        };
+        let mut child = Command::new(BIN)
+            .args(&cmd)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(
+            (rng.uniform() * full_ms * 700.0) as u64,
+        ));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        assert!(
+            status.success() || status.code().is_none(),
+            "{cmd:?}: {status:?}"
+        );
+        check_files(&ck, &out);
+        if file.exists() {
+            mid_epoch += usize::from(load_checkpoint(&file).unwrap().state.batch > 0);
+        }
+    }
+    assert!(
+        mid_epoch >= 2,
+        "only {mid_epoch} kills landed after a mid-epoch checkpoint"
+    );
+    let cmd = match ck.join("checkpoint.safetensors").exists() {
+        true => resume,
+        false => run(&ck, &out),
+    };
+    let o = Command::new(BIN).args(&cmd).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(weights(&out), weights(&out_a), "resumed weights differ");
+}

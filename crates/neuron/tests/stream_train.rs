@@ -305,3 +305,72 @@ fn held_out_rows_never_reach_training_or_its_statistics_and_the_cache_agrees() {
     assert_eq!(val.x.rows(), kept.validation_seen);
     assert_eq!(cache.held(true).unwrap().unwrap().x.rows(), kept.test_seen);
 }
+
+/// Keeps the state a checkpoint would save after `at` steps within an epoch.
+struct Keep {
+    at: Option<u64>,
+    saved: Option<(Vec<Vec<f32>>, neuron::OptimizerState, neuron::TrainState)>,
+}
+
+impl neuron::Checkpointer<Cpu<f32>> for Keep {
+    fn due(&mut self, _epoch: usize) -> bool {
+        false
+    }
+
+    fn due_within_epoch(&mut self, steps: u64, _batch: usize) -> bool {
+        Some(steps) == self.at
+    }
+
+    fn save(
+        &mut self,
+        model: &Sequential<Cpu<f32>>,
+        opt: &Optimizer<Cpu<f32>>,
+        state: &neuron::TrainState,
+        _best: Option<&[Vec<f32>]>,
+    ) -> neuron::Result<()> {
+        // The first save (the one in the middle of an epoch); the run's final save is not kept.
+        if self.saved.is_none() {
+            let st = opt.state(model.backend())?;
+            self.saved = Some((model.params()?, st, state.clone()));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stream_checkpointed_mid_epoch_resumes_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, csv()).unwrap();
+    let path = path.to_str().unwrap();
+    let t = read_csv_bytes(csv().into_bytes(), "t.csv").unwrap();
+    let pre = Preprocessor::fit(&t, None, None, true, None).unwrap();
+    let source = || StreamSource::new(path, None, pre.clone(), Loss::cross_entropy(), 2, 64);
+    // Uninterrupted, saving in the middle of the second epoch (500 rows: 16 steps an epoch).
+    let mut m = model();
+    let mut opt = Optimizer::new(OptimizerConfig::adam(0.01)).unwrap();
+    let mut keep = Keep {
+        at: Some(16 + 7),
+        saved: None,
+    };
+    let mut src = source().unwrap();
+    let run = TrainRun::new(&mut m, &mut opt, &mut src, &cfg(true)).unwrap();
+    run.checkpointer(&mut keep).run().unwrap();
+    let reference = m.params().unwrap();
+    let (weights, ostate, state) = keep.saved.expect("saved mid-epoch");
+    assert_eq!((state.epoch, state.batch), (2, 7));
+    // Resumed from that state with a new reader: the epoch's first 7 batches are read again and
+    // drawn, not trained on, so the shuffle buffer and every later batch are the same.
+    let mut m = model();
+    m.set_params(&weights).unwrap();
+    let mut opt = Optimizer::new(OptimizerConfig::adam(0.01)).unwrap();
+    opt.load_state(ostate).unwrap();
+    let mut src = source().unwrap();
+    let resume = neuron::Resume {
+        state,
+        best_weights: None,
+    };
+    let run = TrainRun::new(&mut m, &mut opt, &mut src, &cfg(true)).unwrap();
+    run.resume(resume).run().unwrap();
+    assert_eq!(m.params().unwrap(), reference);
+}

@@ -158,6 +158,12 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',')]
     #[serde(default)]
     pub keep: Vec<String>,
+    /// Encode these columns as categories (one-hot of their most frequent values, the rest as
+    /// "other") even when their cells are numbers or dates, such as postcodes or product codes;
+    /// they are kept (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default)]
+    pub categorical: Vec<String>,
     /// No column inference: every column is kept, as a number when all its cells are plain
     /// numbers, else as one-hot text (no constant or identifier columns left out, no dates or
     /// numbers such as 1,234.5 read as values).
@@ -238,6 +244,11 @@ pub struct TrainArgs {
     /// Epochs between checkpoints.
     #[arg(long, default_value_t = 1)]
     pub checkpoint_every: usize,
+    /// Also save the checkpoint every this many training steps within an epoch (for long
+    /// epochs, such as a large streamed table); --resume then continues from that step.
+    #[arg(long, requires = "checkpoint")]
+    #[serde(default)]
+    pub checkpoint_steps: Option<u64>,
     /// Continue the run checkpointed in this directory, with its original options.
     #[arg(long, conflicts_with = "init")]
     pub resume: Option<PathBuf>,

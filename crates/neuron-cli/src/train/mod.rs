@@ -15,6 +15,7 @@ mod refit;
 mod session;
 mod setup;
 mod stream;
+mod stream_state;
 
 pub use args::*;
 use prepare::{prepare, Prepared};
@@ -186,7 +187,7 @@ struct Job<'a, B> {
 
 fn train_on<B: Backend<E = f32>>(tj: TrainJob<'_>, be: B) -> Result<()> {
     if tj.a.stream {
-        return stream::train_streamed(tj.a, be);
+        return stream::train_streamed(tj.a, tj.ck, be);
     }
     let cluster = tj.cluster;
     let set = set_up(tj, be);

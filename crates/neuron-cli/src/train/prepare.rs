@@ -111,6 +111,7 @@ fn fit_preprocessor(a: &TrainArgs, train: &RawTable) -> Result<Preprocessor> {
     let rules = ColumnRules {
         drop: a.drop.clone(),
         keep: a.keep.clone(),
+        categorical: a.categorical.clone(),
         infer: !a.keep_all_columns,
     };
     let target = (a.target.as_deref(), task);

@@ -34,9 +34,14 @@ pub(super) struct Trained<B: Backend> {
 }
 
 /// Saves checkpoints into a directory for [`Sequential::fit_from`].
-struct DirCheckpointer {
+pub(super) struct DirCheckpointer {
     path: PathBuf,
     every: usize,
+    /// Steps between checkpoints within an epoch.
+    steps: Option<u64>,
+    /// False on every process of a job but the first: it takes part in the checkpoints (their
+    /// loss sums are summed over the processes) but writes nothing.
+    writes: bool,
     meta: ModelMeta,
     extra: serde_json::Value,
 }
@@ -46,6 +51,10 @@ impl<B: Backend<E = f32>> Checkpointer<B> for DirCheckpointer {
         epoch.is_multiple_of(self.every)
     }
 
+    fn due_within_epoch(&mut self, steps: u64, _batch: usize) -> bool {
+        self.steps.is_some_and(|n| n > 0 && steps.is_multiple_of(n))
+    }
+
     fn save(
         &mut self,
         model: &Sequential<B>,
@@ -53,6 +62,9 @@ impl<B: Backend<E = f32>> Checkpointer<B> for DirCheckpointer {
         state: &TrainState,
         best: Option<&[Vec<f32>]>,
     ) -> neuron::Result<()> {
+        if !self.writes {
+            return Ok(());
+        }
         save_checkpoint(&self.path, model, &self.meta, opt, state, best, &self.extra)
     }
 }
@@ -95,10 +107,7 @@ pub(super) fn train<B: Backend<E = f32>>(
             }
         });
     }
-    let mut checkpointer = match job.cluster {
-        Some(c) if c.rank > 0 => None,
-        _ => checkpointer(job, meta)?,
-    };
+    let mut checkpointer = dir_checkpointer(job.a, meta, job.cluster.is_none_or(|c| c.rank == 0))?;
     let t0 = Instant::now();
     let cv = match r.folds > 1 && a.init.is_none() && train.len() >= 2 * r.folds {
         true => refit::choose_epochs(job, model.loss(), train, &cfg)?,
@@ -134,20 +143,25 @@ pub(super) fn train<B: Backend<E = f32>>(
     Ok(trained)
 }
 
-/// The checkpoint writer for `--checkpoint DIR`, creating the directory.
-fn checkpointer<B: Backend<E = f32>>(
-    job: &Job<'_, B>,
+/// The checkpoint writer for `--checkpoint DIR`, creating the directory when it `writes`.
+pub(super) fn dir_checkpointer(
+    a: &super::TrainArgs,
     meta: &ModelMeta,
+    writes: bool,
 ) -> Result<Option<DirCheckpointer>> {
-    let Some(dir) = &job.a.checkpoint else {
+    let Some(dir) = &a.checkpoint else {
         return Ok(None);
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if writes {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     Ok(Some(DirCheckpointer {
         path: dir.join(CHECKPOINT_FILE),
-        every: job.a.checkpoint_every,
+        every: a.checkpoint_every,
+        steps: a.checkpoint_steps,
+        writes,
         meta: meta.clone(),
-        extra: json!({ "args": job.a }),
+        extra: json!({ "args": a }),
     }))
 }
 

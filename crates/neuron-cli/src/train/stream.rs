@@ -2,8 +2,9 @@
 //! One pass fits the preprocessing (`Preprocessor::fit_stream`: mean and standard deviation,
 //! categories, labels, rows); then each epoch reads the table again through a seeded shuffle
 //! buffer (`StreamSource`), or, with `--cache DIR`, reads the encoded rows from a cache that the
-//! first run builds (`RowCache`). There is no validation split, cross-validation or checkpointing in
-//! this mode: it trains `--epochs` epochs (10 by default).
+//! first run builds (`RowCache`). Rows held out by a hash of their place validate and test; there
+//! is no cross-validation. Checkpoints (`--checkpoint`, `--checkpoint-steps` within an epoch) resume
+//! in the middle of an epoch: the reader reads the epoch's earlier batches again without training.
 
 use anyhow::{bail, Result};
 use neuron::data::cache::{cache_key, encode_held, target_cols, RowCache, BLOCK_ROWS};
@@ -11,22 +12,22 @@ use neuron::data::holdout::{HeldRows, Holdout};
 use neuron::data::preprocess::{ColumnRules, Impute, Preprocessor, StreamFit, Task};
 use neuron::data::scaling::Scaling;
 use neuron::data::stream::TableStream;
-use neuron::io::model_file::{save_model, ModelMeta, FORMAT};
-use neuron::train::{EpochRecord, Evaluation, Event, History};
-use neuron::{
-    Backend, Control, Dataset, FitConfig, Loss, Optimizer, Sequential, StreamSource, TrainRun,
-};
+use neuron::io::checkpoint::Checkpoint;
+use neuron::train::{EpochRecord, Evaluation};
+use neuron::{Backend, Dataset, FitConfig, Loss, StreamSource, TrainRun};
 use serde_json::Value;
 
 use super::args::{BadRowsArg, ImputeArg, TaskArg};
-use super::build::{fresh_model, output_width};
+use super::build::output_width;
 use super::recipe::{loss_for, resolve};
+use super::session::dir_checkpointer;
+use super::stream_state::{interrupted, model_and_optimizer, model_meta, save, stream_progress};
 use super::TrainArgs;
 
 /// Epochs when `--epochs` is not given.
 const STREAM_EPOCHS: usize = 10;
 /// Share of rows held out for validation when `--val-split` is not given.
-const STREAM_VALIDATION: f64 = 0.05;
+pub(super) const STREAM_VALIDATION: f64 = 0.05;
 /// Seed of the hash that picks the held-out rows.
 const HOLDOUT_SEED: u64 = 0x5EED_D47A;
 
@@ -94,6 +95,7 @@ fn prepare(a: &TrainArgs, key: Option<&Value>, holdout: &Holdout) -> Result<Prep
         rules: ColumnRules {
             drop: a.drop.clone(),
             keep: a.keep.clone(),
+            categorical: a.categorical.clone(),
             infer: !a.keep_all_columns,
         },
     };
@@ -158,7 +160,8 @@ fn cache_key_of(a: &TrainArgs) -> Result<Option<Value>> {
         "target": a.target, "task": a.task, "no_standardize": a.no_standardize,
         "impute": a.impute, "delimiter": a.delimiter, "loss": a.loss,
         "holdout": holdout_of(a)?, "bad_rows": a.bad_rows,
-        "drop": a.drop, "keep": a.keep, "keep_all_columns": a.keep_all_columns,
+        "drop": a.drop, "keep": a.keep, "categorical": a.categorical,
+        "keep_all_columns": a.keep_all_columns,
     });
     Ok(Some(cache_key(&a.data, opts)?))
 }
@@ -199,22 +202,34 @@ fn source(
     Ok((src, cache))
 }
 
-/// Trains on `a.data` streamed, on `be`, and saves the model.
-pub(super) fn train_streamed<B: Backend<E = f32>>(a: &TrainArgs, be: B) -> Result<()> {
-    if a.init.is_some() || a.resume.is_some() {
-        bail!("--stream starts a new model: --init and --resume are not supported with it");
+/// Trains on `a.data` streamed, on `be` (continuing `ck` when resuming), and saves the model.
+pub(super) fn train_streamed<B: Backend<E = f32>>(
+    a: &TrainArgs,
+    ck: Option<Checkpoint>,
+    be: B,
+) -> Result<()> {
+    if a.init.is_some() {
+        bail!("--stream starts a new model or resumes one: --init is not supported with it");
     }
     let (key, holdout) = (cache_key_of(a)?, holdout_of(a)?);
     let mut p = prepare(a, key.as_ref(), &holdout)?;
+    if ck
+        .as_ref()
+        .is_some_and(|c| c.model.preprocessing.as_ref() != Some(&p.pre))
+    {
+        bail!(
+            "{}: the table's statistics differ from those in the checkpoint (did the data change?): a streamed run resumes on the same table",
+            a.data
+        );
+    }
     let r = resolve(a, false, p.rows)?;
     let loss = loss_for(a, &r, p.pre.task())?;
-    let mut model = fresh_model(a, &r, &p.pre, loss, be)?;
+    let (mut model, mut opt, resume) = model_and_optimizer(a, &r, (&p.pre, loss), ck, be)?;
     let outputs = output_width(&p.pre, loss);
     let (mut src, cache) = source(a, (&mut p, &holdout), (loss, outputs), key)?;
     let spec = (loss, outputs, target_cols(&p.pre, loss, outputs));
     let skip = a.bad_rows == BadRowsArg::Skip;
     let [val, test] = held_sets(&p, cache.as_ref(), spec, skip)?;
-    let mut opt = Optimizer::new(r.optimizer.clone())?;
     let cfg = FitConfig {
         epochs: a.epochs.unwrap_or(STREAM_EPOCHS),
         batch_size: r.batch,
@@ -224,34 +239,47 @@ pub(super) fn train_streamed<B: Backend<E = f32>>(a: &TrainArgs, be: B) -> Resul
         ..FitConfig::default()
     };
     announce(a, &p, &cfg, (val.as_ref(), test.as_ref()));
-    let quiet = a.quiet;
-    let mut progress = move |e: &Event<'_>| {
-        if let (Event::EpochEnd(rec), false) = (e, quiet) {
-            eprintln!("{}", epoch_line(rec));
-        }
-        Control::Continue
-    };
+    let meta = model_meta(&model, &p.pre, Value::Null);
+    let mut checkpointer = dir_checkpointer(a, &meta, true)?;
+    let mut progress = stream_progress(a.quiet);
     let started = std::time::Instant::now();
     let mut run = TrainRun::new(&mut model, &mut opt, &mut src, &cfg)?.observer(&mut progress);
     if let Some(v) = &val {
         run = run.validation(v)?;
     }
+    if let Some(r) = resume {
+        run = run.resume(r);
+    }
+    if let Some(c) = checkpointer.as_mut() {
+        run = run.checkpointer(c);
+    }
     let history = run.run()?;
-    let tested = match &test {
-        Some(t) => Some(model.evaluate(t)?),
-        None => None,
-    };
     let seconds = started.elapsed().as_secs_f64();
     save(a, &model, p.pre, (p.rows, &history, seconds))?;
+    if history.interrupted {
+        interrupted(a, &history);
+    }
     if !a.quiet {
-        eprintln!(
-            "trained {} epochs in {seconds:.1}s; saved {}",
-            history.epochs.len(),
-            a.out.display()
-        );
-        if let (Some(e), Some(t)) = (tested, &test) {
-            eprintln!("test ({} rows held out): {}", t.x.rows(), score_text(&e));
-        }
+        report(a, &mut model, (&history, seconds), test.as_ref())?;
+    }
+    Ok(())
+}
+
+/// The closing lines: epochs, time, the model file, and the test score.
+fn report<B: Backend<E = f32>>(
+    a: &TrainArgs,
+    model: &mut neuron::Sequential<B>,
+    (history, seconds): (&neuron::train::History, f64),
+    test: Option<&Dataset<f32>>,
+) -> Result<()> {
+    eprintln!(
+        "trained {} epochs in {seconds:.1}s; saved {}",
+        history.epochs.len(),
+        a.out.display()
+    );
+    if let Some(t) = test {
+        let e = model.evaluate(t)?;
+        eprintln!("test ({} rows held out): {}", t.x.rows(), score_text(&e));
     }
     Ok(())
 }
@@ -286,7 +314,7 @@ fn announce(
 }
 
 /// One epoch's progress line.
-fn epoch_line(rec: &EpochRecord) -> String {
+pub(super) fn epoch_line(rec: &EpochRecord) -> String {
     let pct = |v: Option<f64>, name: &str| {
         v.map_or(String::new(), |v| format!("  {name} {:.2}%", v * 100.0))
     };
@@ -315,31 +343,4 @@ fn score_text(e: &Evaluation) -> String {
         s.push_str(&format!(", R² {:.4}", r.r2));
     }
     s
-}
-
-/// Saves the model with its preprocessing and where it came from.
-fn save<B: Backend<E = f32>>(
-    a: &TrainArgs,
-    model: &Sequential<B>,
-    pre: Preprocessor,
-    (rows, history, seconds): (usize, &History, f64),
-) -> Result<()> {
-    let meta = ModelMeta {
-        format: FORMAT.into(),
-        input_dim: model.input_dim(),
-        layers: model.specs().to_vec(),
-        loss: model.loss(),
-        preprocessing: Some(pre),
-        provenance: serde_json::json!({
-            "data": a.data, "streamed": true, "training_rows": rows,
-            "epochs": history.epochs.len(), "best_epoch": history.best_epoch,
-            "shuffle_buffer": a.shuffle_buffer, "seed": a.seed, "cache": a.cache,
-            "val_split": a.val_split.unwrap_or(STREAM_VALIDATION), "test_split": a.test_split,
-            "train_seconds": seconds,
-            "final_loss": history.epochs.last().map(|e| e.loss),
-            "neuron": env!("CARGO_PKG_VERSION"),
-        }),
-    };
-    save_model(&a.out, model, &meta)?;
-    Ok(())
 }

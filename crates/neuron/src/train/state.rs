@@ -69,6 +69,12 @@ pub struct Resume<E> {
 pub trait Checkpointer<B: Backend> {
     /// Whether to save after epoch `epoch` (from 1) completes.
     fn due(&mut self, epoch: usize) -> bool;
+    /// Whether to save in the middle of an epoch, after `batch` batches of it (the run's
+    /// `steps`-th step in all). Never, unless a checkpointer says otherwise.
+    fn due_within_epoch(&mut self, steps: u64, batch: usize) -> bool {
+        let _ = (steps, batch);
+        false
+    }
     /// Saves the model's weights, the optimizer's state, the training state and the best weights.
     fn save(
         &mut self,

@@ -218,6 +218,19 @@ impl StreamSource {
         Ok(())
     }
 
+    /// Reads until the pool can give `n` rows, then draws them into the staging rows.
+    fn take(&mut self, n: usize) -> Result<()> {
+        self.fill(self.buffer.max(n))?;
+        if self.pooled() < n {
+            return Err(NeuronError::data(format!(
+                "{}: the table ended after fewer rows than the {} counted before training (did it change?)",
+                self.name, self.rows
+            )));
+        }
+        self.draw(n);
+        Ok(())
+    }
+
     /// Moves `n` rows from the pool to the staging rows: at random, or the oldest first.
     fn draw(&mut self, n: usize) {
         let ((xc, yc), pool) = (self.cols, &mut self.pool);
@@ -294,21 +307,21 @@ impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
         x: &mut B::Buf,
         y: &mut B::Buf,
     ) -> Result<usize> {
-        if batch.start != self.next || batch.end > self.rows {
+        if batch.start < self.next || batch.end > self.rows {
             return Err(NeuronError::arg(format!(
                 "a streamed table gives its {} rows in order; batch {batch:?} was asked for at row {}",
                 self.rows, self.next
             )));
         }
         let n = batch.len();
-        self.fill(self.buffer.max(n))?;
-        if self.pooled() < n {
-            return Err(NeuronError::data(format!(
-                "{}: the table ended after fewer rows than the {} counted before training (did it change?)",
-                self.name, self.rows
-            )));
+        // A resumed epoch starts at a later batch: the earlier ones are read and drawn again
+        // (not trained on), so that the shuffle buffer holds what it held when the run stopped.
+        while self.next < batch.start {
+            let skip = n.min(batch.start - self.next);
+            self.take(skip)?;
+            self.next += skip;
         }
-        self.draw(n);
+        self.take(n)?;
         be.write(&self.stage.0, x)?;
         be.write(&self.stage.1, y)?;
         self.next = batch.end;

@@ -72,7 +72,7 @@ impl Preprocessor {
         for c in (0..t.headers.len()).filter(|&c| c != tc) {
             match rules.decide(t, c) {
                 Some(d) => dropped.push(d),
-                None => columns.push(Self::fit_column(t, c, (scaling, impute), rules.infer)?),
+                None => columns.push(Self::fit_column(t, c, (scaling, impute), rules)?),
             }
         }
         if columns.is_empty() {
@@ -186,8 +186,9 @@ impl Preprocessor {
         t: &RawTable,
         c: usize,
         (scaling, impute): (Scaling, Option<Impute>),
-        infer: bool,
+        rules: &ColumnRules,
     ) -> Result<ColumnEncoding> {
+        let infer = rules.infer;
         let name = t.headers[c].clone();
         let cells: Vec<&str> = t.rows.iter().map(|r| r[c].as_str()).collect();
         let filled: Vec<&str> = cells.iter().copied().filter(|s| !s.is_empty()).collect();
@@ -202,6 +203,9 @@ impl Preprocessor {
                 "{}: column '{name}' has no values",
                 t.source
             )));
+        }
+        if rules.is_categorical(&name) {
+            return Ok(Self::fit_categories(name, &filled, impute, infer));
         }
         if let Some(d) = Self::fit_dates(&name, &filled, scaling, impute).filter(|_| infer) {
             return Ok(d);
@@ -249,29 +253,40 @@ impl Preprocessor {
                 format,
             })
         } else {
-            let mut sorted = filled.clone();
-            sorted.sort_unstable();
-            let counts: Vec<(String, usize)> = sorted
-                .chunk_by(|a, b| a == b)
-                .map(|g| (g[0].to_string(), g.len()))
-                .collect();
-            // The most frequent, the first in sorted order among equals.
-            let fill = impute.map(|_| {
-                let mut best = (0, String::new());
-                for (cat, n) in &counts {
-                    if *n > best.0 {
-                        best = (*n, cat.clone());
-                    }
+            Ok(Self::fit_categories(name, &filled, impute, infer))
+        }
+    }
+
+    /// A column of categories: its most frequent values (all of them without `infer`), and the
+    /// most frequent one as the fill of empty cells when imputing.
+    fn fit_categories(
+        name: String,
+        filled: &[&str],
+        impute: Option<Impute>,
+        infer: bool,
+    ) -> ColumnEncoding {
+        let mut sorted = filled.to_vec();
+        sorted.sort_unstable();
+        let counts: Vec<(String, usize)> = sorted
+            .chunk_by(|a, b| a == b)
+            .map(|g| (g[0].to_string(), g.len()))
+            .collect();
+        // The most frequent, the first in sorted order among equals.
+        let fill = impute.map(|_| {
+            let mut best = (0, String::new());
+            for (cat, n) in &counts {
+                if *n > best.0 {
+                    best = (*n, cat.clone());
                 }
-                best.1
-            });
-            let (categories, other) = limit_categories(&counts, infer);
-            Ok(ColumnEncoding::Categorical {
-                name,
-                categories,
-                fill,
-                other,
-            })
+            }
+            best.1
+        });
+        let (categories, other) = limit_categories(&counts, infer);
+        ColumnEncoding::Categorical {
+            name,
+            categories,
+            fill,
+            other,
         }
     }
 

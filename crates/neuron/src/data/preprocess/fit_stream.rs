@@ -78,7 +78,9 @@ impl Preprocessor {
             match stream_role(&headers[c], s, &opts.rules) {
                 Some(d) => dropped.push(d),
                 None => {
-                    let how = (scaling, impute, skip, opts.rules.infer);
+                    let infer = opts.rules.infer;
+                    let categorical = opts.rules.is_categorical(&headers[c]);
+                    let how = (scaling, impute, skip, infer, categorical);
                     kept.push((c, fit_column(&headers[c], s, how)?));
                 }
             }

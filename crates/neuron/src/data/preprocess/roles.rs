@@ -66,6 +66,9 @@ pub struct ColumnRules {
     pub drop: Vec<String>,
     /// Keep these whatever the inference says.
     pub keep: Vec<String>,
+    /// Keep these and encode them as categories (one-hot of their most frequent values), even
+    /// when their cells are numbers or dates: codes such as postcodes or product numbers.
+    pub categorical: Vec<String>,
     /// Infer roles: leave out constant and identifier-like columns, and read dates and numbers
     /// written for people (`1,234.5`) as values; without it every column is kept, as a number
     /// when all its cells are plain numbers, else as one-hot text.
@@ -83,13 +86,13 @@ impl ColumnRules {
 
     /// Checks that every named column exists in `headers` and is not the target `tc`.
     pub fn check(&self, headers: &[String], tc: usize) -> Result<()> {
-        for name in self.drop.iter().chain(&self.keep) {
+        for name in self.drop.iter().chain(&self.keep).chain(&self.categorical) {
             match headers.iter().position(|h| h == name) {
                 None => {
                     return Err(NeuronError::arg(format!(
-                        "no column '{name}' to drop or keep (the columns: {})",
-                        headers.join(", ")
-                    )))
+                    "no column '{name}' to drop, keep or encode as categories (the columns: {})",
+                    headers.join(", ")
+                )))
                 }
                 Some(c) if c == tc => {
                     return Err(NeuronError::arg(format!(
@@ -99,7 +102,17 @@ impl ColumnRules {
                 _ => {}
             }
         }
+        if let Some(name) = self.categorical.iter().find(|c| self.drop.contains(c)) {
+            return Err(NeuronError::arg(format!(
+                "'{name}' is both dropped (--drop) and encoded as categories (--categorical)"
+            )));
+        }
         Ok(())
+    }
+
+    /// Whether the column `name` is to be encoded as categories whatever its cells look like.
+    pub fn is_categorical(&self, name: &str) -> bool {
+        self.categorical.iter().any(|c| c == name)
     }
 
     /// Whether to leave out column `c` of `t`, and why.
@@ -118,7 +131,7 @@ impl ColumnRules {
     ) -> Option<DroppedColumn> {
         let (reason, detail) = if self.drop.iter().any(|d| d == name) {
             (DropReason::Asked, "--drop".to_string())
-        } else if !self.infer || self.keep.iter().any(|k| k == name) {
+        } else if !self.infer || self.keep.iter().any(|k| k == name) || self.is_categorical(name) {
             return None;
         } else {
             infer()?

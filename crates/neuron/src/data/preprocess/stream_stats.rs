@@ -270,7 +270,7 @@ pub(super) fn fit_target(
 pub(super) fn fit_column(
     name: &str,
     s: &Stats,
-    (scaling, impute, skip, infer): (Scaling, Option<Impute>, bool, bool),
+    (scaling, impute, skip, infer, categorical): (Scaling, Option<Impute>, bool, bool, bool),
 ) -> Result<ColumnEncoding> {
     if let (None, Some(at), false) = (impute, &s.first_empty, skip) {
         return Err(NeuronError::data(format!(
@@ -281,6 +281,9 @@ pub(super) fn fit_column(
         return Err(NeuronError::data(format!("column '{name}' has no values")));
     }
     let (n_dates, mean, m2, time) = s.dates;
+    if categorical {
+        return fit_categories(name, s, impute, infer);
+    }
     if infer && n_dates == s.filled {
         let std = (m2 / n_dates as f64).sqrt();
         let (mean, std) = match scaling {
@@ -317,6 +320,16 @@ pub(super) fn fit_column(
             format: None,
         });
     }
+    fit_categories(name, s, impute, infer)
+}
+
+/// A column of categories from its counts (see [`super::Preprocessor::fit`]).
+fn fit_categories(
+    name: &str,
+    s: &Stats,
+    impute: Option<Impute>,
+    infer: bool,
+) -> Result<ColumnEncoding> {
     if s.too_many {
         return Err(NeuronError::data(format!(
             "column '{name}' has more than {MAX_STREAM_CATEGORIES} distinct values; drop it from a streamed table"

@@ -8,7 +8,7 @@ use super::{Cursor, EpochEnd, TrainRun};
 use crate::backend::Backend;
 use crate::error::{NeuronError, Result};
 use crate::float::Float;
-use crate::train::{EpochRecord, Event};
+use crate::train::{EpochRecord, Event, TrainState};
 
 impl<B: Backend> TrainRun<'_, B> {
     /// Ends the epoch whose batches are all done: records it (with validation), applies early
@@ -112,6 +112,34 @@ impl<B: Backend> TrainRun<'_, B> {
             .cursor
             .take()
             .ok_or_else(|| NeuronError::arg("no epoch is in progress to interrupt"))?;
+        self.st = self.paused_state(&c)?;
+        self.st.history.interrupted = true;
+        if let Some(ck) = self.checkpointer.as_deref_mut() {
+            ck.save(self.model, self.opt, &self.st, self.best_weights.as_deref())?;
+        }
+        Ok(())
+    }
+
+    /// Saves the state in the middle of the epoch when the checkpointer asks for it; training
+    /// goes on. Resuming from it continues exactly as [`TrainRun::interrupt`]'s state does.
+    pub(super) fn checkpoint_within_epoch(&mut self, c: &Cursor<B>) -> Result<()> {
+        let Some(ck) = self.checkpointer.as_deref_mut() else {
+            return Ok(());
+        };
+        if !ck.due_within_epoch(self.model.train_steps, c.batch) || c.batch >= self.plan.batches {
+            return Ok(());
+        }
+        let st = self.paused_state(c)?;
+        let ck = self
+            .checkpointer
+            .as_deref_mut()
+            .ok_or_else(no_checkpointer)?;
+        ck.save(self.model, self.opt, &st, self.best_weights.as_deref())
+    }
+
+    /// The training state as of the cursor's batch of the epoch in progress (loss sums over all
+    /// workers).
+    fn paused_state(&mut self, c: &Cursor<B>) -> Result<TrainState> {
         let mut acc = [B::E::zero(); 2];
         self.model.be.download(&self.model.acc, &mut acc)?;
         if self.workers() > 1 {
@@ -119,16 +147,16 @@ impl<B: Backend> TrainRun<'_, B> {
                 sync.all_reduce_sum(&mut acc)?;
             }
         }
-        let st = &mut self.st;
+        let mut st = self.st.clone();
         st.batch = c.batch;
         st.epoch_sums = [acc[0].f64(), acc[1].f64()];
         st.epoch_seen = c.global_seen;
         st.epoch_seconds += c.started.elapsed().as_secs_f64();
         st.train_steps = self.model.train_steps;
-        st.history.interrupted = true;
-        if let Some(ck) = self.checkpointer.as_deref_mut() {
-            ck.save(self.model, self.opt, st, self.best_weights.as_deref())?;
-        }
-        Ok(())
+        Ok(st)
     }
+}
+
+fn no_checkpointer() -> NeuronError {
+    NeuronError::arg("no checkpointer")
 }

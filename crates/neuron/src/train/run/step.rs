@@ -130,6 +130,7 @@ impl<B: Backend> TrainRun<'_, B> {
         c.lr = self.lr_at(c.epoch, b);
         self.model.step(self.opt, c.lr)?;
         (c.seen, c.global_seen, c.batch) = (c.seen + rows, c.global_seen + global, b + 1);
+        self.checkpoint_within_epoch(&c)?;
         let running_loss = match c.weighted {
             Some((wl, ws)) => wl / ws,
             None => c.acc[0].f64() / c.checked.1.max(1) as f64,
