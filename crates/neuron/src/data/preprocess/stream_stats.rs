@@ -8,6 +8,7 @@ use crate::data::scaling::Scaling;
 use crate::error::{NeuronError, Result};
 
 use super::fit_stream::MAX_STREAM_CATEGORIES;
+use super::number_format::NumberFormat;
 use super::roles::{limit_categories, IDENTIFIER_SHARE, MIN_ROWS_FOR_IDENTIFIERS};
 use super::{
     dates, parse_num, sort_labels, ColumnEncoding, ColumnRules, DropReason, DroppedColumn, Impute,
@@ -36,6 +37,65 @@ pub(super) struct Stats {
     overflow: bool,
     /// Cells that are dates, their fractional years' Welford sums, and whether any has a time.
     dates: (usize, f64, f64, bool),
+    /// The column's values read as numbers written for people, in each format of
+    /// [`FORMATS`], while every filled cell reads in it.
+    formats: [Welford; 2],
+}
+
+/// The formats of numbers written for people, in the order [`NumberFormat::detect`] tries them.
+const FORMATS: [NumberFormat; 2] = [NumberFormat::CommaThousands, NumberFormat::DecimalComma];
+
+/// Running mean and sum of squared deviations, while every value so far was readable (`ok`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Welford {
+    ok: bool,
+    n: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Welford {
+    fn add(&mut self, v: Option<f64>) {
+        match v {
+            Some(x) if x.is_finite() => {
+                self.n += 1.0;
+                let d = x - self.mean;
+                self.mean += d / self.n;
+                self.m2 += d * (x - self.mean);
+            }
+            _ => self.ok = false,
+        }
+    }
+
+    fn std(&self) -> f64 {
+        spread(self.m2, self.n)
+    }
+}
+
+/// For a cell written `[+-]digits[.digits]`, whether it has a fraction; `None` for any other.
+fn simple_decimal(cell: &str) -> Option<bool> {
+    let body = cell.strip_prefix(['-', '+']).unwrap_or(cell);
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match frac {
+        None if digits(int) => Some(false),
+        Some(f) if digits(int) && digits(f) => Some(true),
+        _ => None,
+    }
+}
+
+/// The standard deviation from Welford's sum of squared deviations `m2` over `n` values; 1 for a
+/// column without spread.
+fn spread(m2: f64, n: f64) -> f64 {
+    let sd = (m2 / n.max(1.0)).sqrt();
+    if sd > 1e-12 {
+        sd
+    } else {
+        1.0
+    }
 }
 
 /// Rows with empty or non-numeric cells remembered per column when bad rows are skipped.
@@ -44,10 +104,32 @@ const MAX_TRACKED: usize = 1 << 18;
 impl Stats {
     /// Empty statistics; with `track`, the rows of empty and non-numeric cells are remembered.
     pub(super) fn new(track: bool) -> Self {
+        let ok = Welford {
+            ok: true,
+            ..Default::default()
+        };
         Stats {
             integers: true,
             track,
+            formats: [ok; 2],
             ..Default::default()
+        }
+    }
+
+    /// Adds `cell` to the sums of each format it still reads in. A plain decimal (`-12.5`) has
+    /// its plain value in the thousands-comma format, a plain integer in both: only other cells
+    /// are parsed again.
+    fn read_formats(&mut self, cell: &str, plain: Option<f64>) {
+        let simple = simple_decimal(cell);
+        for (f, w) in FORMATS.iter().zip(&mut self.formats) {
+            if !w.ok {
+                continue;
+            }
+            let same = match f {
+                NumberFormat::CommaThousands => simple.is_some(),
+                NumberFormat::DecimalComma => simple == Some(false),
+            };
+            w.add(if same { plain } else { f.parse(cell) });
         }
     }
 
@@ -70,7 +152,9 @@ impl Stats {
             return;
         }
         self.filled += 1;
-        match parse_num(cell) {
+        let plain = parse_num(cell);
+        self.read_formats(cell, plain);
+        match plain {
             Some(x) if x.is_finite() => {
                 self.numbers += 1;
                 self.n += 1.0;
@@ -116,12 +200,7 @@ impl Stats {
     }
 
     fn std(&self) -> f64 {
-        let s = (self.m2 / self.n.max(1.0)).sqrt();
-        if s > 1e-12 {
-            s
-        } else {
-            1.0
-        }
+        spread(self.m2, self.n)
     }
 }
 
@@ -144,7 +223,9 @@ fn stream_inference(s: &Stats) -> Option<(DropReason, String)> {
             .map_or("nothing".into(), |v| format!("'{v}'"));
         return Some((DropReason::Constant, format!("{v} in every filled cell")));
     }
-    let text = s.numbers * 2 < s.filled && s.dates.0 < s.filled;
+    // Numbers written for people and dates are values, however many distinct ones there are.
+    let formatted = s.formats.iter().any(|w| w.ok);
+    let text = s.numbers * 2 < s.filled && s.dates.0 < s.filled && !formatted;
     if text && s.too_many {
         let detail = format!("more than {MAX_STREAM_CATEGORIES} distinct values");
         return Some((DropReason::Identifier, detail));
@@ -173,6 +254,10 @@ pub(super) fn bad_rows(
     for (col, c) in kept.iter().map(|(c, e)| (Some(e), *c)).chain([(None, tc)]) {
         let s = &stats[c];
         let numeric = match col {
+            // Every filled cell read in the column's format: none is bad.
+            Some(ColumnEncoding::Numeric {
+                format: Some(_), ..
+            }) => false,
             Some(ColumnEncoding::Numeric { .. }) => true,
             Some(ColumnEncoding::Date { .. } | ColumnEncoding::Categorical { .. }) => false,
             None => matches!(target, TargetEncoding::Value { .. }),
@@ -298,6 +383,9 @@ pub(super) fn fit_column(
             fill: impute.is_some(),
         });
     }
+    if let Some(e) = written_for_people(name, s, (scaling, impute, infer)) {
+        return Ok(e);
+    }
     if s.numbers * 2 >= s.filled {
         if let (Some((at, v)), false) = (&s.first_text, skip) {
             return Err(NeuronError::data(format!("{at}: '{v}' is not a number")));
@@ -321,6 +409,32 @@ pub(super) fn fit_column(
         });
     }
     fit_categories(name, s, impute, infer)
+}
+
+/// A numeric column whose cells are not all plain numbers but all read in one format of numbers
+/// written for people (as [`NumberFormat::detect`] decides in memory).
+fn written_for_people(
+    name: &str,
+    s: &Stats,
+    (scaling, impute, infer): (Scaling, Option<Impute>, bool),
+) -> Option<ColumnEncoding> {
+    let plain = s.first_text.is_none() && s.first_infinite.is_none();
+    if !infer || plain {
+        return None;
+    }
+    let (f, w) = FORMATS.iter().zip(&s.formats).find(|(_, w)| w.ok)?;
+    let (mean, std) = match scaling {
+        Scaling::Standard => (w.mean, w.std()),
+        _ => (0.0, 1.0),
+    };
+    Some(ColumnEncoding::Numeric {
+        name: name.to_string(),
+        mean,
+        std,
+        fill: impute.map(|_| w.mean),
+        clip: None,
+        format: Some(*f),
+    })
 }
 
 /// A column of categories from its counts (see [`super::Preprocessor::fit`]).
