@@ -242,11 +242,7 @@ fn streamed_tables_read_numbers_written_for_people() {
     assert!(o.status.success(), "{err}");
     assert!(line_of(&err, "amount").contains("written 1,234.5"), "{err}");
     assert!(line_of(&err, "price").contains("written 1.234,5"), "{err}");
-    let last = err
-        .lines()
-        .filter(|l| l.starts_with("epoch"))
-        .last()
-        .unwrap();
+    let last = err.lines().rfind(|l| l.starts_with("epoch")).unwrap();
     let acc = last
         .split("val_acc ")
         .nth(1)
