@@ -172,7 +172,23 @@ fn categorical_encodes_numeric_codes_as_categories() {
     };
     let plain = run(&["--epochs", "40"]);
     assert!(line_of(&plain, "code").contains("number"), "{plain}");
-    let coded = run(&["--epochs", "40", "--categorical", "code"]);
+    let metrics = dir.path().join("m.json").display().to_string();
+    let coded = run(&[
+        "--epochs",
+        "40",
+        "--categorical",
+        "code",
+        "--metrics-json",
+        &metrics,
+    ]);
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    let code = j["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "code");
+    assert_eq!(code.unwrap_or_else(|| panic!("{j}"))["inputs"], 6, "{j}");
     let line = line_of(&coded, "code");
     assert!(
         line.contains("6 categories") && line.trim_end().ends_with('6'),
@@ -234,10 +250,11 @@ fn streamed_tables_read_numbers_written_for_people() {
     let data = dir.path().join("amounts.csv").display().to_string();
     std::fs::write(&data, s).unwrap();
     let m = dir.path().join("m.safetensors").display().to_string();
+    let metrics = dir.path().join("m.json").display().to_string();
     let args = [
         "train", "--data", &data, "--stream", "--epochs", "4", "--out", &m,
     ];
-    let o = neuron(&args);
+    let o = neuron(&[&args[..], &["--metrics-json", &metrics]].concat());
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "{err}");
     assert!(line_of(&err, "amount").contains("written 1,234.5"), "{err}");
@@ -251,4 +268,16 @@ fn streamed_tables_read_numbers_written_for_people() {
         .next()
         .unwrap();
     assert!(acc.trim().parse::<f64>().unwrap() > 90.0, "{err}");
+    // The column table travels in --metrics-json too.
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&metrics).unwrap()).unwrap();
+    let amount = j["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "amount");
+    let amount = amount.unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(amount["role"], "feature", "{j}");
+    assert_eq!(amount["inputs"], 1, "{j}");
+    assert!(j["history"]["epochs"].as_array().unwrap().len() == 4, "{j}");
 }

@@ -33,7 +33,15 @@ pub(super) fn finish<B: Backend<E = f32>>(
     };
     save_model(&a.out, &model, &meta).with_context(|| format!("saving {}", a.out.display()))?;
     if let Some(p) = &a.metrics_json {
-        let j = json!({ "history": t.history, "test": test_json, "train_seconds": t.seconds });
+        let columns = job
+            .prep
+            .pre
+            .image
+            .is_none()
+            .then(|| job.prep.pre.column_table());
+        let j = json!({
+            "history": t.history, "test": test_json, "train_seconds": t.seconds, "columns": columns,
+        });
         neuron::io::atomic::atomic_write(p, serde_json::to_string_pretty(&j)?.as_bytes())?;
     }
     if let Some(p) = &a.plot {

@@ -255,33 +255,60 @@ pub(super) fn train_streamed<B: Backend<E = f32>>(
     }
     let history = run.run()?;
     let seconds = started.elapsed().as_secs_f64();
-    save(a, &model, p.pre, (p.rows, &history, seconds))?;
+    conclude(
+        a,
+        &mut model,
+        (p.pre, p.rows),
+        (&history, seconds),
+        test.as_ref(),
+    )
+}
+
+/// Saves the model (and ends the process when the run was interrupted), scores the test rows,
+/// writes `--metrics-json`, and reports.
+fn conclude<B: Backend<E = f32>>(
+    a: &TrainArgs,
+    model: &mut neuron::Sequential<B>,
+    (pre, rows): (Preprocessor, usize),
+    (history, seconds): (&neuron::train::History, f64),
+    test: Option<&Dataset<f32>>,
+) -> Result<()> {
+    let columns = pre.column_table();
+    save(a, model, pre, (rows, history, seconds))?;
     if history.interrupted {
-        interrupted(a, &history);
+        interrupted(a, history);
+    }
+    let tested = match test {
+        Some(t) => Some((model.evaluate(t)?, t.x.rows())),
+        None => None,
+    };
+    if let Some(path) = &a.metrics_json {
+        let test = tested.as_ref().map(|(e, _)| e);
+        let j = serde_json::json!({
+            "history": history, "test": test, "train_seconds": seconds, "columns": columns,
+        });
+        neuron::io::atomic::atomic_write(path, serde_json::to_string_pretty(&j)?.as_bytes())?;
     }
     if !a.quiet {
-        report(a, &mut model, (&history, seconds), test.as_ref())?;
+        report(a, (history, seconds), tested.as_ref());
     }
     Ok(())
 }
 
 /// The closing lines: epochs, time, the model file, and the test score.
-fn report<B: Backend<E = f32>>(
+fn report(
     a: &TrainArgs,
-    model: &mut neuron::Sequential<B>,
     (history, seconds): (&neuron::train::History, f64),
-    test: Option<&Dataset<f32>>,
-) -> Result<()> {
+    tested: Option<&(Evaluation, usize)>,
+) {
     eprintln!(
         "trained {} epochs in {seconds:.1}s; saved {}",
         history.epochs.len(),
         a.out.display()
     );
-    if let Some(t) = test {
-        let e = model.evaluate(t)?;
-        eprintln!("test ({} rows held out): {}", t.x.rows(), score_text(&e));
+    if let Some((e, rows)) = tested {
+        eprintln!("test ({rows} rows held out): {}", score_text(e));
     }
-    Ok(())
 }
 
 /// Says what is about to be trained.

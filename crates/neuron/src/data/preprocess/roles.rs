@@ -188,7 +188,7 @@ pub fn infer_role<'a>(cells: impl Iterator<Item = &'a str>) -> Option<(DropReaso
 }
 
 /// One line of [`Preprocessor::column_table`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ColumnRow {
     /// Column name.
     pub name: String,
