@@ -86,17 +86,18 @@ fn open(path: &Path, delimiter: Option<u8>) -> Result<(Reader, Vec<String>)> {
         }
         None => sniff_delimiter(&head),
     };
+    // Fields are trimmed as they are copied out (`next_csv`): cheaper than the reader's own
+    // trimming, which rebuilds every record.
     let mut r = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
         .flexible(false)
-        .trim(csv::Trim::All)
         .from_reader(input);
     let headers = r
         .headers()
         .map_err(|e| super::csv::csv_error(&source, e))?
         .iter()
-        .map(str::to_string)
+        .map(|h| h.trim_ascii().to_string())
         .collect();
     Ok((Reader::Csv(r), headers))
 }
@@ -256,13 +257,13 @@ fn next_csv(
         if !r.read_record(rec)? {
             return Ok(None);
         }
-        if rec.len() == 1 && rec[0].is_empty() {
+        if rec.len() == 1 && rec[0].trim_ascii().is_empty() {
             continue;
         }
         cells.resize(rec.len(), String::new());
         for (cell, field) in cells.iter_mut().zip(rec.iter()) {
             cell.clear();
-            cell.push_str(field);
+            cell.push_str(field.trim_ascii());
         }
         return Ok(Some(rec.position().map_or(0, |p| p.line())));
     }

@@ -22,8 +22,11 @@ use crate::error::{NeuronError, Result};
 use crate::nn::loss::Loss;
 use crate::rng::Rng;
 
-/// Rows read from the file at a time.
+/// Rows read from the file at a time, at most.
 const READ_ROWS: usize = 1 << 14;
+/// Rows read from the file at a time, at least, once the pool is full: reading and encoding
+/// a batch's worth of rows at a time costs more in set-up than in work.
+const MIN_READ_ROWS: usize = 1 << 11;
 
 /// The shuffle buffer: encoded rows, row-major; `head` rows at the front are already used (in
 /// file order, without shuffling).
@@ -198,7 +201,7 @@ impl StreamSource {
                     chunk,
                     ..
                 } => {
-                    let more = stream.next_chunk_into(chunk, room.clamp(1, READ_ROWS))?;
+                    let more = stream.next_chunk_into(chunk, room.clamp(MIN_READ_ROWS, READ_ROWS))?;
                     holdout.keep_training(chunk);
                     if *skip_bad {
                         pre.drop_bad_rows(chunk)?;
