@@ -201,7 +201,8 @@ impl StreamSource {
                     chunk,
                     ..
                 } => {
-                    let more = stream.next_chunk_into(chunk, room.clamp(MIN_READ_ROWS, READ_ROWS))?;
+                    let more =
+                        stream.next_chunk_into(chunk, room.clamp(MIN_READ_ROWS, READ_ROWS))?;
                     holdout.keep_training(chunk);
                     if *skip_bad {
                         pre.drop_bad_rows(chunk)?;
