@@ -52,14 +52,7 @@ impl<B: Backend> TrainRun<'_, B> {
 
     /// The epoch's training loss and accuracy (summed over the workers), and its validation.
     fn record(&mut self, c: &Cursor<B>) -> Result<EpochRecord> {
-        let be = self.model.be.clone();
-        let mut acc = [B::E::zero(); 2];
-        be.download(&self.model.acc, &mut acc)?;
-        if self.workers() > 1 {
-            if let Some(sync) = self.sync.as_deref_mut() {
-                sync.all_reduce_sum(&mut acc)?;
-            }
-        }
+        let acc = self.summed_acc()?;
         let seen = c.global_seen.max(1) as f64;
         let classification = self.model.loss().is_classification();
         let val = match &self.validation {
@@ -123,23 +116,22 @@ impl<B: Backend> TrainRun<'_, B> {
     /// Saves the state in the middle of the epoch when the checkpointer asks for it; training
     /// goes on. Resuming from it continues exactly as [`TrainRun::interrupt`]'s state does.
     pub(super) fn checkpoint_within_epoch(&mut self, c: &Cursor<B>) -> Result<()> {
-        let Some(ck) = self.checkpointer.as_deref_mut() else {
-            return Ok(());
-        };
-        if !ck.due_within_epoch(self.model.train_steps, c.batch) || c.batch >= self.plan.batches {
+        let steps = self.model.train_steps;
+        let due = c.batch < self.plan.batches
+            && (self.checkpointer.as_deref_mut())
+                .is_some_and(|ck| ck.due_within_epoch(steps, c.batch));
+        if !due {
             return Ok(());
         }
         let st = self.paused_state(c)?;
-        let ck = self
-            .checkpointer
-            .as_deref_mut()
-            .ok_or_else(no_checkpointer)?;
-        ck.save(self.model, self.opt, &st, self.best_weights.as_deref())
+        match self.checkpointer.as_deref_mut() {
+            Some(ck) => ck.save(self.model, self.opt, &st, self.best_weights.as_deref()),
+            None => Ok(()),
+        }
     }
 
-    /// The training state as of the cursor's batch of the epoch in progress (loss sums over all
-    /// workers).
-    fn paused_state(&mut self, c: &Cursor<B>) -> Result<TrainState> {
+    /// The epoch's loss and correct sums so far, summed over the workers.
+    fn summed_acc(&mut self) -> Result<[B::E; 2]> {
         let mut acc = [B::E::zero(); 2];
         self.model.be.download(&self.model.acc, &mut acc)?;
         if self.workers() > 1 {
@@ -147,6 +139,13 @@ impl<B: Backend> TrainRun<'_, B> {
                 sync.all_reduce_sum(&mut acc)?;
             }
         }
+        Ok(acc)
+    }
+
+    /// The training state as of the cursor's batch of the epoch in progress (loss sums over all
+    /// workers).
+    fn paused_state(&mut self, c: &Cursor<B>) -> Result<TrainState> {
+        let acc = self.summed_acc()?;
         let mut st = self.st.clone();
         st.batch = c.batch;
         st.epoch_sums = [acc[0].f64(), acc[1].f64()];
@@ -155,8 +154,4 @@ impl<B: Backend> TrainRun<'_, B> {
         st.train_steps = self.model.train_steps;
         Ok(st)
     }
-}
-
-fn no_checkpointer() -> NeuronError {
-    NeuronError::arg("no checkpointer")
 }
