@@ -36,6 +36,13 @@ pub trait BatchSource<B: Backend> {
         x: &mut B::Buf,
         y: &mut B::Buf,
     ) -> Result<usize>;
+    /// Where the rows that [`BatchSource::load`] writes for positions `batch` start within that
+    /// batch: dropout and augmentation are drawn per position in the global batch, so that
+    /// workers sharing it draw what one worker would. 0 for a source that loads the whole batch.
+    fn first_row(&self, batch: Range<usize>) -> usize {
+        let _ = batch;
+        0
+    }
     /// The weights of the rows the last [`BatchSource::load`] wrote, when rows carry weights
     /// (sample weights: the loss is then the weighted mean `Σ w_i l_i / Σ w_i`).
     fn weights(&self) -> Option<&[B::E]> {
@@ -164,6 +171,11 @@ impl<B: Backend> BatchSource<B> for DatasetSource<B> {
             batch.extend(self.perm[mine.clone()].iter().map(|&i| all[i]));
         }
         Ok(mine.len())
+    }
+
+    fn first_row(&self, batch: Range<usize>) -> usize {
+        let start = batch.start;
+        worker_share(batch, self.worker.0, self.worker.1).start - start
     }
 
     fn weights(&self) -> Option<&[B::E]> {

@@ -94,7 +94,7 @@ impl<B: Backend> TrainRun<'_, B> {
         let (b, bs) = (c.batch, self.plan.batch_size);
         let range = b * bs..((b + 1) * bs).min(self.plan.rows);
         let global = range.len();
-        self.model.row0 = self.row0(global);
+        self.model.row0 = self.source.first_row(range.clone());
         let m = &mut *self.model;
         let rows = self.source.load(&be, range, &mut m.x, &mut m.t)?;
         if rows > 0 {
@@ -162,17 +162,6 @@ impl<B: Backend> TrainRun<'_, B> {
             let seed = self.cfg.seed ^ (m.train_steps + 1).wrapping_mul(0xA24B_AED4_963E_E407);
             m.be.augment_images(a, rows, seed, m.row0, &m.x, buf);
             m.be.copy(rows * m.input_dim(), buf, &mut m.x);
-        }
-    }
-
-    /// Where this worker's share of a global batch of `global` rows starts in it (its source
-    /// loads [`crate::train::worker_share`] of every batch).
-    fn row0(&self, global: usize) -> usize {
-        match self.sync.as_deref() {
-            Some(s) if s.workers() > 1 => {
-                crate::train::worker_share(0..global, s.rank(), s.workers()).start
-            }
-            _ => 0,
         }
     }
 
