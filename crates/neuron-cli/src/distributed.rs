@@ -42,6 +42,14 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
+/// The gradient sync held in `sync` (from [`Cluster::sync`]), as the training loop takes it.
+pub fn as_dyn(
+    sync: &mut Option<Box<dyn neuron::GradientSync<f32>>>,
+) -> Option<&mut dyn neuron::GradientSync<f32>> {
+    sync.as_mut()
+        .map(|s| s.as_mut() as &mut dyn neuron::GradientSync<f32>)
+}
+
 /// The number of processes a launcher started, and the launcher's name, read from the variables
 /// that mpirun (Open MPI), MPICH's launcher and srun set.
 fn launched() -> Option<(usize, &'static str)> {

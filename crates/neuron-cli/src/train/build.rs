@@ -38,6 +38,24 @@ pub(super) fn fresh_model<B: Backend<E = f32>>(
         .build(be)?)
 }
 
+/// The checkpoint's network, with its weights, on `be`.
+pub(super) fn from_checkpoint<B: Backend<E = f32>>(
+    be: B,
+    c: &Checkpoint,
+    seed: u64,
+) -> Result<Sequential<B>> {
+    let m = &c.model;
+    let layers = m.layers.clone();
+    Ok(Sequential::from_specs(
+        be,
+        m.input_dim,
+        layers,
+        m.loss,
+        seed,
+        Some(&c.weights),
+    )?)
+}
+
 /// The network: the checkpoint's when resuming, the `--init` model's (with any new
 /// label smoothing) when fine-tuning, else a new one, once its memory is known to fit.
 pub(super) fn model<B: Backend<E = f32>>(
@@ -47,15 +65,7 @@ pub(super) fn model<B: Backend<E = f32>>(
 ) -> Result<Sequential<B>> {
     let (a, be) = (job.a, job.be.clone());
     if let Some(c) = ck {
-        let m = Sequential::from_specs(
-            be,
-            c.model.input_dim,
-            c.model.layers.clone(),
-            c.model.loss,
-            a.seed,
-            Some(&c.weights),
-        )?;
-        return Ok(m);
+        return from_checkpoint(be, c, a.seed);
     }
     if let Some(cpu_model) = init {
         let mut m = cpu_model.to_backend(be, a.seed)?;

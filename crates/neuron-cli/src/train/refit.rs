@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Result;
 use neuron::data::preprocess::Preprocessor;
-use neuron::{Backend, Dataset, FitConfig, GradientSync, Hooks, Loss, Optimizer, Rng};
+use neuron::{Backend, Dataset, FitConfig, Hooks, Loss, Optimizer, Rng};
 
 use super::build::fresh_model;
 use super::session::{stoppable_progress, INTERRUPTED};
@@ -122,9 +122,7 @@ pub(super) fn cv_epochs<B: Backend<E = f32>>(
             observer: &mut stop,
             resume: None,
             checkpointer: None,
-            sync: sync
-                .as_mut()
-                .map(|s| s.as_mut() as &mut dyn GradientSync<f32>),
+            sync: crate::distributed::as_dyn(&mut sync),
         };
         let (train, val) = (data.subset(&train), data.subset(&val));
         let fitted = m.fit_hooked(&mut o, &train, Some(&val), &fold_cfg, hooks);

@@ -9,8 +9,8 @@ use anyhow::{bail, Context, Result};
 use neuron::io::checkpoint::save_checkpoint;
 use neuron::io::model_file::{save_model, ModelMeta};
 use neuron::{
-    Backend, Checkpointer, Dataset, FitConfig, GradientSync, History, Hooks, NeuronError,
-    Optimizer, Resume, Sequential, TrainState,
+    Backend, Checkpointer, Dataset, FitConfig, History, Hooks, NeuronError, Optimizer, Resume,
+    Sequential, TrainState,
 };
 use serde_json::json;
 
@@ -69,6 +69,24 @@ impl<B: Backend<E = f32>> Checkpointer<B> for DirCheckpointer {
     }
 }
 
+/// First Ctrl-C: sets [`INTERRUPTED`], so that training stops after the current step; a second
+/// one ends the process at once.
+pub(super) fn stop_on_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+}
+
+/// How to continue an interrupted run, to follow the line that says where it was saved.
+pub(super) fn resume_hint(a: &super::TrainArgs) -> String {
+    match &a.checkpoint {
+        Some(dir) => format!("; continue with: neuron train --resume {}", dir.display()),
+        None => " (train with --checkpoint DIR to be able to resume)".to_string(),
+    }
+}
+
 /// Progress of a run of `epochs` epochs (printing nothing when `quiet`) that stops on Ctrl-C.
 pub(super) fn stoppable_progress(quiet: bool, epochs: usize) -> Progress {
     let mut p = Progress::new(quiet, epochs);
@@ -101,11 +119,7 @@ pub(super) fn train<B: Backend<E = f32>>(
     // First Ctrl-C: stop after the current step; a second one ends the process at once. In a
     // job of several processes the launcher ends them all, and the last checkpoint stays whole.
     if job.cluster.is_none() {
-        let _ = ctrlc::set_handler(|| {
-            if INTERRUPTED.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
+        stop_on_ctrl_c();
     }
     let mut checkpointer = dir_checkpointer(job.a, meta, job.cluster.is_none_or(|c| c.rank == 0))?;
     let t0 = Instant::now();
@@ -125,9 +139,7 @@ pub(super) fn train<B: Backend<E = f32>>(
         observer: &mut progress,
         resume,
         checkpointer: checkpointer.as_mut().map(|c| c as &mut dyn Checkpointer<B>),
-        sync: sync
-            .as_mut()
-            .map(|s| s.as_mut() as &mut dyn GradientSync<f32>),
+        sync: crate::distributed::as_dyn(&mut sync),
     };
     let fitted = model.fit_hooked(opt, train, None, &cfg, hooks);
     let seconds = t0.elapsed().as_secs_f64();
@@ -205,10 +217,7 @@ fn settle<B: Backend<E = f32>>(
     }
     let done = history.epochs.len();
     save(json!({ "data": a.data, "interrupted": true, "epochs_completed": done }))?;
-    let how = match &a.checkpoint {
-        Some(dir) => format!("; continue with: neuron train --resume {}", dir.display()),
-        None => " (train with --checkpoint DIR to be able to resume)".to_string(),
-    };
+    let how = resume_hint(a);
     let which = match history.best_epoch {
         Some(_) => "best",
         None => "current",
@@ -250,9 +259,7 @@ fn refit_on_all_rows<B: Backend<E = f32>>(
         observer: &mut progress,
         resume: None,
         checkpointer: None,
-        sync: sync
-            .as_mut()
-            .map(|s| s.as_mut() as &mut dyn GradientSync<f32>),
+        sync: crate::distributed::as_dyn(&mut sync),
     };
     let h = m.fit_hooked(&mut o, train, None, &on_all_rows(cfg, best), hooks)?;
     if !h.interrupted && h.epochs.len() == best {

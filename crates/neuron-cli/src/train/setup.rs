@@ -42,16 +42,22 @@ pub(super) fn optimizer<B: Backend<E = f32>>(
 ) -> Result<(Optimizer<B>, Option<Resume<f32>>)> {
     let mut opt = Optimizer::new(job.r.optimizer.clone())?;
     let resume = match ck {
-        Some(c) => {
-            opt.load_state(c.optimizer)?;
-            Some(Resume {
-                state: c.state,
-                best_weights: c.best_weights,
-            })
-        }
+        Some(c) => Some(restore(&mut opt, c)?),
         None => None,
     };
     Ok((opt, resume))
+}
+
+/// Gives `opt` the checkpoint's optimizer state, and returns where training stood.
+pub(super) fn restore<B: Backend<E = f32>>(
+    opt: &mut Optimizer<B>,
+    c: Checkpoint,
+) -> Result<Resume<f32>> {
+    opt.load_state(c.optimizer)?;
+    Ok(Resume {
+        state: c.state,
+        best_weights: c.best_weights,
+    })
 }
 
 /// How to train, from the resolved recipe.

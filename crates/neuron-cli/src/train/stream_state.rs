@@ -11,8 +11,9 @@ use neuron::train::{Event, History};
 use neuron::{Backend, Control, Loss, Optimizer, Resume, Sequential};
 use serde_json::Value;
 
-use super::build::fresh_model;
-use super::session::INTERRUPTED;
+use super::build::{fresh_model, from_checkpoint};
+use super::session::{resume_hint, stop_on_ctrl_c, INTERRUPTED};
+use super::setup::restore;
 use super::stream::{epoch_line, STREAM_VALIDATION};
 use super::TrainArgs;
 
@@ -31,30 +32,14 @@ pub(super) fn model_and_optimizer<B: Backend<E = f32>>(
     let Some(c) = ck else {
         return Ok((fresh_model(a, r, pre, loss, be)?, opt, None));
     };
-    let m = &c.model;
-    let model = Sequential::from_specs(
-        be,
-        m.input_dim,
-        m.layers.clone(),
-        m.loss,
-        a.seed,
-        Some(&c.weights),
-    )?;
-    opt.load_state(c.optimizer)?;
-    let resume = Resume {
-        state: c.state,
-        best_weights: c.best_weights,
-    };
+    let model = from_checkpoint(be, &c, a.seed)?;
+    let resume = restore(&mut opt, c)?;
     Ok((model, opt, Some(resume)))
 }
 
 /// Prints each epoch's line, and stops the run on Ctrl-C (a second Ctrl-C ends the process).
 pub(super) fn stream_progress(quiet: bool) -> impl FnMut(&Event<'_>) -> Control {
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
+    stop_on_ctrl_c();
     move |e: &Event<'_>| {
         if let (Event::EpochEnd(rec), false) = (e, quiet) {
             eprintln!("{}", epoch_line(rec));
@@ -69,10 +54,7 @@ pub(super) fn stream_progress(quiet: bool) -> impl FnMut(&Event<'_>) -> Control 
 /// Says where an interrupted run was saved and how to continue it, and ends the process with
 /// status 130.
 pub(super) fn interrupted(a: &TrainArgs, history: &History) -> ! {
-    let how = match &a.checkpoint {
-        Some(dir) => format!("; continue with: neuron train --resume {}", dir.display()),
-        None => " (train with --checkpoint DIR to be able to resume)".to_string(),
-    };
+    let how = resume_hint(a);
     eprintln!(
         "neuron: interrupted after {} complete epoch(s); saved the current weights to {}{how}",
         history.epochs.len(),
