@@ -20,9 +20,8 @@ use super::{
 pub(super) struct Stats {
     filled: usize,
     numbers: usize,
-    n: f64,
-    mean: f64,
-    m2: f64,
+    /// The finite numbers' Welford sums.
+    values: Welford,
     integers: bool,
     counts: BTreeMap<String, usize>,
     too_many: bool,
@@ -35,40 +34,58 @@ pub(super) struct Stats {
     odd_rows: Vec<u64>,
     track: bool,
     overflow: bool,
-    /// Cells that are dates, their fractional years' Welford sums, and whether any has a time.
-    dates: (usize, f64, f64, bool),
+    /// The fractional years of the cells that are dates, and whether any has a time.
+    dates: Welford,
+    date_times: bool,
     /// The column's values read as numbers written for people, in each format of
     /// [`FORMATS`], while every filled cell reads in it.
-    formats: [Welford; 2],
+    formats: [FormatSums; 2],
 }
 
 /// The formats of numbers written for people, in the order [`NumberFormat::detect`] tries them.
 const FORMATS: [NumberFormat; 2] = [NumberFormat::CommaThousands, NumberFormat::DecimalComma];
 
-/// Running mean and sum of squared deviations, while every value so far was readable (`ok`).
+/// Running count, mean and sum of squared deviations (Welford, in f64).
 #[derive(Clone, Copy, Debug, Default)]
 struct Welford {
-    ok: bool,
     n: f64,
     mean: f64,
     m2: f64,
 }
 
 impl Welford {
-    fn add(&mut self, v: Option<f64>) {
-        match v {
-            Some(x) if x.is_finite() => {
-                self.n += 1.0;
-                let d = x - self.mean;
-                self.mean += d / self.n;
-                self.m2 += d * (x - self.mean);
-            }
-            _ => self.ok = false,
-        }
+    fn push(&mut self, x: f64) {
+        self.n += 1.0;
+        let d = x - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (x - self.mean);
     }
 
+    /// The standard deviation; 1 for values without spread.
     fn std(&self) -> f64 {
-        spread(self.m2, self.n)
+        let sd = (self.m2 / self.n.max(1.0)).sqrt();
+        if sd > 1e-12 {
+            sd
+        } else {
+            1.0
+        }
+    }
+}
+
+/// A column's values read in one format of numbers written for people, while every filled cell
+/// so far reads in it (`ok`).
+#[derive(Clone, Copy, Debug, Default)]
+struct FormatSums {
+    ok: bool,
+    sums: Welford,
+}
+
+impl FormatSums {
+    fn add(&mut self, v: Option<f64>) {
+        match v {
+            Some(x) if x.is_finite() => self.sums.push(x),
+            _ => self.ok = false,
+        }
     }
 }
 
@@ -87,26 +104,15 @@ fn simple_decimal(cell: &str) -> Option<bool> {
     }
 }
 
-/// The standard deviation from Welford's sum of squared deviations `m2` over `n` values; 1 for a
-/// column without spread.
-fn spread(m2: f64, n: f64) -> f64 {
-    let sd = (m2 / n.max(1.0)).sqrt();
-    if sd > 1e-12 {
-        sd
-    } else {
-        1.0
-    }
-}
-
 /// Rows with empty or non-numeric cells remembered per column when bad rows are skipped.
 const MAX_TRACKED: usize = 1 << 18;
 
 impl Stats {
     /// Empty statistics; with `track`, the rows of empty and non-numeric cells are remembered.
     pub(super) fn new(track: bool) -> Self {
-        let ok = Welford {
+        let ok = FormatSums {
             ok: true,
-            ..Default::default()
+            sums: Welford::default(),
         };
         Stats {
             integers: true,
@@ -157,10 +163,7 @@ impl Stats {
         match plain {
             Some(x) if x.is_finite() => {
                 self.numbers += 1;
-                self.n += 1.0;
-                let d = x - self.mean;
-                self.mean += d / self.n;
-                self.m2 += d * (x - self.mean);
+                self.values.push(x);
                 self.integers &= x.fract() == 0.0;
             }
             Some(_) => {
@@ -173,13 +176,8 @@ impl Stats {
             }
             None => {
                 if let Some((d, time)) = dates::parse_datetime(cell) {
-                    let (n, mean, m2, t) = &mut self.dates;
-                    *n += 1;
-                    let y = dates::fractional_year(d);
-                    let delta = y - *mean;
-                    *mean += delta / *n as f64;
-                    *m2 += delta * (y - *mean);
-                    *t |= time;
+                    self.dates.push(dates::fractional_year(d));
+                    self.date_times |= time;
                 }
                 self.first_text
                     .get_or_insert_with(|| (at(), cell.to_string()));
@@ -199,8 +197,9 @@ impl Stats {
         }
     }
 
-    fn std(&self) -> f64 {
-        spread(self.m2, self.n)
+    /// Whether every filled cell is a date.
+    fn all_dates(&self) -> bool {
+        self.dates.n as usize == self.filled
     }
 }
 
@@ -225,7 +224,7 @@ fn stream_inference(s: &Stats) -> Option<(DropReason, String)> {
     }
     // Numbers written for people and dates are values, however many distinct ones there are.
     let formatted = s.formats.iter().any(|w| w.ok);
-    let text = s.numbers * 2 < s.filled && s.dates.0 < s.filled && !formatted;
+    let text = s.numbers * 2 < s.filled && !s.all_dates() && !formatted;
     if text && s.too_many {
         let detail = format!("more than {MAX_STREAM_CATEGORIES} distinct values");
         return Some((DropReason::Identifier, detail));
@@ -332,20 +331,22 @@ pub(super) fn fit_target(
             })
         }
         Task::Regress => match (&s.first_text, &s.first_infinite) {
-            _ if skip && s.numbers * 2 >= s.filled && s.n > 0.0 => Ok(TargetEncoding::Value {
-                name: name.to_string(),
-                mean: s.mean,
-                std: s.std(),
-                format: None,
-            }),
+            _ if skip && s.numbers * 2 >= s.filled && s.values.n > 0.0 => {
+                Ok(TargetEncoding::Value {
+                    name: name.to_string(),
+                    mean: s.values.mean,
+                    std: s.values.std(),
+                    format: None,
+                })
+            }
             (Some((at, v)), _) => Err(NeuronError::data(format!(
                 "{at}: '{v}' is not a number (regression needs numeric targets)"
             ))),
             (_, Some((at, v))) => Err(NeuronError::data(format!("{at}: target {v} is not finite"))),
             _ => Ok(TargetEncoding::Value {
                 name: name.to_string(),
-                mean: s.mean,
-                std: s.std(),
+                mean: s.values.mean,
+                std: s.values.std(),
                 format: None,
             }),
         },
@@ -365,21 +366,19 @@ pub(super) fn fit_column(
     if s.filled == 0 {
         return Err(NeuronError::data(format!("column '{name}' has no values")));
     }
-    let (n_dates, mean, m2, time) = s.dates;
     if categorical {
         return fit_categories(name, s, impute, infer);
     }
-    if infer && n_dates == s.filled {
-        let std = (m2 / n_dates as f64).sqrt();
+    if infer && s.all_dates() {
         let (mean, std) = match scaling {
             Scaling::None => (0.0, 1.0),
-            _ => (mean, if std > 1e-12 { std } else { 1.0 }),
+            _ => (s.dates.mean, s.dates.std()),
         };
         return Ok(ColumnEncoding::Date {
             name: name.to_string(),
             mean,
             std,
-            time,
+            time: s.date_times,
             fill: impute.is_some(),
         });
     }
@@ -396,14 +395,14 @@ pub(super) fn fit_column(
             )));
         }
         let (mean, std) = match scaling {
-            Scaling::Standard => (s.mean, s.std()),
+            Scaling::Standard => (s.values.mean, s.values.std()),
             _ => (0.0, 1.0),
         };
         return Ok(ColumnEncoding::Numeric {
             name: name.to_string(),
             mean,
             std,
-            fill: impute.map(|_| s.mean),
+            fill: impute.map(|_| s.values.mean),
             clip: None,
             format: None,
         });
@@ -423,6 +422,7 @@ fn written_for_people(
         return None;
     }
     let (f, w) = FORMATS.iter().zip(&s.formats).find(|(_, w)| w.ok)?;
+    let w = &w.sums;
     let (mean, std) = match scaling {
         Scaling::Standard => (w.mean, w.std()),
         _ => (0.0, 1.0),
