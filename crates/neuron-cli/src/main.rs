@@ -10,6 +10,7 @@ mod eval;
 mod export;
 mod gradcheck;
 mod model;
+mod playground;
 mod plot;
 mod predict;
 mod progress;
@@ -43,6 +44,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Check backpropagated gradients against finite differences on random networks.
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Serve a local page that trains a small network live and shows every neuron computing.
+    Playground(playground::PlaygroundArgs),
 }
 
 /// The number of threads to compute with: `--threads`, else `NEURON_THREADS`, else every
@@ -85,6 +88,7 @@ fn main() {
         Some(Command::Export(a)) => export::run(&a),
         Some(Command::Gradcheck(a)) => gradcheck::run(&a),
         Some(Command::Bench(a)) => bench::run(&a),
+        Some(Command::Playground(a)) => playground::run(&a),
     };
     if let Err(e) = result {
         let pipe = e.chain().any(|c| {

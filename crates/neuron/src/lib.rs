@@ -64,7 +64,7 @@ pub use nn::init::Init;
 pub use nn::layer::LayerSpec;
 pub use nn::loss::Loss;
 pub use nn::sequential::{
-    classes_from_outputs, param_shapes, ParamInfo, Sequential, SequentialBuilder,
+    classes_from_outputs, param_shapes, LayerTrace, ParamInfo, Sequential, SequentialBuilder,
 };
 pub use optim::schedule::LrSchedule;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind, OptimizerSnapshot, OptimizerState};

@@ -4,11 +4,13 @@ mod builder;
 mod params;
 mod predict;
 mod stages;
+mod trace;
 
 use builder::check_specs;
 pub use builder::{param_shapes, SequentialBuilder};
 pub use params::ParamInfo;
 pub use predict::classes_from_outputs;
+pub use trace::LayerTrace;
 
 use crate::backend::Backend;
 use crate::error::{NeuronError, Result};
