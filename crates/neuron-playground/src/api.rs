@@ -202,12 +202,23 @@ async fn frames(
         futures_util::stream::unfold((rx, open, true), move |(mut rx, open, first)| async move {
             if !first {
                 tokio::time::sleep(period).await;
-                rx.changed().await.ok()?;
+                next_frame(&mut rx, &open.0).await?;
             }
             let data = rx.borrow_and_update().clone();
             Some((Ok(Event::default().data(&*data)), (rx, open, false)))
         });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Waits for a newer frame; `None` once the session is closed.
+async fn next_frame(rx: &mut tokio::sync::watch::Receiver<Arc<str>>, s: &Session) -> Option<()> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), rx.changed()).await {
+            Ok(r) => return r.ok(),
+            Err(_) if s.closed.load(Ordering::Relaxed) => return None,
+            Err(_) => {}
+        }
+    }
 }
 
 #[derive(Deserialize)]

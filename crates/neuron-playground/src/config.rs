@@ -231,3 +231,41 @@ fn in_range(name: &str, v: f64, lo: f64, hi: f64) -> Result<(), ApiError> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_valid_and_each_limit_is_enforced() {
+        Config::default().validate().unwrap();
+        let bad = |f: &dyn Fn(&mut Config), word: &str| {
+            let mut c = Config::default();
+            f(&mut c);
+            let e = c.validate().unwrap_err();
+            assert!(e.message.contains(word), "{}", e.message);
+        };
+        bad(&|c| c.lr = f64::NAN, "lr");
+        bad(&|c| c.lr = f64::INFINITY, "lr");
+        bad(&|c| c.noise = -0.1, "noise");
+        bad(&|c| c.points = 1_000_000, "points");
+        bad(&|c| c.layers[0].units = 0, "units");
+        bad(&|c| c.loss = "hinge".into(), "loss");
+        bad(&|c| c.optimizer = "lbfgs".into(), "optimizer");
+        bad(&|c| c.dataset = "upload".into(), "columns");
+        let mut c = Config::default();
+        c.layers.clear();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn same_data_ignores_the_network_and_training_settings() {
+        let a = Config::default();
+        let mut b = a.clone();
+        b.lr = 0.3;
+        b.layers.pop();
+        assert!(a.same_data(&b));
+        b.seed += 1;
+        assert!(!a.same_data(&b));
+    }
+}

@@ -3,7 +3,7 @@
 //! is freed.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +48,8 @@ pub struct Session {
     pub frames: Arc<watch::Sender<Arc<str>>>,
     /// Open frame streams.
     pub streams: AtomicUsize,
+    /// Set when the session is closed or freed: its streams end.
+    pub closed: AtomicBool,
     /// When a request last came.
     pub seen: Mutex<Instant>,
 }
@@ -112,6 +114,7 @@ impl Sessions {
             state: Mutex::new(state),
             frames,
             streams: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
             seen: Mutex::new(Instant::now()),
         });
         let id = {
@@ -135,10 +138,12 @@ impl Sessions {
 
     /// Closes session `id`.
     pub fn close(&self, id: &str) -> Result<(), ApiError> {
-        lock(&self.map)
+        let s = lock(&self.map)
             .remove(id)
-            .map(|_| ())
-            .ok_or_else(|| ApiError::not_found(format!("no session '{id}'")))
+            .ok_or_else(|| ApiError::not_found(format!("no session '{id}'")))?;
+        s.closed.store(true, Ordering::Relaxed);
+        let _ = lock(&s.state).tx.try_send(Cmd::Quit);
+        Ok(())
     }
 
     /// Number of open sessions.

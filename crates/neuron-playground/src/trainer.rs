@@ -36,6 +36,8 @@ pub enum Cmd {
     Walk(usize, SyncSender<Result<Walk, ApiError>>),
     /// The model's weights, for a download.
     Params(SyncSender<Result<Sequential<Be>, ApiError>>),
+    /// End the trainer (the session was closed).
+    Quit,
 }
 
 /// Everything a trainer needs, built before its thread starts (so that a bad set-up is the
@@ -169,6 +171,7 @@ impl Trainer {
                     )?)
                 }));
             }
+            Some(Cmd::Quit) => return Err(gone()),
             None => {}
         }
         let more = self.train(run, steps)?;

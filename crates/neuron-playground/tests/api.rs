@@ -370,3 +370,108 @@ fn an_exposed_server_requires_its_token() {
         open.url
     );
 }
+
+#[test]
+fn idle_sessions_are_freed_and_a_closed_session_ends_its_stream() {
+    let limits = Limits {
+        idle: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let s = neuron_playground::spawn(Options {
+        port: 0,
+        limits,
+        ..Options::default()
+    })
+    .unwrap();
+    let idle = open(&s);
+    std::thread::sleep(Duration::from_millis(400));
+    s.app.sessions.reap();
+    assert_eq!(
+        call(
+            ureq::get(&format!("{}/api/sessions/{idle}/walk?row=0", base(&s))),
+            None
+        )
+        .0,
+        404
+    );
+    let id = open(&s);
+    let url = format!("{}/api/sessions/{id}/frames?fps=30", base(&s));
+    let reader = std::thread::spawn(move || {
+        let r = ureq::get(&url)
+            .timeout(Duration::from_secs(30))
+            .call()
+            .unwrap();
+        BufReader::new(r.into_reader())
+            .lines()
+            .map_while(Result::ok)
+            .filter(|l| l.starts_with("data: "))
+            .count()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    s.app.sessions.reap();
+    assert_eq!(
+        s.app.sessions.len(),
+        1,
+        "a session with an open stream is not idle"
+    );
+    assert_eq!(
+        call(
+            ureq::delete(&format!("{}/api/sessions/{id}", base(&s))),
+            None
+        )
+        .0,
+        204
+    );
+    let frames = reader.join().unwrap();
+    assert!(frames >= 1, "the stream sent the current frame, then ended");
+    assert!(s.app.sessions.is_empty());
+}
+
+#[test]
+fn the_downloaded_model_predicts_what_the_page_showed() {
+    let s = server(None);
+    let id = open(&s);
+    let ctl = |a: &str| {
+        call(
+            ureq::post(&format!("{}/api/sessions/{id}/control", base(&s))),
+            Some(&json!({ "action": a }).to_string()),
+        )
+        .0
+    };
+    assert_eq!(ctl("play"), 204);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(ctl("pause"), 204);
+    std::thread::sleep(Duration::from_millis(200));
+    let frame = frames(&s, &id, 1).remove(0);
+    let r = ureq::get(&format!("{}/api/sessions/{id}/model", base(&s)))
+        .call()
+        .unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut bytes).unwrap();
+    let (mut model, meta) = neuron::io::model_file::from_bytes(&bytes, "download").unwrap();
+    // What `neuron predict` does with a CSV of the feature columns: the model's preprocessing,
+    // then the network.
+    let points = neuron_playground::datasets::builtin("circles", 200, 0.0, 1).unwrap();
+    let csv: String = std::iter::once("x,y,label".to_string())
+        .chain(
+            points
+                .xy
+                .iter()
+                .zip(&points.label)
+                .map(|(p, l)| format!("{},{},{l}", p[0], p[1])),
+        )
+        .collect::<Vec<_>>()
+        .join("\n");
+    let t = neuron::data::csv::read_csv_bytes(csv.into_bytes(), "points.csv").unwrap();
+    let pre = meta.preprocessing.unwrap();
+    let enc = pre.transform(&t, true).unwrap();
+    let k = model.predict_classes(&enc.x).unwrap();
+    let truth = enc.classes.unwrap();
+    let acc = k.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64;
+    let shown = frame["accuracy"].as_array().unwrap();
+    let mean = (shown[0].as_f64().unwrap() + shown[1].as_f64().unwrap()) / 2.0;
+    assert!(
+        (acc - mean).abs() < 0.02,
+        "downloaded model: {acc}, page: {mean}"
+    );
+}

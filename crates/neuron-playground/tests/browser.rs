@@ -120,8 +120,6 @@ async fn the_page_learns_the_spirals_and_its_walk_through_shows_the_engine_value
         .unwrap();
     let acc = wait_for(&c, "const t = document.getElementById('test-acc').textContent; const v = parseFloat(t); return v > 90 ? v : null", "test accuracy over 90 %", 240).await;
     println!("test accuracy shown: {acc} %");
-    let stats = js(&c, "const s = window.playground.stats; const d = s.drawMs.slice().sort((a, b) => a - b); return [s.received, s.drawn, d[Math.floor(d.length / 2)], d[Math.floor(d.length * 0.9)], (performance.now() - s.since) / 1000]").await;
-    println!("frames received, drawn, median and p90 draw ms, seconds: {stats}");
     c.find(Locator::Id("play"))
         .await
         .unwrap()
@@ -135,7 +133,9 @@ async fn the_page_learns_the_spirals_and_its_walk_through_shows_the_engine_value
         20,
     )
     .await;
-    let xy = js(&c, "const S = window.playground; const i = S.info.points.findIndex(p => p[3] >= 0); const [x0, x1, y0, y1] = S.info.extent; const p = S.info.points[i]; return [i, (p[0] - x0) / (x1 - x0) * 320 - 160, (y1 - p[1]) / (y1 - y0) * 320 - 160]").await;
+    // The training point the network is least sure of (its grid cell's probability), so the
+    // walk-through's gradients are far from zero.
+    let xy = js(&c, "const S = window.playground, [x0, x1, y0, y1] = S.info.extent, n = S.info.grid, px = atob(S.frame.output.px); let best = -1, conf = 999; S.info.points.forEach((p, i) => { if (p[3] < 0) return; const col = Math.min(n - 1, Math.floor((p[0] - x0) / (x1 - x0) * n)), row = Math.min(n - 1, Math.floor((y1 - p[1]) / (y1 - y0) * n)), c = px.charCodeAt(2 * (row * n + col) + 1); if (c < conf) { conf = c; best = i; } }); const p = S.info.points[best]; return [best, (p[0] - x0) / (x1 - x0) * 320 - 160, (y1 - p[1]) / (y1 - y0) * 320 - 160]").await;
     let plane = c.find(Locator::Id("plane")).await.unwrap();
     let (dx, dy) = (
         xy[1].as_f64().unwrap().round() as i64,
@@ -163,7 +163,7 @@ async fn the_page_learns_the_spirals_and_its_walk_through_shows_the_engine_value
     )
     .await;
     check_against_engine(&c, &walk).await;
-    for _ in 0..4 {
+    for _ in 0..6 {
         c.find(Locator::Id("wnext"))
             .await
             .unwrap()
@@ -175,8 +175,62 @@ async fn the_page_learns_the_spirals_and_its_walk_through_shows_the_engine_value
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("playground.png");
     std::fs::write(&out, png).unwrap();
     println!("screenshot: {}", out.display());
+    c.find(Locator::Id("play"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    measure_drawing(&c).await;
+    check_link(&c, &server.url).await;
     c.close().await.unwrap();
     server.stop();
+}
+
+/// How fast the page draws the frames while training goes on (reported, not asserted).
+async fn measure_drawing(c: &Client) {
+    let secs = 10;
+    js(c, "const s = window.playground.stats; s.mark = [s.received, s.drawn]; s.drawMs = []; return null").await;
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let v = js(c, "const s = window.playground.stats; const d = s.drawMs.slice().sort((a, b) => a - b); return [s.received - s.mark[0], s.drawn - s.mark[1], d[Math.floor(d.length / 2)], d[Math.floor(d.length * 0.9)], window.playground.frame.steps_per_s]").await;
+    let (got, drawn) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+    println!(
+        "page, {secs} s while training: {:.1} frames/s received, {:.1} drawn; draw time median {} ms, p90 {} ms; server {} steps/s",
+        got / secs as f64, drawn / secs as f64, v[2], v[3], v[4]
+    );
+    assert_eq!(got, drawn, "every frame received was drawn");
+}
+
+/// A link carries the whole set-up: opening it gives the same data and network.
+async fn check_link(c: &Client, url: &str) {
+    let cfg = json!({ "dataset": "xor", "seed": 7, "layers": [{ "units": 3, "activation": "none" }], "lr": 0.03 });
+    let link = format!(
+        "{url}#cfg={}",
+        js(
+            c,
+            &format!("return encodeURIComponent(JSON.stringify({cfg}))")
+        )
+        .await
+        .as_str()
+        .unwrap()
+    );
+    c.goto("about:blank").await.unwrap();
+    c.goto(&link).await.unwrap();
+    wait_for(c, "return window.playground && window.playground.frame !== null && window.playground.cfg.dataset === 'xor'", "the first frame of the link", 30).await;
+    let got = js(c, "return window.playground.cfg").await;
+    assert_eq!(
+        (&got["dataset"], &got["seed"], &got["lr"]),
+        (&json!("xor"), &json!(7), &json!(0.03))
+    );
+    assert_eq!(got["layers"], cfg["layers"]);
+    assert_eq!(
+        js(
+            c,
+            "return document.querySelectorAll('#netbody .neuron').length"
+        )
+        .await,
+        json!(7 + 3 + 2)
+    );
 }
 
 /// Rebuilds the network from the walk-through's weights (before the step), runs neuron's engine
