@@ -214,7 +214,10 @@ impl Session {
             ));
         }
         let info = json!({ "columns": t.headers, "numeric": numeric, "rows": t.rows.len().min(datasets::MAX_UPLOAD_ROWS) });
-        lock(&self.state).upload = Some(Arc::new(t));
+        let mut st = lock(&self.state);
+        st.upload = Some(Arc::new(t));
+        // The next set-up on the upload reads the new table, even with the same column names.
+        st.cfg.columns = None;
         Ok(info)
     }
 }
