@@ -51,7 +51,9 @@ impl Progress {
 
 impl Observer for Progress {
     fn on_event(&mut self, e: &Event<'_>) -> Control {
-        if let Some(flag) = self.interrupted {
+        // Ctrl-C stops at a step or an epoch's start. A stop at an epoch's end would end the run
+        // as finished (an observer's early stop), not as an interruption to resume.
+        if let (Some(flag), false) = (self.interrupted, matches!(e, Event::EpochEnd(_))) {
             if flag.load(std::sync::atomic::Ordering::SeqCst) {
                 return Control::Stop;
             }
@@ -98,5 +100,46 @@ impl Observer for Progress {
             }
         }
         Control::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use neuron::{Control, EpochRecord, Event, Observer};
+
+    use super::Progress;
+
+    #[test]
+    fn ctrl_c_stops_at_a_step_or_an_epoch_start_never_at_an_epoch_end() {
+        static FLAG: AtomicBool = AtomicBool::new(true);
+        let mut p = Progress::new(true, 3);
+        p.interrupted = Some(&FLAG);
+        let record = EpochRecord {
+            epoch: 1,
+            loss: 0.5,
+            accuracy: None,
+            val_loss: None,
+            val_accuracy: None,
+            val_mae: None,
+            val_r2: None,
+            lr: 0.1,
+            seconds: 0.0,
+        };
+        assert_eq!(p.on_event(&Event::EpochEnd(&record)), Control::Continue);
+        let start = Event::EpochStart {
+            epoch: 2,
+            batches: 1,
+            samples: 1,
+        };
+        assert_eq!(p.on_event(&start), Control::Stop);
+        let batch = Event::Batch {
+            epoch: 2,
+            batch: 1,
+            running_loss: 0.5,
+            samples: 1,
+        };
+        assert_eq!(p.on_event(&batch), Control::Stop);
     }
 }

@@ -44,7 +44,8 @@ pub(super) fn stream_progress(quiet: bool) -> impl FnMut(&Event<'_>) -> Control 
         if let (Event::EpochEnd(rec), false) = (e, quiet) {
             eprintln!("{}", epoch_line(rec));
         }
-        match INTERRUPTED.load(Ordering::SeqCst) {
+        // Not at an epoch's end: a stop there ends the run as finished, not as resumable.
+        match INTERRUPTED.load(Ordering::SeqCst) && !matches!(e, Event::EpochEnd(_)) {
             true => Control::Stop,
             false => Control::Continue,
         }
