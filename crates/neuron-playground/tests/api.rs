@@ -42,6 +42,26 @@ fn call(req: ureq::Request, body: Option<&str>) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Sends a control action to session `id`; returns the status.
+fn control(s: &Running, id: &str, action: &str) -> u16 {
+    let url = format!("{}/api/sessions/{id}/control", base(s));
+    call(
+        ureq::post(&url),
+        Some(&json!({ "action": action }).to_string()),
+    )
+    .0
+}
+
+/// The model file of session `id`.
+fn download(s: &Running, id: &str) -> Vec<u8> {
+    let r = ureq::get(&format!("{}/api/sessions/{id}/model", base(s)))
+        .call()
+        .unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut bytes).unwrap();
+    bytes
+}
+
 fn small_config() -> Value {
     let mut c = serde_json::to_value(Config::default()).unwrap();
     c["layers"] =
@@ -83,13 +103,7 @@ fn frames(s: &Running, id: &str, n: usize) -> Vec<Value> {
 fn a_session_trains_streams_walks_and_downloads() {
     let s = server(None);
     let id = open(&s);
-    let ctl = |action: &str| {
-        call(
-            ureq::post(&format!("{}/api/sessions/{id}/control", base(&s))),
-            Some(&json!({ "action": action }).to_string()),
-        )
-        .0
-    };
+    let ctl = |action: &str| control(&s, &id, action);
     assert_eq!(ctl("play"), 204);
     std::thread::sleep(Duration::from_millis(1500));
     let f = frames(&s, &id, 3);
@@ -131,11 +145,7 @@ fn a_session_trains_streams_walks_and_downloads() {
         (l0["w_new"][0][1].as_f64().unwrap() - (w - lr * g)).abs() < 1e-12,
         "w ← w − α ∂L/∂w"
     );
-    let r = ureq::get(&format!("{}/api/sessions/{id}/model", base(&s)))
-        .call()
-        .unwrap();
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut r.into_reader(), &mut bytes).unwrap();
+    let bytes = download(&s, &id);
     let (model, meta) = neuron::io::model_file::from_bytes(&bytes, "download").unwrap();
     assert_eq!(model.input_dim(), 2);
     let pre = meta.preprocessing.unwrap();
@@ -431,23 +441,13 @@ fn idle_sessions_are_freed_and_a_closed_session_ends_its_stream() {
 fn the_downloaded_model_predicts_what_the_page_showed() {
     let s = server(None);
     let id = open(&s);
-    let ctl = |a: &str| {
-        call(
-            ureq::post(&format!("{}/api/sessions/{id}/control", base(&s))),
-            Some(&json!({ "action": a }).to_string()),
-        )
-        .0
-    };
+    let ctl = |action: &str| control(&s, &id, action);
     assert_eq!(ctl("play"), 204);
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(ctl("pause"), 204);
     std::thread::sleep(Duration::from_millis(200));
     let frame = frames(&s, &id, 1).remove(0);
-    let r = ureq::get(&format!("{}/api/sessions/{id}/model", base(&s)))
-        .call()
-        .unwrap();
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut r.into_reader(), &mut bytes).unwrap();
+    let bytes = download(&s, &id);
     let (mut model, meta) = neuron::io::model_file::from_bytes(&bytes, "download").unwrap();
     // What `neuron predict` does with a CSV of the feature columns: the model's preprocessing,
     // then the network.
