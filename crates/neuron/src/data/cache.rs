@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::csv::RawTable;
+use super::csv::{Cells, RawTable};
 use super::dataset::Dataset;
 use super::holdout::{HeldRows, Holdout};
 use super::preprocess::Preprocessor;
@@ -110,7 +110,7 @@ pub fn target_cols(pre: &Preprocessor, loss: Loss, outputs: usize) -> usize {
 /// to `y`.
 pub fn encode_into(
     pre: &Preprocessor,
-    chunk: &RawTable,
+    chunk: &impl Cells,
     (loss, outputs, y_cols): (Loss, usize, usize),
     x: &mut Vec<f32>,
     y: &mut Vec<f32>,

@@ -27,11 +27,7 @@ pub struct RawTable {
 impl RawTable {
     /// Where record `r` came from: `file:line`.
     pub fn location(&self, r: usize) -> String {
-        let file = match self.file_of.get(r) {
-            Some(&f) => self.files.get(f as usize).unwrap_or(&self.source),
-            None => &self.source,
-        };
-        format!("{file}:{}", self.lines.get(r).copied().unwrap_or(0))
+        Cells::location(self, r)
     }
 
     /// The records at `idx`, in that order, with their locations.
@@ -76,6 +72,54 @@ impl RawTable {
             self.source,
             self.headers.join(", ")
         )))
+    }
+}
+
+/// Rows of text cells with their places in their files: a [`RawTable`], or a
+/// [`crate::data::records::RecordChunk`] read straight from a CSV file. The preprocessing reads
+/// either.
+pub trait Cells {
+    /// Where the rows came from (a path, or a built-in's name), for messages.
+    fn source(&self) -> &str;
+    /// Column names.
+    fn headers(&self) -> &[String];
+    /// The number of rows.
+    fn row_count(&self) -> usize;
+    /// The cell of row `r` in column `c`, without surrounding whitespace.
+    fn cell(&self, r: usize, c: usize) -> &str;
+    /// Row `r`'s file (the source for a table from one file) and line (for Parquet, its row).
+    fn place(&self, r: usize) -> (&str, u64);
+    /// Keeps the rows whose `keep` entry is true (rows past its end are kept), in place.
+    fn retain_rows(&mut self, keep: &[bool]);
+    /// Where row `r` came from: `file:line`.
+    fn location(&self, r: usize) -> String {
+        let (file, line) = self.place(r);
+        format!("{file}:{line}")
+    }
+}
+
+impl Cells for RawTable {
+    fn source(&self) -> &str {
+        &self.source
+    }
+    fn headers(&self) -> &[String] {
+        &self.headers
+    }
+    fn row_count(&self) -> usize {
+        self.rows.len()
+    }
+    fn cell(&self, r: usize, c: usize) -> &str {
+        &self.rows[r][c]
+    }
+    fn place(&self, r: usize) -> (&str, u64) {
+        let file = match self.file_of.get(r) {
+            Some(&f) => self.files.get(f as usize).unwrap_or(&self.source),
+            None => &self.source,
+        };
+        (file, self.lines.get(r).copied().unwrap_or(0))
+    }
+    fn retain_rows(&mut self, keep: &[bool]) {
+        RawTable::retain_rows(self, keep);
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::RawTable;
+use super::csv::{Cells, RawTable};
 use crate::error::{NeuronError, Result};
 use crate::rng::hash_uniform;
 
@@ -75,7 +75,12 @@ impl Holdout {
 
     /// The part of the row at `line` of the file `file`.
     pub fn part(&self, file: &str, line: u64) -> Part {
-        let u = f64::from(hash_uniform(self.seed ^ name_hash(file), line));
+        self.part_at(self.seed ^ name_hash(file), line)
+    }
+
+    /// The part of the row at `line` of the file whose seeded name hash is `seed`.
+    fn part_at(&self, seed: u64, line: u64) -> Part {
+        let u = f64::from(hash_uniform(seed, line));
         if u < self.validation {
             Part::Validation
         } else if u < self.validation + self.test {
@@ -86,21 +91,27 @@ impl Holdout {
     }
 
     /// The part of record `r` of `t`.
-    pub fn part_of(&self, t: &RawTable, r: usize) -> Part {
-        let file = match t.file_of.get(r) {
-            Some(&f) => t.files.get(f as usize).unwrap_or(&t.source),
-            None => &t.source,
-        };
-        self.part(file, t.lines.get(r).copied().unwrap_or(0))
+    pub fn part_of(&self, t: &impl Cells, r: usize) -> Part {
+        let (file, line) = t.place(r);
+        self.part(file, line)
     }
 
     /// Keeps only `t`'s training records (in place); returns how many were removed.
-    pub fn keep_training(&self, t: &mut RawTable) -> usize {
+    pub fn keep_training(&self, t: &mut impl Cells) -> usize {
         if !self.holds_out() {
             return 0;
         }
-        let keep: Vec<bool> = (0..t.rows.len())
-            .map(|r| self.part_of(t, r) == Part::Train)
+        // Each file's name is hashed once, not once a row (rows of a file share its name).
+        let (mut file, mut seed) = (None::<&str>, 0);
+        let keep: Vec<bool> = (0..t.row_count())
+            .map(|r| {
+                let (f, line) = t.place(r);
+                if !file.is_some_and(|g| std::ptr::eq(f, g)) {
+                    seed = self.seed ^ name_hash(f);
+                    file = Some(f);
+                }
+                self.part_at(seed, line) == Part::Train
+            })
             .collect();
         let removed = keep.iter().filter(|&&k| !k).count();
         if removed > 0 {
@@ -126,7 +137,7 @@ pub struct HeldRows {
 
 impl HeldRows {
     /// Takes record `r` of `t` into `part` (not `Train`).
-    pub fn take(&mut self, part: Part, t: &RawTable, r: usize) {
+    pub fn take(&mut self, part: Part, t: &impl Cells, r: usize) {
         let (kept, seen) = match part {
             Part::Train => return,
             Part::Validation => (&mut self.validation, &mut self.validation_seen),
@@ -137,15 +148,17 @@ impl HeldRows {
             return;
         }
         if kept.headers.is_empty() {
-            kept.headers.clone_from(&t.headers);
-            kept.source.clone_from(&t.source);
+            kept.headers = t.headers().to_vec();
+            kept.source = t.source().to_string();
         }
-        kept.rows.push(t.rows[r].clone());
-        kept.lines.push(t.lines.get(r).copied().unwrap_or(0));
-        let file = t.file_of.get(r).and_then(|&f| t.files.get(f as usize));
-        if let Some(file) = file {
-            if kept.files.last() != Some(file) {
-                kept.files.push(file.clone());
+        let cells = (0..t.headers().len()).map(|c| t.cell(r, c).to_string());
+        kept.rows.push(cells.collect());
+        let (file, line) = t.place(r);
+        kept.lines.push(line);
+        // A table of one file names no files of its own.
+        if file != t.source() {
+            if kept.files.last().map(String::as_str) != Some(file) {
+                kept.files.push(file.to_string());
             }
             kept.file_of.push(kept.files.len() as u32 - 1);
         }

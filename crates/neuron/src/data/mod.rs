@@ -11,6 +11,7 @@ pub mod holdout;
 pub mod idx;
 pub mod parquet;
 pub mod preprocess;
+pub mod records;
 pub mod scaling;
 pub mod stream;
 pub mod table;

@@ -53,7 +53,8 @@ pub fn read_parquet_path(path: impl AsRef<Path>) -> Result<RawTable> {
     read_parquet_bytes(bytes, &path.display().to_string())
 }
 
-/// A cell as the text a CSV file would hold.
+/// A cell as the text a CSV file would hold (text without surrounding whitespace, as CSV cells
+/// are read).
 pub(crate) fn parquet_cell(f: &Field, source: &str, column: &str) -> Result<String> {
     Ok(match f {
         Field::Null => String::new(),
@@ -69,8 +70,8 @@ pub(crate) fn parquet_cell(f: &Field, source: &str, column: &str) -> Result<Stri
         Field::Float16(v) => v.to_string(),
         Field::Float(v) => v.to_string(),
         Field::Double(v) => v.to_string(),
-        Field::Str(s) => s.clone(),
-        Field::Bytes(b) => String::from_utf8_lossy(b.data()).into_owned(),
+        Field::Str(s) => s.trim_ascii().to_string(),
+        Field::Bytes(b) => String::from_utf8_lossy(b.data()).trim_ascii().to_string(),
         Field::Group(_) | Field::ListInternal(_) | Field::MapInternal(_) => {
             return Err(NeuronError::data(format!(
                 "{source}: column '{column}' is nested (a list, map or group); neuron reads flat columns"

@@ -12,6 +12,7 @@ use parquet::record::reader::RowIter;
 
 use super::csv::{sniff_delimiter, RawTable};
 use super::parquet::{guarded, parquet_cell, MAGIC};
+use super::records::RecordChunk;
 use super::table::table_files;
 use crate::error::{NeuronError, Result};
 use crate::rng::Rng;
@@ -21,7 +22,7 @@ const SNIFF_BYTES: usize = 1 << 16;
 
 /// The open file.
 enum Reader {
-    Csv(csv::Reader<Box<dyn Read>>),
+    Csv(csv::Reader<Box<dyn Read + Send>>),
     Parquet(RowIter<'static>),
 }
 
@@ -37,6 +38,8 @@ pub struct TableStream {
     row_in_file: u64,
     /// The CSV record buffer, reused.
     record: csv::StringRecord,
+    /// A Parquet row's cells, reused.
+    cells: Vec<String>,
     /// Skip malformed CSV records (a wrong number of fields, invalid UTF-8) instead of failing.
     skip_malformed: bool,
     /// Malformed records skipped, and why the first was.
@@ -71,7 +74,7 @@ fn open(path: &Path, delimiter: Option<u8>) -> Result<(Reader, Vec<String>)> {
         });
     }
     let gz = super::csv::is_gzip(&head);
-    let input: Box<dyn Read> = if gz {
+    let input: Box<dyn Read + Send> = if gz {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
     } else {
         Box::new(BufReader::with_capacity(1 << 20, file))
@@ -125,6 +128,7 @@ impl TableStream {
             delimiter,
             row_in_file: 0,
             record: csv::StringRecord::new(),
+            cells: Vec::new(),
             skip_malformed: false,
             malformed: (0, None),
         };
@@ -192,16 +196,31 @@ impl TableStream {
         t.lines.clear();
         t.files.clear();
         t.file_of.clear();
+        let n = self.read_rows(t, max_rows)?;
+        t.rows.truncate(n);
+        Ok(n > 0)
+    }
+
+    /// [`TableStream::next_chunk_into`] into a [`RecordChunk`]: CSV records as the CSV reader
+    /// gives them, no cell copied (Parquet rows are written into records).
+    pub fn next_records_into(&mut self, t: &mut RecordChunk, max_rows: usize) -> Result<bool> {
+        t.source.clone_from(&self.source);
+        t.headers.clone_from(&self.headers);
+        t.clear();
+        Ok(self.read_rows(t, max_rows)? > 0)
+    }
+
+    /// Reads up to `max_rows` rows into `t`, file after file; returns how many.
+    fn read_rows(&mut self, t: &mut impl Rows, max_rows: usize) -> Result<usize> {
         let mut n = 0;
+        // The file (`next_file`) whose name the chunk lists last.
+        let mut listed = None;
         while n < max_rows.max(1) {
             let Some((reader, name)) = self.reader.as_mut() else {
                 break;
             };
-            if n == t.rows.len() {
-                t.rows.push(Vec::new());
-            }
             let line = match reader {
-                Reader::Csv(r) => match next_csv(r, &mut self.record, &mut t.rows[n]) {
+                Reader::Csv(r) => match t.read_csv(n, r, &mut self.record) {
                     Ok(line) => line,
                     Err(e) if self.skip_malformed && recoverable(&e) => {
                         self.malformed.0 += 1;
@@ -217,16 +236,16 @@ impl TableStream {
                 Reader::Parquet(rows) => {
                     self.row_in_file += 1;
                     let row = self.row_in_file;
-                    next_parquet(rows, name, row, &mut t.rows[n])?
+                    let cells = t.cells(n, &mut self.cells);
+                    let line = next_parquet(rows, name, row, cells)?;
+                    t.parquet_done(n, &self.cells);
+                    line
                 }
             };
             match line {
                 Some(line) => {
-                    if t.files.last().is_none_or(|f| f != name) {
-                        t.files.push(name.clone());
-                    }
-                    t.file_of.push(t.files.len() as u32 - 1);
-                    t.lines.push(line);
+                    t.commit(name, line, listed != Some(self.next_file));
+                    listed = Some(self.next_file);
                     n += 1;
                 }
                 None => {
@@ -234,8 +253,84 @@ impl TableStream {
                 }
             }
         }
-        t.rows.truncate(n);
-        Ok(n > 0)
+        Ok(n)
+    }
+}
+
+/// Where [`TableStream::read_rows`] puts rows: owned cells, or CSV records.
+trait Rows {
+    /// Reads the next CSV record into row `n`; its line, `None` at the file's end.
+    fn read_csv(
+        &mut self,
+        n: usize,
+        r: &mut csv::Reader<Box<dyn Read + Send>>,
+        rec: &mut csv::StringRecord,
+    ) -> std::result::Result<Option<u64>, csv::Error>;
+    /// The cells to read Parquet row `n` into: the row's own, or `spare`.
+    fn cells<'a>(&'a mut self, n: usize, spare: &'a mut Vec<String>) -> &'a mut Vec<String>;
+    /// Called after Parquet row `n` was read into `spare` (when [`Rows::cells`] gave it).
+    fn parquet_done(&mut self, n: usize, spare: &[String]);
+    /// Makes row `n` part of the chunk, read from `file` at `line`.
+    fn commit(&mut self, file: &str, line: u64, new_file: bool);
+}
+
+impl Rows for RawTable {
+    fn read_csv(
+        &mut self,
+        n: usize,
+        r: &mut csv::Reader<Box<dyn Read + Send>>,
+        rec: &mut csv::StringRecord,
+    ) -> std::result::Result<Option<u64>, csv::Error> {
+        if n == self.rows.len() {
+            self.rows.push(Vec::new());
+        }
+        next_csv(r, rec, &mut self.rows[n])
+    }
+    fn cells<'a>(&'a mut self, n: usize, _: &'a mut Vec<String>) -> &'a mut Vec<String> {
+        if n == self.rows.len() {
+            self.rows.push(Vec::new());
+        }
+        &mut self.rows[n]
+    }
+    fn parquet_done(&mut self, _: usize, _: &[String]) {}
+    fn commit(&mut self, file: &str, line: u64, new_file: bool) {
+        if new_file {
+            self.files.push(file.to_string());
+        }
+        self.file_of.push(self.files.len() as u32 - 1);
+        self.lines.push(line);
+    }
+}
+
+impl Rows for RecordChunk {
+    fn read_csv(
+        &mut self,
+        _: usize,
+        r: &mut csv::Reader<Box<dyn Read + Send>>,
+        _: &mut csv::StringRecord,
+    ) -> std::result::Result<Option<u64>, csv::Error> {
+        let rec = self.slot();
+        loop {
+            if !r.read_record(rec)? {
+                return Ok(None);
+            }
+            if !(rec.len() == 1 && rec[0].trim_ascii().is_empty()) {
+                return Ok(Some(rec.position().map_or(0, |p| p.line())));
+            }
+        }
+    }
+    fn cells<'a>(&'a mut self, _: usize, spare: &'a mut Vec<String>) -> &'a mut Vec<String> {
+        spare
+    }
+    fn parquet_done(&mut self, _: usize, spare: &[String]) {
+        let rec = self.slot();
+        rec.clear();
+        for cell in spare {
+            rec.push_field(cell);
+        }
+    }
+    fn commit(&mut self, file: &str, line: u64, new_file: bool) {
+        RecordChunk::commit(self, file, line, new_file);
     }
 }
 
@@ -249,7 +344,7 @@ fn recoverable(e: &csv::Error) -> bool {
 
 /// The next CSV record into `cells` (their strings reused), and its line; blank lines skipped.
 fn next_csv(
-    r: &mut csv::Reader<Box<dyn Read>>,
+    r: &mut csv::Reader<Box<dyn Read + Send>>,
     rec: &mut csv::StringRecord,
     cells: &mut Vec<String>,
 ) -> std::result::Result<Option<u64>, csv::Error> {

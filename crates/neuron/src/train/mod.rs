@@ -9,6 +9,7 @@ mod inspect;
 #[cfg(feature = "mpi")]
 mod mpi_sync;
 mod observer;
+mod read_ahead;
 mod run;
 mod source;
 mod state;

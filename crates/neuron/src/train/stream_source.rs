@@ -11,9 +11,10 @@
 
 use std::ops::Range;
 
+use super::read_ahead::{ReadAhead, TextFeed};
 use super::source::BatchSource;
 use crate::backend::Backend;
-use crate::data::cache::{encode_into, target_cols, CacheReader, RowCache};
+use crate::data::cache::{target_cols, CacheReader, RowCache};
 use crate::data::csv::RawTable;
 use crate::data::holdout::Holdout;
 use crate::data::preprocess::Preprocessor;
@@ -22,11 +23,8 @@ use crate::error::{NeuronError, Result};
 use crate::nn::loss::Loss;
 use crate::rng::Rng;
 
-/// Rows read from the file at a time, at most.
+/// Rows read at a time by the counting pass.
 const READ_ROWS: usize = 1 << 14;
-/// Rows read from the file at a time, at least, once the pool is full: reading and encoding
-/// a batch's worth of rows at a time costs more in set-up than in work.
-const MIN_READ_ROWS: usize = 1 << 11;
 
 /// The shuffle buffer: encoded rows, row-major; `head` rows at the front are already used (in
 /// file order, without shuffling).
@@ -39,25 +37,20 @@ struct Pool {
 
 /// Where the rows come from.
 enum Feed {
-    /// The table's text (or Parquet), encoded as it is read.
+    /// The table's text (or Parquet), encoded as it is read, on a thread of its own.
     Text {
         src: String,
         delimiter: Option<u8>,
-        pre: Box<Preprocessor>,
-        holdout: Holdout,
-        skip_bad: bool,
-        stream: Option<TableStream>,
-        chunk: RawTable,
+        feed: Box<TextFeed>,
+        ahead: Option<ReadAhead>,
     },
     /// A cache of the encoded rows.
-    Cache(CacheReader),
+    Cache(Box<CacheReader>),
 }
 
 /// A table streamed from disk (see the module documentation).
 pub struct StreamSource {
     feed: Feed,
-    loss: Loss,
-    outputs: usize,
     cols: (usize, usize),
     rows: usize,
     buffer: usize,
@@ -105,24 +98,26 @@ impl StreamSource {
         let feed = Feed::Text {
             src: src.to_string(),
             delimiter,
-            pre: Box::new(pre),
-            holdout: Holdout::none(),
-            skip_bad: false,
-            stream: None,
-            chunk: RawTable::default(),
+            feed: Box::new(TextFeed {
+                pre,
+                holdout: Holdout::none(),
+                skip_bad: false,
+                spec: (loss, outputs, cols.1),
+            }),
+            ahead: None,
         };
         Ok(StreamSource {
             cols,
             name: src.to_string(),
-            ..Self::empty(feed, (loss, outputs), buffer, rows)
+            ..Self::empty(feed, buffer, rows)
         })
     }
 
     /// Trains only on the rows that `holdout` does not hold out (for a source over a table's
     /// text; a cache holds training rows only). `rows` must then count those.
     pub fn holding_out(mut self, holdout: Holdout) -> Self {
-        if let Feed::Text { holdout: h, .. } = &mut self.feed {
-            *h = holdout;
+        if let Feed::Text { feed, .. } = &mut self.feed {
+            feed.holdout = holdout;
         }
         self
     }
@@ -130,8 +125,8 @@ impl StreamSource {
     /// Skips malformed records and rows that `pre` cannot encode (as
     /// [`Preprocessor::fit_stream_with`] with `skip_bad_rows` counted them) instead of failing.
     pub fn skipping_bad_rows(mut self, skip: bool) -> Self {
-        if let Feed::Text { skip_bad, .. } = &mut self.feed {
-            *skip_bad = skip;
+        if let Feed::Text { feed, .. } = &mut self.feed {
+            feed.skip_bad = skip;
         }
         self
     }
@@ -151,19 +146,17 @@ impl StreamSource {
                 m.y_cols,
             ));
         }
-        let feed = Feed::Cache(cache.reader()?);
+        let feed = Feed::Cache(Box::new(cache.reader()?));
         Ok(StreamSource {
             cols: (m.x_cols, m.y_cols),
             name: "the row cache".into(),
-            ..Self::empty(feed, (loss, outputs), buffer, m.rows)
+            ..Self::empty(feed, buffer, m.rows)
         })
     }
 
-    fn empty(feed: Feed, (loss, outputs): (Loss, usize), buffer: usize, rows: usize) -> Self {
+    fn empty(feed: Feed, buffer: usize, rows: usize) -> Self {
         StreamSource {
             feed,
-            loss,
-            outputs,
             cols: (0, 0),
             rows,
             buffer: buffer.max(1),
@@ -188,31 +181,20 @@ impl StreamSource {
                 "a batch was asked for before the epoch began",
             ));
         }
-        let spec = (self.loss, self.outputs, self.cols.1);
         while self.pooled() < want {
-            let room = want - self.pooled();
             let (x, y) = (&mut self.pool.x, &mut self.pool.y);
             let more = match &mut self.feed {
                 Feed::Text {
-                    pre,
-                    holdout,
-                    skip_bad,
-                    stream: Some(stream),
-                    chunk,
-                    ..
-                } => {
-                    let more =
-                        stream.next_chunk_into(chunk, room.clamp(MIN_READ_ROWS, READ_ROWS))?;
-                    holdout.keep_training(chunk);
-                    if *skip_bad {
-                        pre.drop_bad_rows(chunk)?;
+                    ahead: Some(ahead), ..
+                } => match ahead.next()? {
+                    Some(b) => {
+                        x.extend_from_slice(&b.x);
+                        y.extend_from_slice(&b.y);
+                        true
                     }
-                    if !chunk.rows.is_empty() {
-                        encode_into(pre, chunk, spec, x, y)?;
-                    }
-                    more
-                }
-                Feed::Text { stream: None, .. } => false,
+                    None => false,
+                },
+                Feed::Text { ahead: None, .. } => false,
                 Feed::Cache(reader) => reader.next_block_into(x, y)?,
             };
             if !more {
@@ -289,12 +271,14 @@ impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
             Feed::Text {
                 src,
                 delimiter,
-                stream,
-                skip_bad,
-                ..
+                feed,
+                ahead,
             } => {
+                // The previous pass's reader stops first.
+                *ahead = None;
                 let s = TableStream::open_in_order(src, *delimiter, order.as_mut())?;
-                *stream = Some(s.skipping_malformed(*skip_bad));
+                let s = s.skipping_malformed(feed.skip_bad);
+                *ahead = Some(ReadAhead::start(s, (**feed).clone())?);
             }
             Feed::Cache(reader) => reader.begin(order.as_mut()),
         }

@@ -4,8 +4,9 @@
 //! labels as sets, and the row count. Standard scaling and mean imputation only: a median (for
 //! robust scaling or median imputation) needs the whole column.
 
-use crate::data::csv::RawTable;
+use crate::data::csv::{Cells, RawTable};
 use crate::data::holdout::{HeldRows, Holdout, Part};
+use crate::data::records::RecordChunk;
 use crate::data::scaling::Scaling;
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
@@ -129,9 +130,9 @@ fn gather(
 ) -> Result<(Vec<Stats>, usize)> {
     let headers = stream.headers().to_vec();
     let mut stats: Vec<Stats> = headers.iter().map(|_| Stats::new(track)).collect();
-    let (mut chunk, mut rows) = (RawTable::default(), 0);
-    while stream.next_chunk_into(&mut chunk, READ_ROWS)? {
-        for (r, row) in chunk.rows.iter().enumerate() {
+    let (mut chunk, mut rows) = (RecordChunk::default(), 0);
+    while stream.next_records_into(&mut chunk, READ_ROWS)? {
+        for r in 0..chunk.row_count() {
             if holdout.holds_out() {
                 let part = holdout.part_of(&chunk, r);
                 if part != Part::Train {
@@ -139,8 +140,10 @@ fn gather(
                     continue;
                 }
             }
-            for (c, cell) in row.iter().enumerate() {
-                stats[c].add(cell, rows as u64, || where_(&chunk, r, &headers[c], c));
+            for (c, s) in stats.iter_mut().enumerate() {
+                s.add(chunk.cell(r, c), rows as u64, || {
+                    where_(&chunk, r, &headers[c], c)
+                });
             }
             rows += 1;
         }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::csv::RawTable;
+use crate::data::csv::Cells;
 use crate::matrix::Matrix;
 
 mod bad_rows;
@@ -17,6 +17,7 @@ mod roles;
 mod stream_stats;
 
 pub use fit_stream::{StreamFit, StreamFitted, MAX_STREAM_CATEGORIES};
+use number_format::parse_num;
 pub use number_format::NumberFormat;
 pub use roles::{
     infer_role, limit_categories, ColumnRow, ColumnRules, DropReason, DroppedColumn,
@@ -221,10 +222,6 @@ impl Encoded {
 /// Classification when the target has text labels, or at most this many distinct integers.
 pub const MAX_AUTO_CLASSES: usize = 20;
 
-fn parse_num(s: &str) -> Option<f64> {
-    s.parse::<f64>().ok()
-}
-
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -251,11 +248,11 @@ fn sort_labels(labels: &mut [String]) {
     }
 }
 
-fn at(t: &RawTable, r: usize, c: usize) -> String {
+fn at(t: &impl Cells, r: usize, c: usize) -> String {
     format!(
         "{}: column '{}' (field {})",
         t.location(r),
-        t.headers[c],
+        t.headers()[c],
         c + 1
     )
 }
@@ -326,7 +323,7 @@ impl Preprocessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::csv::read_csv_bytes;
+    use crate::data::csv::{read_csv_bytes, RawTable};
 
     fn table(s: &str) -> RawTable {
         read_csv_bytes(s.as_bytes().to_vec(), "t.csv").unwrap()

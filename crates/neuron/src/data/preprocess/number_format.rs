@@ -82,9 +82,102 @@ impl NumberFormat {
     }
 }
 
+/// A cell read as a number, as Rust's `f64::from_str` reads it (`1e3`, `inf`, `NaN` too).
+pub(super) fn parse_num(s: &str) -> Option<f64> {
+    match plain_decimal(s.as_bytes()) {
+        Some(x) => Some(x),
+        None => s.parse::<f64>().ok(),
+    }
+}
+
+/// A cell written `[+-]digits[.digits]` with at most 15 digits in all (nearly every number in a
+/// table), read without the general parser: the digits as an integer m < 10¹⁵ < 2⁵³ and the
+/// power 10ᵏ (k ≤ 15) are both exact in f64, so the one division m / 10ᵏ is correctly rounded and
+/// equals what `f64::from_str` returns, bit for bit (Clinger's fast path). `None` for any other
+/// spelling, which the general parser then reads.
+fn plain_decimal(b: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (neg, b) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    // The integer part, then the fraction's digits, each at least one digit long.
+    let int = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let frac: &[u8] = match &b[int..] {
+        [] => &[],
+        [b'.', f @ ..] if !f.is_empty() => f,
+        _ => return None,
+    };
+    if int == 0 || int + frac.len() > 15 {
+        return None;
+    }
+    let mut m = 0u64;
+    for &c in b[..int].iter().chain(frac) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        m = m * 10 + u64::from(d);
+    }
+    let x = m as f64 / POW10[frac.len()];
+    Some(if neg { -x } else { x })
+}
+
 #[cfg(test)]
 mod tests {
     use super::NumberFormat::{self, *};
+    use super::{parse_num, plain_decimal};
+    use crate::rng::Rng;
+
+    #[test]
+    fn plain_decimals_read_bit_for_bit_as_the_general_parser_reads_them() {
+        let mut rng = Rng::new(5);
+        for _ in 0..200_000 {
+            let int = rng.below(10_000_000) as u64;
+            let frac_digits = rng.below(9);
+            let frac = rng.below(1_000_000_000) as u64 % 10u64.pow(frac_digits as u32);
+            let sign = ["", "-", "+"][rng.below(3)];
+            let s = match frac_digits {
+                0 => format!("{sign}{int}"),
+                k => format!("{sign}{int}.{frac:0k$}"),
+            };
+            let want = s.parse::<f64>().unwrap();
+            let got = plain_decimal(s.as_bytes()).unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "{s}");
+        }
+        for s in [
+            "0",
+            "-0",
+            "-0.0",
+            "007.50",
+            "999999999999999",
+            "0.00000000000001",
+        ] {
+            let got = plain_decimal(s.as_bytes()).unwrap();
+            assert_eq!(got.to_bits(), s.parse::<f64>().unwrap().to_bits(), "{s}");
+        }
+        // Other spellings go to the general parser, or are not numbers.
+        for s in [
+            ".5",
+            "1.",
+            "1e3",
+            "inf",
+            "NaN",
+            "1234567890123456",
+            "99999999999999999999999",
+            "-",
+        ] {
+            assert_eq!(plain_decimal(s.as_bytes()), None, "{s}");
+            let bits = |x: Option<f64>| x.map(f64::to_bits);
+            assert_eq!(bits(parse_num(s)), bits(s.parse::<f64>().ok()), "{s}");
+        }
+        for s in ["", "+", "1.2.3", "1,5", " 1", "--1", "1-"] {
+            assert_eq!(parse_num(s), None, "{s}");
+        }
+    }
 
     fn detect(cells: &[&str]) -> Option<NumberFormat> {
         NumberFormat::detect(cells.iter().copied())

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::data::csv::RawTable;
+use crate::data::csv::Cells;
 use crate::data::scaling::Scaling;
 use crate::error::{NeuronError, Result};
 
@@ -91,15 +91,16 @@ impl FormatSums {
 
 /// For a cell written `[+-]digits[.digits]`, whether it has a fraction; `None` for any other.
 fn simple_decimal(cell: &str) -> Option<bool> {
-    let body = cell.strip_prefix(['-', '+']).unwrap_or(cell);
-    let (int, frac) = match body.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (body, None),
+    let b = cell.as_bytes();
+    let body = match b.first() {
+        Some(b'-' | b'+') => &b[1..],
+        _ => b,
     };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match frac {
-        None if digits(int) => Some(false),
-        Some(f) if digits(int) && digits(f) => Some(true),
+    let int = body.iter().take_while(|c| c.is_ascii_digit()).count();
+    match &body[int..] {
+        _ if int == 0 => None,
+        [] => Some(false),
+        [b'.', f @ ..] if !f.is_empty() && f.iter().all(u8::is_ascii_digit) => Some(true),
         _ => None,
     }
 }
@@ -203,7 +204,7 @@ impl Stats {
     }
 }
 
-pub(super) fn where_(t: &RawTable, r: usize, name: &str, c: usize) -> String {
+pub(super) fn where_(t: &impl Cells, r: usize, name: &str, c: usize) -> String {
     format!("{}: column '{name}' (field {})", t.location(r), c + 1)
 }
 

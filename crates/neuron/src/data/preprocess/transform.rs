@@ -1,6 +1,6 @@
 //! Applying a fitted preprocessor to a table: network inputs and encoded targets.
 
-use crate::data::csv::RawTable;
+use crate::data::csv::Cells;
 use crate::data::scaling::smooth_clip;
 use crate::error::{NeuronError, Result};
 use crate::matrix::Matrix;
@@ -9,14 +9,14 @@ use super::{at, dates, parse_num, ColumnEncoding, Encoded, Preprocessor, TargetE
 
 impl Preprocessor {
     /// The feature columns' indices in `t` (matched by name), and the target's if present.
-    pub(super) fn by_name(&self, t: &RawTable) -> Result<(Vec<usize>, Option<usize>)> {
-        let find = |name: &str| t.headers.iter().position(|h| h == name);
+    pub(super) fn by_name(&self, t: &impl Cells) -> Result<(Vec<usize>, Option<usize>)> {
+        let find = |name: &str| t.headers().iter().position(|h| h == name);
         let mut idx = Vec::with_capacity(self.columns.len());
         for col in &self.columns {
             idx.push(find(col.name()).ok_or_else(|| {
                 NeuronError::data(format!(
                     "{}: missing feature column '{}' (the model expects {} features: {})",
-                    t.source,
+                    t.source(),
                     col.name(),
                     self.columns.len(),
                     self.columns
@@ -32,10 +32,10 @@ impl Preprocessor {
 
     /// The same, by position: the target is the column of its name or, when the table has one
     /// column more than the model has features, the last; the features are the others, in order.
-    pub(super) fn by_position(&self, t: &RawTable) -> Result<(Vec<usize>, Option<usize>)> {
-        let (n, m) = (self.columns.len(), t.headers.len());
+    pub(super) fn by_position(&self, t: &impl Cells) -> Result<(Vec<usize>, Option<usize>)> {
+        let (n, m) = (self.columns.len(), t.headers().len());
         let tc = t
-            .headers
+            .headers()
             .iter()
             .position(|h| h == self.target_name())
             .or((m == n + 1).then(|| m - 1));
@@ -43,8 +43,8 @@ impl Preprocessor {
         if idx.len() != n {
             return Err(NeuronError::data(format!(
                 "{}: the model takes {n} feature columns by position (it came from an ONNX file, which names none), but the file has {m} columns{}",
-                t.source,
-                tc.map_or(String::new(), |c| format!(" with '{}' as the target", t.headers[c]))
+                t.source(),
+                tc.map_or(String::new(), |c| format!(" with '{}' as the target", t.headers()[c]))
             )));
         }
         Ok((idx, tc))
@@ -52,7 +52,7 @@ impl Preprocessor {
 
     /// Encodes a table with the fitted transformation. Columns are matched by name; the target
     /// column is optional unless `need_target`.
-    pub fn transform(&self, t: &RawTable, need_target: bool) -> Result<Encoded> {
+    pub fn transform(&self, t: &impl Cells, need_target: bool) -> Result<Encoded> {
         let (idx, tc) = if self.positional {
             self.by_position(t)?
         } else {
@@ -61,19 +61,19 @@ impl Preprocessor {
         if need_target && tc.is_none() {
             return Err(NeuronError::data(format!(
                 "{}: no target column '{}'",
-                t.source,
+                t.source(),
                 self.target_name()
             )));
         }
         let width = self.input_width();
-        let n = t.rows.len();
+        let n = t.row_count();
         let mut x = vec![0.0f32; n * width];
         let mut unseen = vec![0usize; self.columns.len()];
-        for (r, row) in t.rows.iter().enumerate() {
+        for r in 0..n {
             let mut off = r * width;
             for (k, (col, &c)) in self.columns.iter().zip(&idx).enumerate() {
                 let out = &mut x[off..off + col.width()];
-                if !encode_cell(col, row[c].as_str(), out, || at(t, r, c))? {
+                if !encode_cell(col, t.cell(r, c), out, || at(t, r, c))? {
                     unseen[k] += 1;
                 }
                 off += col.width();
@@ -84,7 +84,7 @@ impl Preprocessor {
             None => (None, None),
         };
         let ignored = t
-            .headers
+            .headers()
             .iter()
             .enumerate()
             .filter(|&(c, _)| !idx.contains(&c) && Some(c) != tc)
@@ -110,14 +110,14 @@ impl Preprocessor {
     #[allow(clippy::type_complexity)]
     fn encode_targets(
         &self,
-        t: &RawTable,
+        t: &impl Cells,
         tc: usize,
     ) -> Result<(Option<Vec<usize>>, Option<Vec<f32>>)> {
         match &self.target {
             TargetEncoding::Classes { labels, name } => {
-                let mut v = Vec::with_capacity(t.rows.len());
-                for (r, row) in t.rows.iter().enumerate() {
-                    let cell = &row[tc];
+                let mut v = Vec::with_capacity(t.row_count());
+                for r in 0..t.row_count() {
+                    let cell = t.cell(r, tc);
                     let k = labels.iter().position(|l| l == cell).or_else(|| {
                         // Numeric labels written differently ("1.0" for "1").
                         let x = parse_num(cell)?;
@@ -138,19 +138,19 @@ impl Preprocessor {
             TargetEncoding::Value {
                 mean, std, format, ..
             } => {
-                let mut v = Vec::with_capacity(t.rows.len());
-                for (r, row) in t.rows.iter().enumerate() {
+                let mut v = Vec::with_capacity(t.row_count());
+                for r in 0..t.row_count() {
+                    let cell = t.cell(r, tc);
                     let x = match format {
-                        Some(f) => f.parse(&row[tc]),
-                        None => parse_num(&row[tc]),
+                        Some(f) => f.parse(cell),
+                        None => parse_num(cell),
                     };
                     match x {
                         Some(x) if x.is_finite() => v.push(((x - mean) / std) as f32),
                         _ => {
                             return Err(NeuronError::data(format!(
-                                "{}: '{}' is not a finite number",
+                                "{}: '{cell}' is not a finite number",
                                 at(t, r, tc),
-                                row[tc]
                             )))
                         }
                     }

@@ -1,0 +1,165 @@
+//! Reading a streamed table on a thread of its own: the text is read, split, held out, and
+//! encoded into network rows a few blocks ahead of training, so that parsing overlaps the
+//! training steps instead of stopping them. One thread reads the rows in file order and hands
+//! them over in blocks whose boundaries depend only on the files, so what training receives (and
+//! so the trained model) is the same as reading on the training thread.
+
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::thread::JoinHandle;
+
+use crate::data::cache::encode_into;
+use crate::data::csv::{Cells, RawTable};
+use crate::data::holdout::Holdout;
+use crate::data::preprocess::Preprocessor;
+use crate::data::records::RecordChunk;
+use crate::data::stream::TableStream;
+use crate::error::{NeuronError, Result};
+use crate::nn::loss::Loss;
+
+/// Rows read from the file at a time.
+const BLOCK_ROWS: usize = 1 << 14;
+/// Encoded blocks waiting for training, at most.
+const AHEAD: usize = 2;
+
+/// How the text of a table becomes training rows.
+#[derive(Clone, Debug)]
+pub(super) struct TextFeed {
+    /// The fitted encoding.
+    pub pre: Preprocessor,
+    /// The rows not trained on.
+    pub holdout: Holdout,
+    /// Skip malformed records and rows `pre` cannot encode instead of failing.
+    pub skip_bad: bool,
+    /// The loss, the network's outputs and the target columns.
+    pub spec: (Loss, usize, usize),
+}
+
+/// Encoded training rows, row-major.
+pub(super) struct Block {
+    pub x: Vec<f32>,
+    pub y: Vec<f32>,
+}
+
+/// The blocks of one pass over a table, read on their own thread.
+pub(super) struct ReadAhead {
+    blocks: Option<Receiver<Result<Block>>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl ReadAhead {
+    /// Starts reading `stream` (opened by the caller, so that opening errors come at once).
+    pub fn start(stream: TableStream, feed: TextFeed) -> Result<Self> {
+        let (tx, rx) = sync_channel(AHEAD);
+        let reader = std::thread::Builder::new()
+            .name("neuron-read".into())
+            .spawn(move || {
+                let mut read = Reader::new(stream, feed);
+                loop {
+                    let block = read.next_block();
+                    let last = !matches!(block, Ok(Some(_)));
+                    let sent = match block {
+                        Ok(None) => return,
+                        Ok(Some(b)) => tx.send(Ok(b)),
+                        Err(e) => tx.send(Err(e)),
+                    };
+                    // Stop at the end, at an error, or when nobody reads any more.
+                    if last || sent.is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| NeuronError::data(format!("cannot start the reading thread: {e}")))?;
+        Ok(ReadAhead {
+            blocks: Some(rx),
+            reader: Some(reader),
+        })
+    }
+
+    /// The next block; `None` once the table is read.
+    pub fn next(&mut self) -> Result<Option<Block>> {
+        let Some(rx) = &self.blocks else {
+            return Ok(None);
+        };
+        match rx.recv() {
+            Ok(block) => block.map(Some),
+            Err(_) => {
+                // The reader has finished: at the table's end, or by a panic.
+                self.blocks = None;
+                match self.reader.take().map(JoinHandle::join) {
+                    Some(Err(_)) => Err(NeuronError::data("the thread reading the table failed")),
+                    _ => Ok(None),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        // Its next send fails, so the reader stops after the block it is reading.
+        self.blocks = None;
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// The reading thread's state.
+struct Reader {
+    stream: TableStream,
+    feed: TextFeed,
+    /// Rows as read, when bad rows are skipped (they are edited).
+    chunk: RawTable,
+    /// Rows as read, when not.
+    records: RecordChunk,
+}
+
+impl Reader {
+    fn new(stream: TableStream, feed: TextFeed) -> Self {
+        Reader {
+            stream,
+            feed,
+            chunk: RawTable::default(),
+            records: RecordChunk::default(),
+        }
+    }
+
+    /// The next non-empty block of training rows; `None` at the table's end.
+    fn next_block(&mut self) -> Result<Option<Block>> {
+        let f = &self.feed;
+        loop {
+            let mut block = Block {
+                x: Vec::new(),
+                y: Vec::new(),
+            };
+            let more = if f.skip_bad {
+                let more = self.stream.next_chunk_into(&mut self.chunk, BLOCK_ROWS)?;
+                f.holdout.keep_training(&mut self.chunk);
+                f.pre.drop_bad_rows(&mut self.chunk)?;
+                encode(f, &self.chunk, &mut block)?;
+                more
+            } else {
+                let more = self
+                    .stream
+                    .next_records_into(&mut self.records, BLOCK_ROWS)?;
+                f.holdout.keep_training(&mut self.records);
+                encode(f, &self.records, &mut block)?;
+                more
+            };
+            if !block.y.is_empty() {
+                return Ok(Some(block));
+            }
+            if !more {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Appends the encoded rows of `t`, if any, to the block.
+fn encode(f: &TextFeed, t: &impl Cells, b: &mut Block) -> Result<()> {
+    if t.row_count() > 0 {
+        encode_into(&f.pre, t, f.spec, &mut b.x, &mut b.y)?;
+    }
+    Ok(())
+}
