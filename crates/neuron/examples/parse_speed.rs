@@ -25,7 +25,6 @@ fn main() -> neuron::Result<()> {
     let repeats: usize = args.get(2).map_or(3, |r| r.parse().unwrap_or(3));
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as f64;
     let mut times = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
-    let mut pre = None;
     for _ in 0..repeats {
         let t = Instant::now();
         let mut s = TableStream::open(path, None)?;
@@ -59,9 +58,7 @@ fn main() -> neuron::Result<()> {
             encode_into(&p, &records, spec, &mut x, &mut y)?;
         }
         times[2].push(t.elapsed().as_secs_f64());
-        pre = Some(p);
     }
-    let _ = pre;
     let stages = ["cells", "statistics", "records + encoding", "records"];
     for (name, t) in stages.iter().zip(times) {
         let s = median(t);

@@ -112,15 +112,41 @@ impl Cells for RawTable {
         &self.rows[r][c]
     }
     fn place(&self, r: usize) -> (&str, u64) {
-        let file = match self.file_of.get(r) {
-            Some(&f) => self.files.get(f as usize).unwrap_or(&self.source),
-            None => &self.source,
-        };
-        (file, self.lines.get(r).copied().unwrap_or(0))
+        let places = (&self.files[..], &self.file_of[..], &self.lines[..]);
+        place_in(places, &self.source, r)
     }
     fn retain_rows(&mut self, keep: &[bool]) {
         RawTable::retain_rows(self, keep);
     }
+}
+
+/// Row `r`'s file and line in a table's places (its files, each row's file, each row's line);
+/// `source` when the row names no file.
+pub(crate) fn place_in<'a>(
+    (files, file_of, lines): (&'a [String], &[u32], &[u64]),
+    source: &'a str,
+    r: usize,
+) -> (&'a str, u64) {
+    let file = file_of
+        .get(r)
+        .and_then(|&f| files.get(f as usize))
+        .map_or(source, String::as_str);
+    (file, lines.get(r).copied().unwrap_or(0))
+}
+
+/// Records that the next row of a table came from `file` at `line` (`new_file` when that file's
+/// name is not the last in `files`).
+pub(crate) fn push_place(
+    (files, file_of, lines): (&mut Vec<String>, &mut Vec<u32>, &mut Vec<u64>),
+    file: &str,
+    line: u64,
+    new_file: bool,
+) {
+    if new_file {
+        files.push(file.to_string());
+    }
+    file_of.push(files.len() as u32 - 1);
+    lines.push(line);
 }
 
 /// Whether `bytes` start with the gzip magic number.

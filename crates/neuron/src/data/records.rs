@@ -3,7 +3,7 @@
 //! into a string of its own. A [`RawTable`](super::csv::RawTable) holds the same rows as owned
 //! strings, for the passes that keep or edit them.
 
-use super::csv::Cells;
+use super::csv::{place_in, push_place, Cells};
 
 /// CSV records and where each came from; the records' memory is reused chunk after chunk.
 #[derive(Clone, Debug, Default)]
@@ -44,11 +44,9 @@ impl RecordChunk {
     /// Makes the filled slot a row, read from `file` at `line`; `new_file` when it is the first
     /// row of that file in this chunk.
     pub(crate) fn commit(&mut self, file: &str, line: u64, new_file: bool) {
-        if new_file || self.files.is_empty() {
-            self.files.push(file.to_string());
-        }
-        self.file_of.push(self.files.len() as u32 - 1);
-        self.lines.push(line);
+        let new_file = new_file || self.files.is_empty();
+        let places = (&mut self.files, &mut self.file_of, &mut self.lines);
+        push_place(places, file, line, new_file);
         self.len += 1;
     }
 }
@@ -67,12 +65,8 @@ impl Cells for RecordChunk {
         self.records[r].get(c).unwrap_or("").trim_ascii()
     }
     fn place(&self, r: usize) -> (&str, u64) {
-        let file = self
-            .file_of
-            .get(r)
-            .and_then(|&f| self.files.get(f as usize))
-            .unwrap_or(&self.source);
-        (file, self.lines.get(r).copied().unwrap_or(0))
+        let places = (&self.files[..], &self.file_of[..], &self.lines[..]);
+        place_in(places, &self.source, r)
     }
     fn retain_rows(&mut self, keep: &[bool]) {
         let mut kept = 0;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use parquet::file::reader::SerializedFileReader;
 use parquet::record::reader::RowIter;
 
-use super::csv::{sniff_delimiter, RawTable};
+use super::csv::{push_place, sniff_delimiter, RawTable};
 use super::parquet::{guarded, parquet_cell, MAGIC};
 use super::records::RecordChunk;
 use super::table::table_files;
@@ -294,11 +294,8 @@ impl Rows for RawTable {
     }
     fn parquet_done(&mut self, _: usize, _: &[String]) {}
     fn commit(&mut self, file: &str, line: u64, new_file: bool) {
-        if new_file {
-            self.files.push(file.to_string());
-        }
-        self.file_of.push(self.files.len() as u32 - 1);
-        self.lines.push(line);
+        let places = (&mut self.files, &mut self.file_of, &mut self.lines);
+        push_place(places, file, line, new_file);
     }
 }
 
@@ -309,15 +306,7 @@ impl Rows for RecordChunk {
         r: &mut csv::Reader<Box<dyn Read + Send>>,
         _: &mut csv::StringRecord,
     ) -> std::result::Result<Option<u64>, csv::Error> {
-        let rec = self.slot();
-        loop {
-            if !r.read_record(rec)? {
-                return Ok(None);
-            }
-            if !(rec.len() == 1 && rec[0].trim_ascii().is_empty()) {
-                return Ok(Some(rec.position().map_or(0, |p| p.line())));
-            }
-        }
+        next_record(r, self.slot())
     }
     fn cells<'a>(&'a mut self, _: usize, spare: &'a mut Vec<String>) -> &'a mut Vec<String> {
         spare
@@ -348,19 +337,29 @@ fn next_csv(
     rec: &mut csv::StringRecord,
     cells: &mut Vec<String>,
 ) -> std::result::Result<Option<u64>, csv::Error> {
-    loop {
-        if !r.read_record(rec)? {
-            return Ok(None);
-        }
-        if rec.len() == 1 && rec[0].trim_ascii().is_empty() {
-            continue;
-        }
+    let line = next_record(r, rec)?;
+    if line.is_some() {
         cells.resize(rec.len(), String::new());
         for (cell, field) in cells.iter_mut().zip(rec.iter()) {
             cell.clear();
             cell.push_str(field.trim_ascii());
         }
-        return Ok(Some(rec.position().map_or(0, |p| p.line())));
+    }
+    Ok(line)
+}
+
+/// The next CSV record into `rec`, and its line; blank lines skipped.
+fn next_record(
+    r: &mut csv::Reader<Box<dyn Read + Send>>,
+    rec: &mut csv::StringRecord,
+) -> std::result::Result<Option<u64>, csv::Error> {
+    loop {
+        if !r.read_record(rec)? {
+            return Ok(None);
+        }
+        if !(rec.len() == 1 && rec[0].trim_ascii().is_empty()) {
+            return Ok(Some(rec.position().map_or(0, |p| p.line())));
+        }
     }
 }
 

@@ -90,6 +90,23 @@ pub(super) fn parse_num(s: &str) -> Option<f64> {
     }
 }
 
+/// The parts of a cell written `[+-]digits[.digits]`: whether it is negative, the integer's
+/// digits and the fraction's (empty without a point); `None` for any other spelling.
+pub(super) fn decimal_parts(b: &[u8]) -> Option<(bool, &[u8], &[u8])> {
+    let (neg, b) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let int = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let frac: &[u8] = match &b[int..] {
+        [] => &[],
+        [b'.', f @ ..] if !f.is_empty() && f.iter().all(u8::is_ascii_digit) => f,
+        _ => return None,
+    };
+    (int > 0).then_some((neg, &b[..int], frac))
+}
+
 /// A cell written `[+-]digits[.digits]` with at most 15 digits in all (nearly every number in a
 /// table), read without the general parser: the digits as an integer m < 10¹⁵ < 2⁵³ and the
 /// power 10ᵏ (k ≤ 15) are both exact in f64, so the one division m / 10ᵏ is correctly rounded and
@@ -99,29 +116,14 @@ fn plain_decimal(b: &[u8]) -> Option<f64> {
     const POW10: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     ];
-    let (neg, b) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    // The integer part, then the fraction's digits, each at least one digit long.
-    let int = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    let frac: &[u8] = match &b[int..] {
-        [] => &[],
-        [b'.', f @ ..] if !f.is_empty() => f,
-        _ => return None,
-    };
-    if int == 0 || int + frac.len() > 15 {
+    let (neg, int, frac) = decimal_parts(b)?;
+    if int.len() + frac.len() > 15 {
         return None;
     }
-    let mut m = 0u64;
-    for &c in b[..int].iter().chain(frac) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        m = m * 10 + u64::from(d);
-    }
+    let m = int
+        .iter()
+        .chain(frac)
+        .fold(0u64, |m, &c| m * 10 + u64::from(c - b'0'));
     let x = m as f64 / POW10[frac.len()];
     Some(if neg { -x } else { x })
 }

@@ -8,7 +8,7 @@ use crate::data::scaling::Scaling;
 use crate::error::{NeuronError, Result};
 
 use super::fit_stream::MAX_STREAM_CATEGORIES;
-use super::number_format::NumberFormat;
+use super::number_format::{decimal_parts, NumberFormat};
 use super::roles::{limit_categories, IDENTIFIER_SHARE, MIN_ROWS_FOR_IDENTIFIERS};
 use super::{
     dates, parse_num, sort_labels, ColumnEncoding, ColumnRules, DropReason, DroppedColumn, Impute,
@@ -91,18 +91,7 @@ impl FormatSums {
 
 /// For a cell written `[+-]digits[.digits]`, whether it has a fraction; `None` for any other.
 fn simple_decimal(cell: &str) -> Option<bool> {
-    let b = cell.as_bytes();
-    let body = match b.first() {
-        Some(b'-' | b'+') => &b[1..],
-        _ => b,
-    };
-    let int = body.iter().take_while(|c| c.is_ascii_digit()).count();
-    match &body[int..] {
-        _ if int == 0 => None,
-        [] => Some(false),
-        [b'.', f @ ..] if !f.is_empty() && f.iter().all(u8::is_ascii_digit) => Some(true),
-        _ => None,
-    }
+    decimal_parts(cell.as_bytes()).map(|(_, _, frac)| !frac.is_empty())
 }
 
 /// Rows with empty or non-numeric cells remembered per column when bad rows are skipped.
