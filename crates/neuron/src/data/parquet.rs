@@ -13,6 +13,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
 use super::csv::RawTable;
+use super::parquet_rows::ParquetRows;
 use crate::error::{NeuronError, Result};
 
 /// The four bytes that start (and end) every Parquet file.
@@ -136,22 +137,25 @@ fn read_unguarded(bytes: Vec<u8>, source: &str) -> Result<RawTable> {
     let reader = SerializedFileReader::new(Bytes::from(bytes)).map_err(bad)?;
     check_layout(&reader, len, source)?;
     let headers = flat_headers(&reader, source)?;
-    let mut rows = Vec::new();
-    for row in reader.get_row_iter(None).map_err(bad)? {
-        let row = row.map_err(bad)?;
-        let mut cells = Vec::with_capacity(headers.len());
-        for (name, f) in row.get_column_iter() {
-            cells.push(parquet_cell(f, source, name)?);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut cells = ParquetRows::new(Box::new(reader));
+    loop {
+        let mut row = Vec::with_capacity(headers.len());
+        if cells
+            .next_into(source, rows.len() as u64 + 1, &mut row)?
+            .is_none()
+        {
+            break;
         }
-        if cells.len() != headers.len() {
+        if row.len() != headers.len() {
             return Err(NeuronError::data(format!(
                 "{source}: row {} has {} fields, expected {}",
                 rows.len() + 1,
-                cells.len(),
+                row.len(),
                 headers.len()
             )));
         }
-        rows.push(cells);
+        rows.push(row);
     }
     if rows.is_empty() {
         return Err(NeuronError::data(format!("{source}: no rows")));

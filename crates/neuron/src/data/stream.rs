@@ -8,10 +8,10 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use parquet::file::reader::SerializedFileReader;
-use parquet::record::reader::RowIter;
 
 use super::csv::{push_place, sniff_delimiter, RawTable};
-use super::parquet::{guarded, parquet_cell, MAGIC};
+use super::parquet::{guarded, MAGIC};
+use super::parquet_rows::ParquetRows;
 use super::records::RecordChunk;
 use super::table::table_files;
 use crate::error::{NeuronError, Result};
@@ -23,7 +23,7 @@ const SNIFF_BYTES: usize = 1 << 16;
 /// The open file.
 enum Reader {
     Csv(csv::Reader<Box<dyn Read + Send>>),
-    Parquet(RowIter<'static>),
+    Parquet(ParquetRows),
 }
 
 /// A table, chunk by chunk.
@@ -69,8 +69,7 @@ fn open(path: &Path, delimiter: Option<u8>) -> Result<(Reader, Vec<String>)> {
             let reader = SerializedFileReader::new(file).map_err(bad)?;
             super::parquet::check_layout(&reader, len, &source)?;
             let headers = super::parquet::flat_headers(&reader, &source)?;
-            let rows = RowIter::from_file_into(Box::new(reader));
-            Ok((Reader::Parquet(rows), headers))
+            Ok((Reader::Parquet(ParquetRows::new(Box::new(reader))), headers))
         });
     }
     let gz = super::csv::is_gzip(&head);
@@ -237,7 +236,7 @@ impl TableStream {
                     self.row_in_file += 1;
                     let row = self.row_in_file;
                     let cells = t.cells(n, &mut self.cells);
-                    let line = next_parquet(rows, name, row, cells)?;
+                    let line = rows.next_into(name, row, cells)?;
                     t.parquet_done(n, &self.cells);
                     line
                 }
@@ -361,24 +360,6 @@ fn next_record(
             return Ok(Some(rec.position().map_or(0, |p| p.line())));
         }
     }
-}
-
-/// The next Parquet row as text cells into `cells`, numbered `row`.
-fn next_parquet(
-    rows: &mut RowIter<'static>,
-    name: &str,
-    row: u64,
-    cells: &mut Vec<String>,
-) -> Result<Option<u64>> {
-    let Some(r) = guarded(name, || Ok(rows.next()))? else {
-        return Ok(None);
-    };
-    let r = r.map_err(|e| NeuronError::data(format!("{name}: row {row}: unreadable ({e})")))?;
-    cells.clear();
-    for (col, f) in r.get_column_iter() {
-        cells.push(parquet_cell(f, name, col)?);
-    }
-    Ok(Some(row))
 }
 
 #[cfg(test)]
