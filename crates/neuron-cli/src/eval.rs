@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use neuron::data::csv::Cells as _;
 use neuron::data::preprocess::Preprocessor;
 use neuron::data::stream::TableStream;
 use neuron::metrics::{ClassificationTally, RegressionTally};
@@ -75,13 +76,13 @@ fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) ->
     let labels = pre.labels();
     let mut classes = ClassificationTally::new(labels.map_or(0, <[String]>::len));
     let mut values = RegressionTally::default();
-    let mut chunk = neuron::data::csv::RawTable::default();
-    while s.next_chunk_into(&mut chunk, CHUNK_ROWS)? {
+    let mut chunk = neuron::data::records::RecordChunk::default();
+    while s.next_records_into(&mut chunk, CHUNK_ROWS)? {
         if skip {
             let (n, first) = pre.drop_bad_rows(&mut chunk)?;
             bad += n;
             first_bad = first_bad.or(first);
-            if chunk.rows.is_empty() {
+            if chunk.row_count() == 0 {
                 continue;
             }
         }

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use neuron::data::csv::Cells as _;
 use neuron::data::preprocess::{Preprocessor, Task};
 use neuron::data::stream::TableStream;
 use neuron::io::atomic::AtomicFile;
@@ -193,13 +194,13 @@ fn stream(
 ) -> Result<usize> {
     let mut s = TableStream::open(&a.data, a.delimiter)?;
     let (mut n, mut warnings) = (0, Warnings::default());
-    let mut chunk = neuron::data::csv::RawTable::default();
-    while s.next_chunk_into(&mut chunk, CHUNK_ROWS)? {
+    let mut chunk = neuron::data::records::RecordChunk::default();
+    while s.next_records_into(&mut chunk, CHUNK_ROWS)? {
         let e = fmt.pre.transform(&chunk, false)?;
         warnings.add(&e);
         sink.write_all(fmt.rows(&model.predict(&e.x)?).as_bytes())
             .context("writing the predictions")?;
-        n += chunk.rows.len();
+        n += chunk.row_count();
     }
     warnings.print();
     Ok(n)

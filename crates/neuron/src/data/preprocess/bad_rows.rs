@@ -2,7 +2,7 @@
 //! finite; an empty cell with nothing to impute; a class never seen in training), found so that
 //! they can be skipped (`neuron train --stream --bad-rows skip`) instead of stopping the run.
 
-use crate::data::csv::RawTable;
+use crate::data::csv::Cells;
 use crate::error::Result;
 
 use super::{at, parse_num, ColumnEncoding, Preprocessor, TargetEncoding};
@@ -12,14 +12,13 @@ impl Preprocessor {
     /// `idx` and `tc` are the feature and target columns' indices in `t`.
     fn row_problem(
         &self,
-        t: &RawTable,
+        t: &impl Cells,
         r: usize,
         idx: &[usize],
         tc: Option<usize>,
     ) -> Option<String> {
-        let row = &t.rows[r];
         for (col, &c) in self.columns.iter().zip(idx) {
-            let cell = row[c].as_str();
+            let cell = t.cell(r, c);
             let bad = match col {
                 _ if cell.is_empty() => match col {
                     ColumnEncoding::Numeric { fill, .. } => fill.is_none(),
@@ -37,7 +36,7 @@ impl Preprocessor {
             }
         }
         let c = tc?;
-        let cell = row[c].as_str();
+        let cell = t.cell(r, c);
         let bad = match &self.target {
             TargetEncoding::Classes { labels, .. } => !labels.iter().any(|l| l == cell),
             TargetEncoding::Value {
@@ -50,14 +49,14 @@ impl Preprocessor {
 
     /// Removes from `t` (in place) the records that cannot be encoded; returns how many, and
     /// why the first could not.
-    pub fn drop_bad_rows(&self, t: &mut RawTable) -> Result<(usize, Option<String>)> {
+    pub fn drop_bad_rows(&self, t: &mut impl Cells) -> Result<(usize, Option<String>)> {
         let (idx, tc) = if self.positional {
             self.by_position(t)?
         } else {
             self.by_name(t)?
         };
         let mut first = None;
-        let keep: Vec<bool> = (0..t.rows.len())
+        let keep: Vec<bool> = (0..t.row_count())
             .map(|r| match self.row_problem(t, r, &idx, tc) {
                 Some(why) => {
                     first.get_or_insert(why);
