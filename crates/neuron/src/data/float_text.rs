@@ -30,11 +30,14 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
 }
 
 /// Whether `m`·2^`e` lies exactly halfway between `d`·10^`k` and (`d`+1)·10^`k`:
-/// m·2^(e+1) = (2d+1)·10^k, where 2d+1 is odd.
-fn halfway((m, e): (u64, i32), d: u64, k: i32) -> bool {
+/// m·2^(e+1) = (2d+1)·10^k, where 2d+1 is odd. `d` is only computed when the powers of two agree.
+fn halfway((m, e): (u64, i32), k: i32, d: impl FnOnce() -> Option<u64>) -> bool {
     if m == 0 || e + m.trailing_zeros() as i32 + 1 != k {
         return false;
     }
+    let Some(d) = d() else {
+        return false;
+    };
     let m_odd = m >> m.trailing_zeros();
     let five = |p: i32| 5u128.checked_pow(p.max(0) as u32);
     let side = |x: u128, p: i32| five(p).and_then(|f| f.checked_mul(x));
@@ -52,11 +55,13 @@ fn tie_up(text: &str, exp: i32, exact: (u64, i32)) -> bool {
     }
     let after_point = bytes.iter().rposition(|&b| b == b'.');
     let after_point = after_point.map_or(0, |p| text.len() - p - 1) as i32;
-    let mut digits = bytes.iter().filter(|b| b.is_ascii_digit());
-    let d = digits.try_fold(0u64, |acc, &b| {
-        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    });
-    d.is_some_and(|d| halfway(exact, d, exp - after_point))
+    let d = || {
+        let mut digits = bytes.iter().filter(|b| b.is_ascii_digit());
+        digits.try_fold(0u64, |acc, &b| {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        })
+    };
+    halfway(exact, exp - after_point, d)
 }
 
 /// `v` (`m`·2^`e` exactly) written by Ryū, then laid out as `Display` lays it out.

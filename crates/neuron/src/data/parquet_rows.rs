@@ -39,11 +39,6 @@ impl ParquetRows {
         let kinds: Option<Vec<Text>> = schema.columns().iter().map(|c| text_of(c)).collect();
         match kinds {
             Some(kinds) => ParquetRows::Columns(Box::new(ColumnBatches {
-                names: schema
-                    .columns()
-                    .iter()
-                    .map(|c| c.name().to_string())
-                    .collect(),
                 file,
                 kinds,
                 group: 0,
@@ -295,7 +290,6 @@ fn write_i32(out: &mut String, v: i32, kind: Text) -> bool {
 /// A file of plain columns, read a batch of rows at a time, row group after row group.
 pub(crate) struct ColumnBatches {
     file: Box<dyn FileReader>,
-    names: Vec<String>,
     kinds: Vec<Text>,
     /// The next row group to open.
     group: usize,
@@ -360,7 +354,8 @@ impl ColumnBatches {
                 Written::Missing => "unreadable (it has fewer values than rows)",
                 Written::NotUtf8 => "text that is not UTF-8",
             };
-            let column = &self.names[c];
+            let schema = self.file.metadata().file_metadata().schema_descr_ptr();
+            let column = schema.column(c).name().to_string();
             return Err(NeuronError::data(format!(
                 "{name}: row {row}: column '{column}': {why}"
             )));
@@ -407,52 +402,29 @@ mod tests {
             .map(|(r, _)| r)
             .collect();
         let defs = nullable.then_some(&defs[..]);
-        let text = |r: &i64| ByteArray::from(format!(" v{} ", r % 13).as_str());
+        let text = |r: i64| ByteArray::from(format!(" v{} ", r % 13).as_str());
         let done = match c {
-            0 => col.typed::<BoolType>().write_batch(
-                &present.iter().map(|r| r % 3 == 0).collect::<Vec<_>>(),
-                defs,
-                None,
-            ),
-            1 | 2 | 3 | 10 => col.typed::<Int32Type>().write_batch(
-                &present
-                    .iter()
-                    .map(|r| (r * 2_654_435_761) as i32)
-                    .collect::<Vec<_>>(),
-                defs,
-                None,
-            ),
-            4 | 5 => col.typed::<Int64Type>().write_batch(
-                &present
-                    .iter()
-                    .map(|r| r.wrapping_mul(-6_364_136_223_846_793_005))
-                    .collect::<Vec<_>>(),
-                defs,
-                None,
-            ),
-            6 => col.typed::<FloatType>().write_batch(
-                &present
-                    .iter()
-                    .map(|&r| r as f32 / 7.0 - 3e3)
-                    .collect::<Vec<_>>(),
-                defs,
-                None,
-            ),
-            7 => col.typed::<DoubleType>().write_batch(
-                &present
-                    .iter()
-                    .map(|&r| (r as f64).sin() * 1e-3)
-                    .collect::<Vec<_>>(),
-                defs,
-                None,
-            ),
-            _ => col.typed::<ByteArrayType>().write_batch(
-                &present.iter().map(text).collect::<Vec<_>>(),
-                defs,
-                None,
-            ),
+            0 => put::<BoolType>(col, &present, defs, |r| r % 3 == 0),
+            1 | 2 | 3 | 10 => put::<Int32Type>(col, &present, defs, |r| (r * 2_654_435_761) as i32),
+            4 | 5 => put::<Int64Type>(col, &present, defs, |r| {
+                r.wrapping_mul(-6_364_136_223_846_793_005)
+            }),
+            6 => put::<FloatType>(col, &present, defs, |r| r as f32 / 7.0 - 3e3),
+            7 => put::<DoubleType>(col, &present, defs, |r| (r as f64).sin() * 1e-3),
+            _ => put::<ByteArrayType>(col, &present, defs, text),
         };
         done.unwrap();
+    }
+
+    /// Writes row `r`'s value `f(r)` for each present row, with the definition levels `defs`.
+    fn put<T: DataType>(
+        col: &mut parquet::file::writer::SerializedColumnWriter<'_>,
+        present: &[i64],
+        defs: Option<&[i16]>,
+        f: impl Fn(i64) -> T::T,
+    ) -> parquet::errors::Result<usize> {
+        let values: Vec<T::T> = present.iter().map(|&r| f(r)).collect();
+        col.typed::<T>().write_batch(&values, defs, None)
     }
 
     /// A file of every plain type, in row groups of `groups` rows, with small pages.
