@@ -116,9 +116,13 @@ impl<E: Float> Core<E> {
     }
 
     /// The network's outputs for `rows` rows of `x`: class probabilities for the classification
-    /// losses, values for regression.
-    pub fn predict(&mut self, x: &[E], rows: usize) -> Result<Vec<E>> {
-        let out = self.model.predict_rows(x, rows)?;
+    /// losses, values for regression. With `finite`, NaN and infinite inputs are refused
+    /// ([`neuron::NeuronError::NonFinite`]), checked as the rows are taken in.
+    pub fn predict(&mut self, x: &[E], rows: usize, finite: bool) -> Result<Vec<E>> {
+        let out = match finite {
+            true => self.model.predict_rows_finite(x, rows)?,
+            false => self.model.predict_rows(x, rows)?,
+        };
         let out = match self.model.loss() {
             Loss::Mse => out,
             loss => loss.probabilities(&out)?,

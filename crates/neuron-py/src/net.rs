@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use neuron::nn::layer::LayerSpec;
-use neuron::{Activation, Float, Init, Loss, OptimizerConfig, OptimizerKind};
+use neuron::{Activation, Float, Init, Loss, NeuronError, OptimizerConfig, OptimizerKind};
 
 use crate::core::{Core, EpochArgs};
 use crate::errors::{guard, to_py};
@@ -176,13 +176,17 @@ impl Net {
         with_core!(&mut self.engine, c => fit_typed(py, c, x, y, sample_weight, opts))
     }
 
-    /// The outputs for `x` `[n, inputs]`: class probabilities, or values for regression.
+    /// The outputs for `x` `[n, inputs]`: class probabilities, or values for regression. With
+    /// `check_finite`, `None` when `x` holds a NaN or an infinite value (checked as the rows are
+    /// taken in, so that the caller can skip a pass of its own and then explain the value).
+    #[pyo3(signature = (x, check_finite=false))]
     fn predict<'py>(
         &mut self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        with_core!(&mut self.engine, c => predict_typed(py, c, x))
+        check_finite: bool,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        with_core!(&mut self.engine, c => predict_typed(py, c, x, check_finite))
     }
 
     /// The parameter tensors in PyTorch's layout: each weight `[outputs, inputs]`, then its bias.
@@ -246,20 +250,26 @@ fn predict_typed<'py, E: Float + Element>(
     py: Python<'py>,
     core: &mut Core<E>,
     x: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
+    finite: bool,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
     let x: PyReadonlyArray2<'py, E> = x.extract()?;
     let rows = x.shape()[0];
     let xs = contiguous(&x, "X")?;
     let cols = core.model.output_dim();
+    let run = || match core.predict(xs, rows, finite) {
+        Err(NeuronError::NonFinite { .. }) => Ok(None),
+        other => other.map(Some),
+    };
     let out = if rows <= 64 {
         // Small inputs: releasing the GIL costs more than the work.
-        guard(|| core.predict(xs, rows))?
+        guard(run)?
     } else {
-        py.detach(|| guard(|| core.predict(xs, rows)))?
+        py.detach(|| guard(run))?
     };
+    let Some(out) = out else { return Ok(None) };
     let out = numpy::ndarray::Array2::from_shape_vec((rows, cols), out)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok(out.into_pyarray(py).into_any())
+    Ok(Some(out.into_pyarray(py).into_any()))
 }
 
 fn params_typed<'py, E: Float + Element>(

@@ -242,6 +242,26 @@ def test_wrong_feature_count_single_class_unfitted_and_non_contiguous():
     np.testing.assert_array_equal(est.predict(X[::2]), est.predict(X)[::2])
 
 
+@pytest.mark.parametrize("rows", [1, 10, 1000])
+def test_nan_and_inf_at_predict_raise_what_scikit_learn_raises(rows):
+    # Arrays already in the network's dtype and layout skip scikit-learn's validation, and the
+    # network checks each value as it takes the rows in (in slices, on 2 threads, for 1000 rows).
+    X, y = iris()
+    est = MLPClassifier(random_state=0, max_iter=20, n_threads=2).fit(X, y)
+    sk = SkClassifier(random_state=0, max_iter=20).fit(X, y)
+    big = np.ascontiguousarray(np.tile(X, (7, 1))[:rows], dtype=est._net.dtype)
+    np.testing.assert_allclose(est.predict_proba(big), est._net.predict(big), rtol=1e-6)
+    for value in (np.nan, np.inf, -np.inf):
+        bad = big.copy()
+        bad[rows - 1, 2] = value
+        for method in ("predict", "predict_proba"):
+            with pytest.raises(ValueError) as ours:
+                getattr(est, method)(bad)
+            with pytest.raises(ValueError) as theirs:
+                getattr(sk, method)(bad)
+            assert str(ours.value) == str(theirs.value)
+
+
 def test_a_rust_panic_is_a_runtime_error_and_python_lives_on():
     with pytest.raises(RuntimeError, match="deliberate panic"):
         neuron._core._panic_for_tests()

@@ -39,6 +39,17 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn steps_between_checks(&self) -> usize {
         1
     }
+    /// How many parts of [`Backend::run_parts`] run at the same time (1: one after another).
+    fn concurrency(&self) -> usize {
+        1
+    }
+    /// Runs `f(0)`, …, `f(parts − 1)` and returns when all are done. A backend with several
+    /// threads runs up to [`Backend::concurrency`] parts at once, and each part's own operations
+    /// then run on its thread alone (batch inference: each thread takes whole slices of rows
+    /// through every layer). By default the parts run one after another.
+    fn run_parts(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        (0..parts).for_each(f)
+    }
     /// A zero-filled buffer of `len` elements.
     fn alloc(&self, len: usize) -> Result<Self::Buf>;
     /// A buffer holding a copy of `data`.

@@ -23,6 +23,14 @@ pub enum NeuronError {
     /// Training data or labels are unusable (empty, non-finite, wrong classes...).
     #[error("invalid data: {0}")]
     Data(String),
+    /// An input value given for prediction is NaN or infinite (indices count from 0).
+    #[error("invalid data: input row {row}, column {column} is NaN or infinite")]
+    NonFinite {
+        /// The row of the first such value.
+        row: usize,
+        /// Its column.
+        column: usize,
+    },
     /// A loss or gradient became NaN or infinite.
     #[error("training diverged: {0}")]
     Diverged(String),

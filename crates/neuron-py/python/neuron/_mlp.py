@@ -162,8 +162,6 @@ class BaseMLP(BaseEstimator):
             check_is_fitted(self, "_net")
         if getattr(self, "_pre_json", None) is not None:
             return self._encode_raw(X)
-        if self._ready(X, net):
-            return X
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
                           reset=False)
         if sp.issparse(X):
@@ -171,16 +169,23 @@ class BaseMLP(BaseEstimator):
         return np.ascontiguousarray(X, dtype=self._net.dtype)
 
     def _ready(self, X, net):
-        """Whether `X` is already what the network takes (a finite, C-contiguous array of its dtype
-        and width, and no feature names to check), so that scikit-learn's validation, which costs
-        more than predicting a few rows, can be skipped. Anything else goes through it."""
+        """Whether `X` is already what the network takes (a C-contiguous array of its dtype and
+        width, and no feature names to check), so that scikit-learn's validation, which costs more
+        than predicting a few rows, can be skipped. The network then checks that every value is
+        finite as it takes the rows in; anything else goes through scikit-learn's validation."""
         return (type(X) is np.ndarray and X.ndim == 2 and X.shape[0] > 0
                 and X.shape[1] == self.n_features_in_ and X.dtype.name == net.dtype
                 and X.flags.c_contiguous and not hasattr(self, "feature_names_in_")
-                and bool(np.isfinite(X).all()))
+                and getattr(self, "_pre_json", None) is None)
 
     def _outputs(self, X):
-        """The network's outputs for `X`, once `X` is validated."""
+        """The network's outputs for `X`: straight from the network when `X` is ready for it and
+        finite, otherwise once scikit-learn's validation has accepted it (or explained why not)."""
+        net = getattr(self, "_net", None)
+        if net is not None and self._ready(X, net):
+            P = net.predict(X, True)
+            if P is not None:
+                return P
         X = self._validate_X_predict(X)
         return self._net.predict(X)
 

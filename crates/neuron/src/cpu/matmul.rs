@@ -17,7 +17,7 @@
 //! feature (on by default) is off. The choice is fixed for a given CPU, so results stay
 //! bit-identical from run to run.
 
-use super::{kernels, sub, Cpu, CpuBuf, Ptr};
+use super::{kernels, sub, Cpu, CpuBuf, Ptr, Team};
 use crate::backend::Operand;
 use crate::float::Float;
 
@@ -245,7 +245,11 @@ impl<T: Float> Cpu<T> {
             faer_rows: self.faer_rows,
         };
         let macs = m * n * k;
-        let parts = if macs >= BALANCED_MIN_MACS {
+        // Inside a part of a job (a slice of rows taken through the whole network), the team is
+        // busy elsewhere: the product runs whole on this thread.
+        let parts = if Team::nested() {
+            1
+        } else if macs >= BALANCED_MIN_MACS {
             self.threads * 2
         } else if macs >= PARALLEL_MIN_MACS {
             self.threads

@@ -134,6 +134,14 @@ impl<T: Float> Backend for Cpu<T> {
         )
     }
 
+    fn concurrency(&self) -> usize {
+        self.team.size()
+    }
+
+    fn run_parts(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        self.team.run(parts, f)
+    }
+
     fn alloc(&self, len: usize) -> Result<CpuBuf<T>> {
         CpuBuf::zeroed(len)
     }

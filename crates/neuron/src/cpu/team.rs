@@ -221,6 +221,17 @@ impl Team {
         }
     }
 
+    /// The number of threads, the caller included.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Whether the calling thread is running a part of a job: any job it starts now runs on it
+    /// alone.
+    pub(crate) fn nested() -> bool {
+        IN_TEAM.with(|t| t.get())
+    }
+
     /// Runs `f(0)`, …, `f(parts − 1)`, in parallel when `parts > 1`, and returns when all are
     /// done. Every thread of the team claims parts until none is left, so `parts` may exceed
     /// the team size (smaller parts balance better when a thread is delayed).
@@ -236,8 +247,7 @@ impl Team {
     }
 
     fn run_job(&self, parts: usize, pinned: bool, f: &(dyn Fn(usize) + Sync)) {
-        let nested = IN_TEAM.with(|t| t.get());
-        if parts <= 1 || self.size == 1 || nested {
+        if parts <= 1 || self.size == 1 || Self::nested() {
             (0..parts).for_each(f);
             return;
         }

@@ -39,6 +39,10 @@ impl<B: Backend> Layer<B> for ActivationLayer<B> {
         be.act_forward(self.act, rows * self.width, x, &mut self.y);
     }
 
+    fn infer(&self, be: &B, x: &B::Buf, rows: usize, _z: &mut B::Buf, y: &mut B::Buf) {
+        be.act_forward(self.act, rows * self.width, x, y);
+    }
+
     fn output(&self) -> &B::Buf {
         &self.y
     }

@@ -59,6 +59,43 @@ impl<B: Backend> Dense<B> {
     }
 }
 
+/// A dense layer's parameters and shape, borrowed apart from its output buffers.
+struct Params<'a, B: Backend> {
+    w: &'a B::Buf,
+    b: &'a B::Buf,
+    act: Activation,
+    inputs: usize,
+    outputs: usize,
+}
+
+impl<B: Backend> Params<'_, B> {
+    /// `Z = X·Wᵀ + b`, `Y = g(Z)` for the first `rows` rows of `x`.
+    fn apply(&self, be: &B, x: &B::Buf, rows: usize, z: &mut B::Buf, y: &mut B::Buf) {
+        let xo = Operand {
+            buf: x,
+            transposed: false,
+        };
+        let wt = Operand {
+            buf: self.w,
+            transposed: true,
+        };
+        be.matmul(rows, self.outputs, self.inputs, xo, wt, z, false);
+        be.bias_act(self.act, rows, self.outputs, Some(self.b), z, y);
+    }
+}
+
+impl<B: Backend> Dense<B> {
+    fn params_ref(&self) -> Params<'_, B> {
+        Params {
+            w: &self.w,
+            b: &self.b,
+            act: self.act,
+            inputs: self.inputs,
+            outputs: self.outputs,
+        }
+    }
+}
+
 impl<B: Backend> Layer<B> for Dense<B> {
     fn out_dim(&self) -> usize {
         self.outputs
@@ -72,23 +109,29 @@ impl<B: Backend> Layer<B> for Dense<B> {
     }
 
     fn forward(&mut self, be: &B, x: &B::Buf, rows: usize, _ctx: &Ctx) {
-        let xo = Operand {
-            buf: x,
-            transposed: false,
+        let Dense {
+            w,
+            b,
+            act,
+            inputs,
+            outputs,
+            z,
+            y,
+            ..
+        } = self;
+        let (act, inputs, outputs) = (*act, *inputs, *outputs);
+        let p = Params {
+            w,
+            b,
+            act,
+            inputs,
+            outputs,
         };
-        let wt = Operand {
-            buf: &self.w,
-            transposed: true,
-        };
-        be.matmul(rows, self.outputs, self.inputs, xo, wt, &mut self.z, false);
-        be.bias_act(
-            self.act,
-            rows,
-            self.outputs,
-            Some(&self.b),
-            &mut self.z,
-            &mut self.y,
-        );
+        p.apply(be, x, rows, z, y);
+    }
+
+    fn infer(&self, be: &B, x: &B::Buf, rows: usize, z: &mut B::Buf, y: &mut B::Buf) {
+        self.params_ref().apply(be, x, rows, z, y);
     }
 
     fn output(&self) -> &B::Buf {

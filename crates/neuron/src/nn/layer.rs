@@ -94,6 +94,10 @@ pub(crate) trait Layer<B: Backend>: Send + Sync {
     fn resize(&mut self, be: &B, cap: usize) -> Result<()>;
     /// Computes the output for the first `rows` rows of `x`.
     fn forward(&mut self, be: &B, x: &B::Buf, rows: usize, ctx: &Ctx);
+    /// Inference on the first `rows` rows of `x` into `y`, leaving the layer's own buffers alone,
+    /// so that several threads may run it at once on different rows. `z` is scratch space of the
+    /// output's size.
+    fn infer(&self, be: &B, x: &B::Buf, rows: usize, z: &mut B::Buf, y: &mut B::Buf);
     /// The output of the last forward pass.
     fn output(&self) -> &B::Buf;
     /// Given `x` (this layer's last input) and `gy = ∂L/∂Y`, computes the parameter gradients and,

@@ -41,6 +41,10 @@ impl<B: Backend> Layer<B> for SoftmaxLayer<B> {
         be.softmax(rows, self.width, x, &mut self.y);
     }
 
+    fn infer(&self, be: &B, x: &B::Buf, rows: usize, _z: &mut B::Buf, y: &mut B::Buf) {
+        be.softmax(rows, self.width, x, y);
+    }
+
     fn output(&self) -> &B::Buf {
         &self.y
     }

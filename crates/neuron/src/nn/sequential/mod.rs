@@ -1,6 +1,7 @@
 //! The `Sequential` model: a stack of layers, its forward and backward passes, and its parameters.
 
 mod builder;
+mod lanes;
 mod params;
 mod predict;
 mod stages;
@@ -54,6 +55,8 @@ pub struct Sequential<B: Backend> {
     pub(crate) row0: usize,
     /// An empty list whose allocation [`Sequential::step`] reuses for the parameter handles.
     param_list: Vec<Param<'static, B>>,
+    /// Buffers for batch inference on several threads, one set per thread (made on first use).
+    lanes: Vec<std::sync::Mutex<lanes::Lane<B>>>,
 }
 
 /// Empties `v` and returns its allocation as a list of handles of another lifetime (the two
@@ -187,6 +190,7 @@ impl<B: Backend> Sequential<B> {
             train_steps: 0,
             row0: 0,
             param_list: Vec::new(),
+            lanes: Vec::new(),
         })
     }
 

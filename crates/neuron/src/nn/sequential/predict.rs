@@ -2,7 +2,7 @@
 
 use super::{Sequential, EVAL_CHUNK};
 use crate::backend::Backend;
-use crate::error::Result;
+use crate::error::{NeuronError, Result};
 use crate::float::Float;
 use crate::matrix::Matrix;
 
@@ -17,9 +17,21 @@ impl<B: Backend> Sequential<B> {
     /// [`Self::predict`] without first making a matrix, for callers that hold the rows in a
     /// buffer of their own (a NumPy array).
     pub fn predict_rows(&mut self, x: &[B::E], rows: usize) -> Result<Matrix<B::E>> {
+        self.predict_rows_with(x, rows, false)
+    }
+
+    /// [`Self::predict_rows`], refusing NaN and infinite inputs with [`NeuronError::NonFinite`]
+    /// (naming the first such value's row and column). Each slice of rows is checked as it is
+    /// copied in, so the check costs no pass of its own over the input (which on a large batch
+    /// would also push the weights out of the cores' caches).
+    pub fn predict_rows_finite(&mut self, x: &[B::E], rows: usize) -> Result<Matrix<B::E>> {
+        self.predict_rows_with(x, rows, true)
+    }
+
+    fn predict_rows_with(&mut self, x: &[B::E], rows: usize, finite: bool) -> Result<Matrix<B::E>> {
         let cols = self.input;
         if rows.checked_mul(cols) != Some(x.len()) {
-            return Err(crate::error::NeuronError::shape(
+            return Err(NeuronError::shape(
                 "input",
                 format!("{rows} rows of {cols} values"),
                 format!("{} values", x.len()),
@@ -27,14 +39,21 @@ impl<B: Backend> Sequential<B> {
         }
         let out_dim = self.output_dim();
         let mut out = Matrix::zeros(rows, out_dim);
+        if super::lanes::lanes_pay(self, rows) {
+            self.predict_lanes(x, rows, out.as_mut_slice(), finite)?;
+            return Ok(out);
+        }
         let chunk = EVAL_CHUNK.min(rows.max(1));
         self.reserve(chunk)?;
         for first in (0..rows).step_by(chunk) {
             let n = chunk.min(rows - first);
+            let src = &x[first * cols..(first + n) * cols];
+            if finite {
+                check_finite(src, first, cols)?;
+            }
             // Each chunk's rows are contiguous: written straight into the input buffer (one
             // copy, no index list), which matters most for one sample at a time.
-            self.be
-                .write(&x[first * cols..(first + n) * cols], &mut self.x)?;
+            self.be.write(src, &mut self.x)?;
             self.forward_loaded(n, false);
             let start = first * out_dim;
             self.be.download(
@@ -57,6 +76,24 @@ impl<B: Backend> Sequential<B> {
     pub fn predict_classes(&mut self, x: &Matrix<B::E>) -> Result<Vec<usize>> {
         Ok(classes_from_outputs(&self.predict(x)?))
     }
+}
+
+/// [`NeuronError::NonFinite`] for the first NaN or infinite value of `x`, rows of `cols` values
+/// numbered from `first_row`. Whole blocks are checked without branching (which vectorises); only
+/// a block that fails is searched.
+pub(super) fn check_finite<E: Float>(x: &[E], first_row: usize, cols: usize) -> Result<()> {
+    const BLOCK: usize = 256;
+    for (b, block) in x.chunks(BLOCK).enumerate() {
+        if block.iter().fold(true, |ok, v| ok & v.is_finite()) {
+            continue;
+        }
+        let at = b * BLOCK + block.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        return Err(NeuronError::NonFinite {
+            row: first_row + at / cols.max(1),
+            column: at % cols.max(1),
+        });
+    }
+    Ok(())
 }
 
 /// Class indices from a classification model's outputs `[n, k]`: the largest output's index
