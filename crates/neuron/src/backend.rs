@@ -56,6 +56,19 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn upload(&self, data: &[Self::E]) -> Result<Self::Buf>;
     /// Copies `data` into the start of an existing buffer (which must be long enough).
     fn write(&self, data: &[Self::E], buf: &mut Self::Buf) -> Result<()>;
+    /// Runs `f` with `data` as a buffer of this backend, to be read only: by default a copy
+    /// written into `scratch` (which must be long enough); a backend that computes in host
+    /// memory lends `data` itself, without a copy.
+    fn with_host(
+        &self,
+        data: &[Self::E],
+        scratch: &mut Self::Buf,
+        f: &mut dyn FnMut(&Self::Buf),
+    ) -> Result<()> {
+        self.write(data, scratch)?;
+        f(scratch);
+        Ok(())
+    }
     /// Copies the first `out.len()` elements of `buf` into `out`.
     fn download(&self, buf: &Self::Buf, out: &mut [Self::E]) -> Result<()>;
     /// Copies the first `len` elements of `src` into `dst`.

@@ -28,6 +28,9 @@ from . import _core
 
 _SK_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                    "leaky_relu": "leaky-relu", "gelu": "gelu", "sigmoid": "sigmoid"}
+# The network's dtype names as NumPy dtypes: `X.dtype is _DTYPES[...]` is a pointer comparison,
+# where `X.dtype.name` builds a string (about 2 µs, a sixth of predicting one row).
+_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 _OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 
 
@@ -174,7 +177,7 @@ class BaseMLP(BaseEstimator):
         than predicting a few rows, can be skipped. The network then checks that every value is
         finite as it takes the rows in; anything else goes through scikit-learn's validation."""
         return (type(X) is np.ndarray and X.ndim == 2 and X.shape[0] > 0
-                and X.shape[1] == self.n_features_in_ and X.dtype.name == net.dtype
+                and X.shape[1] == self.n_features_in_ and X.dtype is _DTYPES.get(net.dtype)
                 and X.flags.c_contiguous and not hasattr(self, "feature_names_in_")
                 and getattr(self, "_pre_json", None) is None)
 

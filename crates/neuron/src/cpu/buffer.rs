@@ -10,6 +10,7 @@
 
 use std::alloc::{self, Layout};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
@@ -100,6 +101,20 @@ impl<T: Copy> CpuBuf<T> {
     pub fn from_slice(data: &[T]) -> Result<Self> {
         Self::copy_with(data, |_, _| {})
     }
+
+    /// Runs `f` with `data` itself as a buffer, read in place (no copy). Unlike the buffers this
+    /// type allocates, its first element sits wherever `data`'s does, not necessarily on a
+    /// 64-byte boundary (the kernels load unaligned; alignment only makes loads faster).
+    pub(super) fn lend<R>(data: &[T], f: impl FnOnce(&CpuBuf<T>) -> R) -> R {
+        // SAFETY (of what follows): the view is never dropped, so it never frees memory it does
+        // not own, and `f` gets a shared reference only, through which `data` is only read
+        // (writing to a buffer needs `&mut`); the borrow of `data` outlives `f`.
+        let view = ManuallyDrop::new(CpuBuf {
+            ptr: NonNull::from(data).cast::<T>(),
+            len: data.len(),
+        });
+        f(&view)
+    }
 }
 
 impl<T: Copy> Drop for CpuBuf<T> {
@@ -170,6 +185,26 @@ impl<T: Copy + PartialEq> PartialEq for CpuBuf<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lent buffer reads the caller's memory in place, at any offset, and leaves it to its
+    /// owner (a clone is an owned, aligned copy).
+    #[test]
+    fn lent_buffers_read_in_place() {
+        let data: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        for start in [0, 1, 3, 1000] {
+            let part = &data[start..];
+            let owned = CpuBuf::lend(part, |b| {
+                assert_eq!(b.as_ptr(), part.as_ptr());
+                assert_eq!(&b[..], part);
+                b.clone()
+            });
+            assert_eq!(&owned[..], part);
+            if !part.is_empty() {
+                assert_eq!(owned.as_ptr() as usize % ALIGN, 0);
+            }
+        }
+        assert_eq!(data[999], 999.0);
+    }
 
     #[test]
     fn buffers_are_aligned_and_hold_their_data() {

@@ -150,6 +150,16 @@ impl<T: Float> Backend for Cpu<T> {
         pages::copy_of(data)
     }
 
+    fn with_host(
+        &self,
+        data: &[T],
+        _scratch: &mut CpuBuf<T>,
+        f: &mut dyn FnMut(&CpuBuf<T>),
+    ) -> Result<()> {
+        CpuBuf::lend(data, |buf| f(buf));
+        Ok(())
+    }
+
     fn write(&self, data: &[T], buf: &mut CpuBuf<T>) -> Result<()> {
         if buf.len() < data.len() {
             return Err(crate::NeuronError::shape(

@@ -94,6 +94,12 @@ pub(crate) trait Layer<B: Backend>: Send + Sync {
     fn resize(&mut self, be: &B, cap: usize) -> Result<()>;
     /// Computes the output for the first `rows` rows of `x`.
     fn forward(&mut self, be: &B, x: &B::Buf, rows: usize, ctx: &Ctx);
+    /// Makes whatever [`Layer::infer`] reads faster than the training layout (a dense layer's
+    /// weights transposed); kept until the parameters are next borrowed mutably.
+    fn prepare_inference(&mut self, be: &B) -> Result<()> {
+        let _ = be;
+        Ok(())
+    }
     /// Inference on the first `rows` rows of `x` into `y`, leaving the layer's own buffers alone,
     /// so that several threads may run it at once on different rows. `z` is scratch space of the
     /// output's size.

@@ -66,7 +66,8 @@ impl<B: Backend> Lane<B> {
         })
     }
 
-    /// The network's outputs for the `n` rows in `x`, written to `out`.
+    /// The network's outputs for the `n` rows in `x`, written to `out`. The first layer reads
+    /// `x` in place where the backend allows it (the CPU's does), else a copy in the lane.
     fn run(
         &mut self,
         be: &B,
@@ -75,14 +76,22 @@ impl<B: Backend> Lane<B> {
         n: usize,
         out: &mut [B::E],
     ) -> Result<()> {
-        be.write(x, &mut self.x)?;
-        for (i, layer) in layers.iter().enumerate() {
-            let (done, rest) = self.stages.split_at_mut(i);
-            let input = done.last().map_or(&self.x, |(_, y)| y);
-            let (z, y) = &mut rest[0];
-            layer.infer(be, input, n, z, y);
+        let Lane {
+            x: scratch, stages, ..
+        } = self;
+        if stages.is_empty() {
+            out.copy_from_slice(x);
+            return Ok(());
         }
-        be.download(self.stages.last().map_or(&self.x, |(_, y)| y), out)
+        be.with_host(x, scratch, &mut |input| {
+            for (i, layer) in layers.iter().enumerate() {
+                let (done, rest) = stages.split_at_mut(i);
+                let input = done.last().map_or(input, |(_, y)| y);
+                let (z, y) = &mut rest[0];
+                layer.infer(be, input, n, z, y);
+            }
+        })?;
+        be.download(&stages[stages.len() - 1].1, out)
     }
 }
 
@@ -107,6 +116,9 @@ impl<B: Backend> Sequential<B> {
     ) -> Result<()> {
         let slice = slice_rows(rows, self.be.concurrency());
         self.make_lanes(slice)?;
+        for stage in &mut self.stages {
+            stage.prepare_inference(&self.be)?;
+        }
         let (cols, out_dim) = (self.input, self.output_dim());
         let outs: Vec<Mutex<&mut [B::E]>> = out[..rows * out_dim]
             .chunks_mut(slice * out_dim)
@@ -154,7 +166,7 @@ impl<B: Backend> Sequential<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Cpu, Loss};
+    use crate::{Cpu, Loss, Matrix, Optimizer, OptimizerConfig};
 
     fn models(threads: usize) -> Vec<Sequential<Cpu<f32>>> {
         let be = || Cpu::<f32>::with_threads(threads);
@@ -197,15 +209,47 @@ mod tests {
                         many.predict_rows(x, rows).unwrap(),
                         one.predict_rows(x, rows).unwrap(),
                     );
-                    for (p, q) in a.as_slice().iter().zip(b.as_slice()) {
-                        assert!(
-                            (p - q).abs() <= 1e-6 * (1.0 + q.abs()),
-                            "{threads} threads, {rows} rows: {p} vs {q}"
-                        );
-                    }
+                    assert_close(&a, &b, &format!("{threads} threads, {rows} rows"));
                 }
             }
         }
+    }
+
+    fn assert_close(a: &Matrix<f32>, b: &Matrix<f32>, what: &str) {
+        for (p, q) in a.as_slice().iter().zip(b.as_slice()) {
+            assert!(
+                (p - q).abs() <= 1e-6 * (1.0 + q.abs()),
+                "{what}: {p} vs {q}"
+            );
+        }
+    }
+
+    /// The transposed weights kept for slices follow every change of the weights: after
+    /// `set_params` and after a training step, slices still give what one thread gives.
+    #[test]
+    fn slices_follow_weight_changes() {
+        let x: Vec<f32> = (0..300 * 37)
+            .map(|i| (i % 23) as f32 / 23.0 - 0.4)
+            .collect();
+        let (mut many, mut one) = (models(2).remove(0), models(1).remove(0));
+        let before = many.predict_rows(&x, 300).unwrap();
+        let mut p = many.params().unwrap();
+        p.iter_mut().flatten().for_each(|v| *v = -*v * 1.5);
+        many.set_params(&p).unwrap();
+        one.set_params(&p).unwrap();
+        let after = many.predict_rows(&x, 300).unwrap();
+        assert_close(&after, &one.predict_rows(&x, 300).unwrap(), "set_params");
+        assert!(after.as_slice() != before.as_slice());
+        let xm = Matrix::from_vec(300, 37, x.clone()).unwrap();
+        let y = Matrix::from_vec(300, 1, (0..300).map(|i| (i % 10) as f32).collect()).unwrap();
+        for m in [&mut many, &mut one] {
+            let mut opt = Optimizer::new(OptimizerConfig::adam(0.05)).unwrap();
+            m.forward_backward(&xm, &y).unwrap();
+            m.step(&mut opt, 0.05).unwrap();
+        }
+        let stepped = many.predict_rows(&x, 300).unwrap();
+        assert_close(&stepped, &one.predict_rows(&x, 300).unwrap(), "step");
+        assert!(stepped.as_slice() != after.as_slice());
     }
 
     /// With the check, the first NaN or infinite input is named by row and column, whether the
