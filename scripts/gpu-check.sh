@@ -34,7 +34,13 @@ for line in sys.stdin:
     ls -la "$BIN"
     ;;
 run)
-    export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+    # cuBLAS and NVRTC: the CUDA toolkit's lib64, or the NVIDIA wheels beside PyTorch.
+    libs=/usr/local/cuda/lib64
+    # (Not the stubs folder: its libcuda.so would hide the driver's.)
+    for f in $(find /usr/local/cuda*/ /opt /usr/lib \( -name 'libcublas.so*' -o -name 'libnvrtc.so*' \) 2>/dev/null | grep -v /stubs/); do
+        libs="$libs:$(dirname "$f")"
+    done
+    export LD_LIBRARY_PATH="$libs:${LD_LIBRARY_PATH:-}"
     export NEURON_REQUIRE_CUDA=1
     # The emulated GPU (CPU) tests ran where this was built; here the real GPU runs them.
     export NEURON_SKIP_EMULATOR=1
@@ -44,14 +50,22 @@ run)
     status=0
     for t in gpu_backend gradients pytorch digits divergence; do
         echo "== tests: $t"
-        if ! "$BIN/test-$t" --test-threads 1 2>&1 | tail -n 25; then status=1; fi
+        # The whole log when a test fails, its summary otherwise.
+        if timeout 150 "$BIN/test-$t" --test-threads 1 > "/tmp/test-$t.log" 2>&1; then
+            tail -n 3 "/tmp/test-$t.log"
+        else
+            status=1
+            cat "/tmp/test-$t.log"
+        fi
     done
     echo "== neuron benchmark (f32, then tf32)"
-    "$BIN/neuron" bench --device cuda --epochs "$EPOCHS" --json > "$OUT/neuron-f32.json" || status=1
-    "$BIN/neuron" bench --device cuda --precision tf32 --epochs "$EPOCHS" --json > "$OUT/neuron-tf32.json" || status=1
+    timeout 200 "$BIN/neuron" bench --device cuda --epochs "$EPOCHS" --json > "$OUT/neuron-f32.json" || status=1
+    timeout 200 "$BIN/neuron" bench --device cuda --precision tf32 --epochs "$EPOCHS" --json > "$OUT/neuron-tf32.json" || status=1
+    echo "== where neuron's GPU time goes (one epoch per configuration)"
+    timeout 200 "$BIN/neuron" bench --device cuda --epochs 1 --ops || status=1
     echo "== PyTorch (eager and CUDA graph; f32, then tf32)"
-    python3 bench/torch_gpu.py --epochs "$EPOCHS" > "$OUT/torch-f32.json" || status=1
-    python3 bench/torch_gpu.py --epochs "$EPOCHS" --tf32 > "$OUT/torch-tf32.json" || status=1
+    timeout 200 python3 bench/torch_gpu.py --epochs "$EPOCHS" > "$OUT/torch-f32.json" || status=1
+    timeout 200 python3 bench/torch_gpu.py --epochs "$EPOCHS" --tf32 > "$OUT/torch-tf32.json" || status=1
     python3 - "$OUT" <<'PY' || status=1
 import json, sys
 d = sys.argv[1]

@@ -12,6 +12,7 @@ mod ops;
 mod runtime;
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{NeuronError, Result};
@@ -64,6 +65,8 @@ struct Shared<T: GpuFloat, R: Runtime> {
     ones: Mutex<R::Buf<T>>,
     /// Stands in for an absent optional pointer argument (never read).
     dummy: R::Buf<T>,
+    /// Whether `f32` products use TF32 tensor cores (`set_tf32`).
+    tf32: AtomicBool,
     _t: PhantomData<T>,
 }
 
@@ -96,6 +99,7 @@ impl<T: GpuFloat, R: Runtime> Gpu<T, R> {
                 partials: Mutex::new(partials),
                 ones: Mutex::new(ones),
                 dummy,
+                tf32: AtomicBool::new(false),
                 _t: PhantomData,
             }),
         })
@@ -110,7 +114,18 @@ impl<T: GpuFloat, R: Runtime> Gpu<T, R> {
     /// accumulation): several times faster on wide layers, at about 1e-3 relative error per
     /// product. Off by default.
     pub fn set_tf32(&self, on: bool) -> Result<()> {
-        self.s.rt.set_tf32(on).map_err(device_err)
+        self.s.rt.set_tf32(on).map_err(device_err)?;
+        self.s.tf32.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The precision of the products, as names report it: `f64`, `f32` or `tf32`.
+    fn precision(&self) -> &'static str {
+        if T::NAME == "f32" && self.s.tf32.load(Ordering::Relaxed) {
+            "tf32"
+        } else {
+            T::NAME
+        }
     }
 
     /// Waits until all queued work has finished; returns the first error recorded so far.

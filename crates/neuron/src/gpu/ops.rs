@@ -30,7 +30,7 @@ impl<T: GpuFloat, R: Runtime> Backend for Gpu<T, R> {
     type Idx = GpuIdx<R>;
 
     fn name(&self) -> String {
-        format!("{} ({})", self.s.rt.name(), T::NAME)
+        format!("{} ({})", self.s.rt.name(), self.precision())
     }
 
     /// The loss is read back every 32 steps: reading it waits for the device, which would
