@@ -87,6 +87,11 @@ pub trait Cells {
     fn row_count(&self) -> usize;
     /// The cell of row `r` in column `c`, without surrounding whitespace.
     fn cell(&self, r: usize, c: usize) -> &str;
+    /// The cell's value when it was read as a number rather than text (Parquet columns a
+    /// reader asked for as numbers; their [`Cells::cell`] is then empty). `None` otherwise.
+    fn number(&self, _r: usize, _c: usize) -> Option<f64> {
+        None
+    }
     /// Row `r`'s file (the source for a table from one file) and line (for Parquet, its row).
     fn place(&self, r: usize) -> (&str, u64);
     /// Keeps the rows whose `keep` entry is true (rows past its end are kept), in place.

@@ -2,21 +2,11 @@
 //! digits that read back to the same float, never in exponent notation), but found by the Ryū
 //! algorithm (the `ryu` crate), several times faster. The two differ only where the float lies
 //! exactly halfway between two shortest candidates: Ryū takes the even digit, `Display` the one
-//! of larger magnitude; such ties are detected exactly and written as `Display` writes them. Parquet's float columns are read as this
-//! text, so a float column reads as the same cells whichever way the file is read.
+//! of larger magnitude; such ties are detected exactly and written as `Display` writes them. Parquet's float and double columns are read as this
+//! text (a float as its exact value, widened to `f64`), so a column reads as the same cells
+//! whichever way the file is read.
 
 use std::fmt::Write;
-
-/// Appends `v` to `out` as `write!(out, "{v}")` would.
-pub(crate) fn push_f32(out: &mut String, v: f32) {
-    let (bits, finite) = (v.to_bits(), v.is_finite());
-    let (exp, frac) = ((bits >> 23) & 0xff, u64::from(bits & 0x7f_ffff));
-    let (m, e) = match exp {
-        0 => (frac, -149),
-        _ => (frac | 1 << 23, exp as i32 - 150),
-    };
-    push_float(out, v, finite, (m, e));
-}
 
 /// Appends `v` to `out` as `write!(out, "{v}")` would.
 pub(crate) fn push_f64(out: &mut String, v: f64) {
@@ -136,12 +126,6 @@ mod tests {
     use super::*;
     use crate::rng::Rng;
 
-    fn same32(v: f32) {
-        let mut s = String::new();
-        push_f32(&mut s, v);
-        assert_eq!(s, v.to_string(), "{:e}", v);
-    }
-
     fn same64(v: f64) {
         let mut s = String::new();
         push_f64(&mut s, v);
@@ -162,7 +146,6 @@ mod tests {
             f32::MAX,
             f32::MIN_POSITIVE,
         ] {
-            same32(v);
             same64(f64::from(v));
         }
         for v in [
@@ -179,14 +162,12 @@ mod tests {
         for _ in 0..300_000 {
             let bits = rng.next_u64();
             let (a, b) = (f32::from_bits(bits as u32), f64::from_bits(bits));
-            same32(a);
+            same64(f64::from(a));
             same64(b);
             // Short decimals, as tables hold them.
             let c = (bits % 2_000_001) as f64 / 10f64.powi((bits >> 40) as i32 % 9) - 100.0;
             same64(c);
-            same32(c as f32);
             // Quarters and eighths of large numbers: halfway cases.
-            same32((bits % (1 << 26)) as f32 / 8.0);
             same64((bits % (1 << 55)) as f64 / 8.0);
         }
     }

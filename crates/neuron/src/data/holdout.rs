@@ -151,7 +151,10 @@ impl HeldRows {
             kept.headers = t.headers().to_vec();
             kept.source = t.source().to_string();
         }
-        let cells = (0..t.headers().len()).map(|c| t.cell(r, c).to_string());
+        let cells = (0..t.headers().len()).map(|c| match t.number(r, c) {
+            Some(v) => v.to_string(),
+            None => t.cell(r, c).to_string(),
+        });
         kept.rows.push(cells.collect());
         let (file, line) = t.place(r);
         kept.lines.push(line);

@@ -69,7 +69,8 @@ pub(crate) fn parquet_cell(f: &Field, source: &str, column: &str) -> Result<Stri
         Field::UInt(v) => v.to_string(),
         Field::ULong(v) => v.to_string(),
         Field::Float16(v) => v.to_string(),
-        Field::Float(v) => v.to_string(),
+        // A float's exact value, as the column-by-column reader writes it.
+        Field::Float(v) => f64::from(*v).to_string(),
         Field::Double(v) => v.to_string(),
         Field::Str(s) => s.trim_ascii().to_string(),
         Field::Bytes(b) => String::from_utf8_lossy(b.data()).trim_ascii().to_string(),

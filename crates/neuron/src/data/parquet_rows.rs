@@ -3,7 +3,12 @@
 //! and each cell is written as text from its typed value: the fast path, with no per-row objects.
 //! Files with other logical types (dates, times, timestamps, decimals, half floats, raw fixed-size
 //! bytes) go through the crate's row API, which writes those types as text. Both give the same
-//! text for the same value (see [`super::parquet::parquet_cell`]).
+//! text for the same value (see [`super::parquet::parquet_cell`]). A float is written as its exact
+//! value (widened to `f64`), so its text reads back as the very number the file holds.
+//!
+//! Readers that only need a column's numbers can ask for them as numbers
+//! ([`ParquetRows::next_typed`]): on the fast path, integer and float columns so named are then
+//! not written as text at all (their cells are left empty), which is most of the reading's cost.
 
 use std::fmt::Write;
 
@@ -17,7 +22,7 @@ use parquet::file::reader::FileReader;
 use parquet::record::reader::RowIter;
 use parquet::schema::types::ColumnDescriptor;
 
-use super::float_text::{push_f32, push_f64};
+use super::float_text::push_f64;
 use super::parquet::{guarded, parquet_cell};
 use crate::error::{NeuronError, Result};
 
@@ -64,6 +69,20 @@ impl ParquetRows {
         row: u64,
         cells: &mut Vec<String>,
     ) -> Result<Option<u64>> {
+        self.next_typed(name, row, cells, &[], &mut Vec::new())
+    }
+
+    /// [`ParquetRows::next_into`], with the numbers of the integer and float columns marked in
+    /// `numeric` into `numbers` instead of text (their cells left empty; `None` for a null).
+    /// `numbers` has one entry per column, `None` for every column given as text.
+    pub(crate) fn next_typed(
+        &mut self,
+        name: &str,
+        row: u64,
+        cells: &mut Vec<String>,
+        numeric: &[bool],
+        numbers: &mut Vec<Option<f64>>,
+    ) -> Result<Option<u64>> {
         let unreadable =
             |e: ParquetError| NeuronError::data(format!("{name}: row {row}: unreadable ({e})"));
         match self {
@@ -71,9 +90,10 @@ impl ParquetRows {
                 if c.at == c.len && !guarded(name, || c.next_batch().map_err(unreadable))? {
                     return Ok(None);
                 }
-                c.write_row(cells, name, row)?;
+                c.write_row(cells, (numeric, numbers), name, row)?;
             }
             ParquetRows::Records(rows) => {
+                numbers.clear();
                 let Some(r) = guarded(name, || Ok(rows.next()))? else {
                     return Ok(None);
                 };
@@ -81,6 +101,7 @@ impl ParquetRows {
                 cells.clear();
                 for (col, f) in r.get_column_iter() {
                     cells.push(parquet_cell(f, name, col)?);
+                    numbers.push(None);
                 }
             }
         }
@@ -106,6 +127,13 @@ enum Text {
     Utf8,
     /// Bytes, read as UTF-8 with invalid sequences replaced.
     Bytes,
+}
+
+impl Text {
+    /// Whether the column holds numbers (integers or floats).
+    fn is_number(self) -> bool {
+        !matches!(self, Text::Bool | Text::Utf8 | Text::Bytes)
+    }
 }
 
 /// The text kind of a column, or `None` for a type the fast path leaves to the row API.
@@ -228,7 +256,7 @@ impl AnyColumn {
                 _ => write!(o, "{v}").is_ok(),
             }),
             AnyColumn::F32(c) => put(c.take(r), out, |&v, o| {
-                push_f32(o, v);
+                push_f64(o, f64::from(v));
                 true
             }),
             AnyColumn::F64(c) => put(c.take(r), out, |&v, o| {
@@ -247,6 +275,30 @@ impl AnyColumn {
                 true
             }),
         }
+    }
+}
+
+impl AnyColumn {
+    /// Row `r`'s value of a number column as `kind` reads it: `Some(None)` for a null, `None`
+    /// when the batch lacks the value (a corrupt file) or the column holds no numbers.
+    fn number(&mut self, r: usize, kind: Text) -> Option<Option<f64>> {
+        Some(match self {
+            AnyColumn::I32(c) => c.take(r)?.map(|&v| match kind {
+                Text::I8 => f64::from(v as i8),
+                Text::I16 => f64::from(v as i16),
+                Text::U8 => f64::from(v as u8),
+                Text::U16 => f64::from(v as u16),
+                Text::U32 => f64::from(v as u32),
+                _ => f64::from(v),
+            }),
+            AnyColumn::I64(c) => c.take(r)?.map(|&v| match kind {
+                Text::U64 => v as u64 as f64,
+                _ => v as f64,
+            }),
+            AnyColumn::F32(c) => c.take(r)?.map(|&v| f64::from(v)),
+            AnyColumn::F64(c) => c.take(r)?.copied(),
+            AnyColumn::Bool(_) | AnyColumn::Bytes(_) => return None,
+        })
     }
 }
 
@@ -343,13 +395,31 @@ impl ColumnBatches {
         Ok(true)
     }
 
-    /// The current row's cells into `cells`.
-    fn write_row(&mut self, cells: &mut Vec<String>, name: &str, row: u64) -> Result<()> {
+    /// The current row's cells into `cells`; the number columns marked in `numeric` into
+    /// `numbers` instead (see [`ParquetRows::next_typed`]).
+    fn write_row(
+        &mut self,
+        cells: &mut Vec<String>,
+        (numeric, numbers): (&[bool], &mut Vec<Option<f64>>),
+        name: &str,
+        row: u64,
+    ) -> Result<()> {
         cells.resize(self.columns.len(), String::new());
+        numbers.clear();
+        numbers.resize(self.columns.len(), None);
         let at = self.at;
         let columns = self.columns.iter_mut().zip(&self.kinds);
         for (c, ((col, &kind), cell)) in columns.zip(cells.iter_mut()).enumerate() {
-            let why = match col.write(at, kind, cell) {
+            let written = if kind.is_number() && numeric.get(c) == Some(&true) {
+                cell.clear();
+                col.number(at, kind).map_or(Written::Missing, |v| {
+                    numbers[c] = v;
+                    Written::Done
+                })
+            } else {
+                col.write(at, kind, cell)
+            };
+            let why = match written {
                 Written::Done => continue,
                 Written::Missing => "unreadable (it has fewer values than rows)",
                 Written::NotUtf8 => "text that is not UTF-8",
@@ -476,6 +546,48 @@ mod tests {
         assert_eq!(fast, slow);
         assert_eq!(fast[2][1], "");
         assert_eq!(fast[3][8], "v3");
+    }
+
+    #[test]
+    fn number_columns_asked_for_as_numbers_give_their_texts_values() {
+        let bytes = plain_file(&[3000, 4000]);
+        let reader = |b: &Bytes| Box::new(SerializedFileReader::new(b.clone()).unwrap());
+        let text = all_rows(ParquetRows::new(reader(&bytes))).unwrap();
+        let mut rows = ParquetRows::new(reader(&bytes));
+        let numeric = [true; 11];
+        let (mut cells, mut numbers) = (Vec::new(), Vec::new());
+        let mut typed = 0;
+        for (r, want) in text.iter().enumerate() {
+            let row = rows.next_typed(
+                "t.parquet",
+                r as u64 + 1,
+                &mut cells,
+                &numeric,
+                &mut numbers,
+            );
+            assert!(row.unwrap().is_some());
+            for (c, want) in want.iter().enumerate() {
+                let number = [1, 2, 3, 4, 5, 6, 7, 10].contains(&c);
+                match numbers[c] {
+                    // Numbers: the value their text reads as, and no text.
+                    Some(v) => {
+                        assert!(number && cells[c].is_empty(), "{r} {c}");
+                        assert_eq!(v.to_bits(), want.parse::<f64>().unwrap().to_bits());
+                        typed += 1;
+                    }
+                    // Nulls and the other columns: the text (empty for a null).
+                    None => assert!(if number {
+                        want.is_empty()
+                    } else {
+                        &cells[c] == want
+                    }),
+                }
+            }
+        }
+        // Two required number columns, five with every fifth row null, one all null.
+        assert_eq!(typed, 7000 * 2 + 5 * 7000 * 4 / 5);
+        let end = rows.next_typed("t.parquet", 7001, &mut cells, &numeric, &mut numbers);
+        assert!(end.unwrap().is_none());
     }
 
     #[test]

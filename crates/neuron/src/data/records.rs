@@ -22,6 +22,9 @@ pub struct RecordChunk {
     pub(crate) files: Vec<String>,
     /// Each row's file, an index into `files`.
     pub(crate) file_of: Vec<u32>,
+    /// Numbers read as numbers (Parquet columns, `TableStream::numbers_for`), one per column and
+    /// row, row after row; empty while no row has any.
+    pub(crate) numbers: Vec<Option<f64>>,
 }
 
 impl RecordChunk {
@@ -31,6 +34,24 @@ impl RecordChunk {
         self.lines.clear();
         self.files.clear();
         self.file_of.clear();
+    }
+
+    /// Sets the numbers of the row to fill next ([`RecordChunk::slot`]): `numbers` for its first
+    /// columns, none for the others.
+    pub(crate) fn set_numbers(&mut self, numbers: &[Option<f64>]) {
+        if self.numbers.is_empty() && numbers.iter().all(Option::is_none) {
+            return;
+        }
+        let w = self.headers.len();
+        let row = self.len * w..(self.len + 1) * w;
+        if self.numbers.len() < row.end {
+            self.numbers.resize(row.end, None);
+        }
+        let row = &mut self.numbers[row];
+        row.fill(None);
+        for (dst, src) in row.iter_mut().zip(numbers) {
+            *dst = *src;
+        }
     }
 
     /// The record to fill next, made the chunk's last row by [`RecordChunk::commit`].
@@ -64,6 +85,13 @@ impl Cells for RecordChunk {
     fn cell(&self, r: usize, c: usize) -> &str {
         self.records[r].get(c).unwrap_or("").trim_ascii()
     }
+    fn number(&self, r: usize, c: usize) -> Option<f64> {
+        let w = self.headers.len();
+        if self.numbers.is_empty() || c >= w {
+            return None;
+        }
+        self.numbers.get(r * w + c).copied().flatten()
+    }
     fn place(&self, r: usize) -> (&str, u64) {
         let places = (&self.files[..], &self.file_of[..], &self.lines[..]);
         place_in(places, &self.source, r)
@@ -74,6 +102,10 @@ impl Cells for RecordChunk {
             if keep.get(r).copied().unwrap_or(true) {
                 // Swapping keeps every record's buffer for reuse.
                 self.records.swap(kept, r);
+                let w = self.headers.len();
+                if !self.numbers.is_empty() {
+                    self.numbers.copy_within(r * w..(r + 1) * w, kept * w);
+                }
                 self.lines[kept] = self.lines[r];
                 self.file_of[kept] = self.file_of[r];
                 kept += 1;

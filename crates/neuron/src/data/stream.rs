@@ -40,6 +40,10 @@ pub struct TableStream {
     record: csv::StringRecord,
     /// A Parquet row's cells, reused.
     cells: Vec<String>,
+    /// Columns whose Parquet numbers go to records as numbers, not text (`numbers_for`).
+    numeric: Vec<bool>,
+    /// A Parquet row's numbers, reused.
+    numbers: Vec<Option<f64>>,
     /// Skip malformed CSV records (a wrong number of fields, invalid UTF-8) instead of failing.
     skip_malformed: bool,
     /// Malformed records skipped, and why the first was.
@@ -128,6 +132,8 @@ impl TableStream {
             row_in_file: 0,
             record: csv::StringRecord::new(),
             cells: Vec::new(),
+            numeric: Vec::new(),
+            numbers: Vec::new(),
             skip_malformed: false,
             malformed: (0, None),
         };
@@ -138,6 +144,16 @@ impl TableStream {
     /// The column names.
     pub fn headers(&self) -> &[String] {
         &self.headers
+    }
+
+    /// Hands the integer and float Parquet columns marked in `numeric` (one entry per column) to
+    /// [`TableStream::next_records_into`] as numbers ([`Cells::number`]) instead of text, leaving
+    /// their cells empty: for readers that only encode those columns as numbers, it saves writing
+    /// every value as text and parsing it again. CSV files and [`RawTable`] chunks are unaffected.
+    ///
+    /// [`Cells::number`]: super::csv::Cells::number
+    pub fn numbers_for(&mut self, numeric: Vec<bool>) {
+        self.numeric = numeric;
     }
 
     /// Skips malformed CSV records (a wrong number of fields, invalid UTF-8), counting them,
@@ -235,9 +251,14 @@ impl TableStream {
                 Reader::Parquet(rows) => {
                     self.row_in_file += 1;
                     let row = self.row_in_file;
+                    let numeric = if t.takes_numbers() {
+                        &self.numeric[..]
+                    } else {
+                        &[]
+                    };
                     let cells = t.cells(n, &mut self.cells);
-                    let line = rows.next_into(name, row, cells)?;
-                    t.parquet_done(n, &self.cells);
+                    let line = rows.next_typed(name, row, cells, numeric, &mut self.numbers)?;
+                    t.parquet_done(n, &self.cells, &self.numbers);
                     line
                 }
             };
@@ -267,8 +288,13 @@ trait Rows {
     ) -> std::result::Result<Option<u64>, csv::Error>;
     /// The cells to read Parquet row `n` into: the row's own, or `spare`.
     fn cells<'a>(&'a mut self, n: usize, spare: &'a mut Vec<String>) -> &'a mut Vec<String>;
-    /// Called after Parquet row `n` was read into `spare` (when [`Rows::cells`] gave it).
-    fn parquet_done(&mut self, n: usize, spare: &[String]);
+    /// Called after Parquet row `n` was read into `spare` (when [`Rows::cells`] gave it) and
+    /// `numbers` (see [`Rows::takes_numbers`]).
+    fn parquet_done(&mut self, n: usize, spare: &[String], numbers: &[Option<f64>]);
+    /// Whether rows may carry numbers instead of text (`TableStream::numbers_for`).
+    fn takes_numbers(&self) -> bool {
+        false
+    }
     /// Makes row `n` part of the chunk, read from `file` at `line`.
     fn commit(&mut self, file: &str, line: u64, new_file: bool);
 }
@@ -291,7 +317,7 @@ impl Rows for RawTable {
         }
         &mut self.rows[n]
     }
-    fn parquet_done(&mut self, _: usize, _: &[String]) {}
+    fn parquet_done(&mut self, _: usize, _: &[String], _: &[Option<f64>]) {}
     fn commit(&mut self, file: &str, line: u64, new_file: bool) {
         let places = (&mut self.files, &mut self.file_of, &mut self.lines);
         push_place(places, file, line, new_file);
@@ -305,17 +331,22 @@ impl Rows for RecordChunk {
         r: &mut csv::Reader<Box<dyn Read + Send>>,
         _: &mut csv::StringRecord,
     ) -> std::result::Result<Option<u64>, csv::Error> {
+        self.set_numbers(&[]);
         next_record(r, self.slot())
     }
     fn cells<'a>(&'a mut self, _: usize, spare: &'a mut Vec<String>) -> &'a mut Vec<String> {
         spare
     }
-    fn parquet_done(&mut self, _: usize, spare: &[String]) {
+    fn parquet_done(&mut self, _: usize, spare: &[String], numbers: &[Option<f64>]) {
+        self.set_numbers(numbers);
         let rec = self.slot();
         rec.clear();
         for cell in spare {
             rec.push_field(cell);
         }
+    }
+    fn takes_numbers(&self) -> bool {
+        true
     }
     fn commit(&mut self, file: &str, line: u64, new_file: bool) {
         RecordChunk::commit(self, file, line, new_file);

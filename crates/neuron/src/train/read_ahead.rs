@@ -115,7 +115,9 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(stream: TableStream, feed: TextFeed) -> Self {
+    fn new(mut stream: TableStream, feed: TextFeed) -> Self {
+        // Parquet's number columns come as numbers, not text written to be parsed again.
+        stream.numbers_for(feed.pre.numeric_inputs(stream.headers()));
         Reader {
             stream,
             feed,

@@ -131,24 +131,43 @@ fn gather(
     let headers = stream.headers().to_vec();
     let mut stats: Vec<Stats> = headers.iter().map(|_| Stats::new(track)).collect();
     let (mut chunk, mut rows) = (RecordChunk::default(), 0);
-    while stream.next_records_into(&mut chunk, READ_ROWS)? {
+    // Parquet's number columns as numbers: most of them need no text (`Stats::add_number`).
+    stream.numbers_for(vec![true; headers.len()]);
+    let read = gather_chunks(stream, &mut chunk, (&mut stats, &mut rows), (holdout, held));
+    stream.numbers_for(Vec::new());
+    read?;
+    Ok((stats, rows))
+}
+
+/// The loop of [`gather`]: every chunk's cells into `stats`, counting the training rows.
+fn gather_chunks(
+    stream: &mut TableStream,
+    chunk: &mut RecordChunk,
+    (stats, rows): (&mut [Stats], &mut usize),
+    (holdout, held): (&Holdout, &mut HeldRows),
+) -> Result<()> {
+    let headers = stream.headers().to_vec();
+    while stream.next_records_into(chunk, READ_ROWS)? {
+        let chunk = &*chunk;
         for r in 0..chunk.row_count() {
             if holdout.holds_out() {
-                let part = holdout.part_of(&chunk, r);
+                let part = holdout.part_of(chunk, r);
                 if part != Part::Train {
-                    held.take(part, &chunk, r);
+                    held.take(part, chunk, r);
                     continue;
                 }
             }
             for (c, s) in stats.iter_mut().enumerate() {
-                s.add(chunk.cell(r, c), rows as u64, || {
-                    where_(&chunk, r, &headers[c], c)
-                });
+                let at = || where_(chunk, r, &headers[c], c);
+                match chunk.number(r, c) {
+                    Some(v) => s.add_number(v, *rows as u64, at),
+                    None => s.add(chunk.cell(r, c), *rows as u64, at),
+                }
             }
-            rows += 1;
+            *rows += 1;
         }
     }
-    Ok((stats, rows))
+    Ok(())
 }
 
 /// How to fit a preprocessor on a streamed table ([`Preprocessor::fit_stream_with`]).

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::data::csv::Cells;
+use crate::data::float_text::push_f64;
 use crate::data::scaling::Scaling;
 use crate::error::{NeuronError, Result};
 
@@ -185,6 +186,27 @@ impl Stats {
         } else {
             self.too_many = true;
         }
+    }
+
+    /// [`Stats::add`] for a cell read as a number (a Parquet number column): the same counts and
+    /// sums. The number is written as text only where the text still decides something: while
+    /// the distinct values are counted, or whether the decimal-comma format still reads the
+    /// column (a finite float's text is a plain decimal, which the thousands-comma format reads
+    /// as its value, and the decimal-comma format too when it has no fraction).
+    pub(super) fn add_number(&mut self, v: f64, row: u64, at: impl Fn() -> String) {
+        let fraction = v.fract() != 0.0;
+        if !v.is_finite() || !self.too_many || (self.formats[1].ok && fraction) {
+            let mut text = String::new();
+            push_f64(&mut text, v);
+            return self.add(&text, row, at);
+        }
+        self.filled += 1;
+        for w in self.formats.iter_mut().filter(|w| w.ok) {
+            w.add(Some(v));
+        }
+        self.numbers += 1;
+        self.values.push(v);
+        self.integers &= !fraction;
     }
 
     /// Whether every filled cell is a date.

@@ -73,7 +73,11 @@ impl Preprocessor {
             let mut off = r * width;
             for (k, (col, &c)) in self.columns.iter().zip(&idx).enumerate() {
                 let out = &mut x[off..off + col.width()];
-                if !encode_cell(col, t.cell(r, c), out, || at(t, r, c))? {
+                let cell = match t.number(r, c) {
+                    Some(v) => Cell::Number(v),
+                    None => Cell::Text(t.cell(r, c)),
+                };
+                if !encode_cell(col, cell, out, || at(t, r, c))? {
                     unseen[k] += 1;
                 }
                 off += col.width();
@@ -168,15 +172,61 @@ fn empty_cell(at: impl Fn() -> String) -> NeuronError {
     ))
 }
 
+impl Preprocessor {
+    /// For each of `headers`, whether the column is a feature read as a plain number (no number
+    /// format): the columns a reader may hand over as numbers instead of text
+    /// (`TableStream::numbers_for`). None for a model that matches columns by position.
+    pub fn numeric_inputs(&self, headers: &[String]) -> Vec<bool> {
+        let plain = |h: &String| {
+            self.columns.iter().any(|col| {
+                matches!(col, ColumnEncoding::Numeric { name, format: None, .. } if name == h)
+            })
+        };
+        let positional = self.positional;
+        headers.iter().map(|h| !positional && plain(h)).collect()
+    }
+}
+
+/// A cell as a reader gave it: text, or a number read as a number ([`Cells::number`]).
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    Text(&'a str),
+    Number(f64),
+}
+
 /// Writes the inputs of one cell of column `col` into `out` (zeroed, `col.width()` long);
 /// false when the value could not be placed (a category unseen in training, an unreadable
 /// date: left as zeros). `at` says where the cell is, for errors.
 fn encode_cell(
     col: &ColumnEncoding,
-    cell: &str,
+    cell: Cell<'_>,
     out: &mut [f32],
     at: impl Fn() -> String,
 ) -> Result<bool> {
+    let text;
+    let cell = match (cell, col) {
+        (Cell::Text(cell), _) => cell,
+        (Cell::Number(v), ColumnEncoding::Numeric { .. }) if !v.is_finite() => {
+            return Err(NeuronError::data(format!(
+                "{}: '{v}' is not a finite number",
+                at()
+            )))
+        }
+        (
+            Cell::Number(v),
+            ColumnEncoding::Numeric {
+                mean, std, clip, ..
+            },
+        ) => {
+            out[0] = smooth_clip((v - mean) / std, *clip) as f32;
+            return Ok(true);
+        }
+        // Only numeric columns are read as numbers (`numeric_inputs`); others read the text.
+        (Cell::Number(v), _) => {
+            text = v.to_string();
+            &text
+        }
+    };
     match col {
         ColumnEncoding::Numeric {
             mean,

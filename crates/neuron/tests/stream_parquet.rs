@@ -1,0 +1,163 @@
+//! Parquet's number columns streamed as numbers (no text written and parsed again) give exactly
+//! what their text gives: the statistics pass fits the same preprocessing as on a CSV holding the
+//! cells' text, and streamed training equals in-memory training on the same rows in the same
+//! order, bit for bit, for float, double and integer columns.
+
+use std::sync::Arc;
+
+use neuron::data::csv::read_csv_bytes;
+use neuron::data::parquet::read_parquet_path;
+use neuron::data::preprocess::Preprocessor;
+use neuron::data::scaling::Scaling;
+use neuron::data::stream::TableStream;
+use neuron::{
+    Cpu, Dataset, DatasetSource, FitConfig, Loss, Optimizer, OptimizerConfig, Sequential,
+    StreamSource, TrainRun,
+};
+use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, FloatType, Int32Type};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::parser::parse_message_type;
+
+/// Rows; column `w` then has 12,000 distinct values, more than the statistics pass counts
+/// (10,000), so that both of its ways with numbers are taken.
+const ROWS: usize = 15_000;
+
+/// Row `i`: a float with no short decimal, a double, a small integer, a float of many distinct
+/// values (every fifth one missing), and a class given by a circle.
+fn row(i: usize) -> (f32, f64, i32, Option<f32>, &'static str) {
+    let u = ((i * 37) % 1001) as f32 / 250.3 - 2.0;
+    let v = ((i * 53) % 997) as f64 / 240.7 - 2.0;
+    let w = (i % 5 != 2).then(|| (i as f32 * 0.731).sin() * 3.0);
+    let class = if f64::from(u).powi(2) + v * v < 1.6 {
+        "in"
+    } else {
+        "out"
+    };
+    (u, v, (i % 17) as i32 - 8, w, class)
+}
+
+fn write_parquet(path: &std::path::Path) {
+    let schema = "message t { required float u; required double v; required int32 k;
+        optional float w; required binary class (UTF8); }";
+    let schema = Arc::new(parse_message_type(schema).unwrap());
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = SerializedFileWriter::new(file, schema, Default::default()).unwrap();
+    // Two row groups.
+    for rows in [0..5_000, 5_000..ROWS] {
+        let r: Vec<_> = rows.map(row).collect();
+        let mut g = w.next_row_group().unwrap();
+        let mut c = g.next_column().unwrap().unwrap();
+        let u: Vec<f32> = r.iter().map(|r| r.0).collect();
+        c.typed::<FloatType>().write_batch(&u, None, None).unwrap();
+        c.close().unwrap();
+        let mut c = g.next_column().unwrap().unwrap();
+        let v: Vec<f64> = r.iter().map(|r| r.1).collect();
+        c.typed::<DoubleType>().write_batch(&v, None, None).unwrap();
+        c.close().unwrap();
+        let mut c = g.next_column().unwrap().unwrap();
+        let k: Vec<i32> = r.iter().map(|r| r.2).collect();
+        c.typed::<Int32Type>().write_batch(&k, None, None).unwrap();
+        c.close().unwrap();
+        let mut c = g.next_column().unwrap().unwrap();
+        let defs: Vec<i16> = r.iter().map(|r| i16::from(r.3.is_some())).collect();
+        let w: Vec<f32> = r.iter().filter_map(|r| r.3).collect();
+        c.typed::<FloatType>()
+            .write_batch(&w, Some(&defs), None)
+            .unwrap();
+        c.close().unwrap();
+        let mut c = g.next_column().unwrap().unwrap();
+        let class: Vec<ByteArray> = r.iter().map(|r| ByteArray::from(r.4)).collect();
+        c.typed::<ByteArrayType>()
+            .write_batch(&class, None, None)
+            .unwrap();
+        c.close().unwrap();
+        g.close().unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// The same rows as CSV, each number written as the text Parquet's cells read as (a float as
+/// its exact value).
+fn csv() -> String {
+    let mut s = String::from("u,v,k,w,class\n");
+    for i in 0..ROWS {
+        let (u, v, k, w, class) = row(i);
+        let w = w.map_or(String::new(), |w| f64::from(w).to_string());
+        s.push_str(&format!("{},{v},{k},{w},{class}\n", f64::from(u)));
+    }
+    s
+}
+
+fn model() -> Sequential<Cpu<f32>> {
+    Sequential::builder(4)
+        .dense(8)
+        .relu()
+        .dense(2)
+        .loss(Loss::cross_entropy())
+        .seed(5)
+        .build(Cpu::<f32>::with_threads(1))
+        .unwrap()
+}
+
+fn cfg() -> FitConfig {
+    FitConfig {
+        epochs: 2,
+        batch_size: 64,
+        seed: 9,
+        shuffle: false,
+        ..FitConfig::default()
+    }
+}
+
+fn fitted(path: &str) -> Preprocessor {
+    let mut s = TableStream::open(path, None).unwrap();
+    let impute = Some(neuron::data::preprocess::Impute::Mean);
+    let (pre, rows) =
+        Preprocessor::fit_stream(&mut s, None, None, Scaling::Standard, impute).unwrap();
+    assert_eq!(rows, ROWS);
+    pre
+}
+
+#[test]
+fn parquet_numbers_read_as_numbers_fit_and_train_as_their_text_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("t.parquet");
+    write_parquet(&pq);
+    let csv_path = dir.path().join("t.csv");
+    std::fs::write(&csv_path, csv()).unwrap();
+    let (pq, csv_path) = (pq.to_str().unwrap(), csv_path.to_str().unwrap());
+
+    // The statistics pass: numbers straight from Parquet, or the same values as CSV text.
+    let pre = fitted(pq);
+    let json = |p: &Preprocessor| serde_json::to_string(p).unwrap();
+    assert_eq!(json(&pre), json(&fitted(csv_path)));
+    assert_eq!(pre.columns.len(), 4, "{}", json(&pre));
+
+    // In memory (every cell as text) and streamed (numbers as numbers): the same model.
+    let t = read_parquet_path(pq).unwrap();
+    assert_eq!(
+        t.rows,
+        read_csv_bytes(csv().into_bytes(), "t.csv").unwrap().rows
+    );
+    let e = pre.transform(&t, true).unwrap();
+    let data = Dataset::new(e.x.clone(), e.targets(Loss::cross_entropy(), 2).unwrap()).unwrap();
+    let mut m = model();
+    let mut opt = Optimizer::new(OptimizerConfig::adam(0.01)).unwrap();
+    let be = m.backend().clone();
+    let mut src = DatasetSource::new(&be, &data).unwrap();
+    TrainRun::new(&mut m, &mut opt, &mut src, &cfg())
+        .unwrap()
+        .run()
+        .unwrap();
+    for path in [pq, csv_path] {
+        let mut s = model();
+        let mut opt = Optimizer::new(OptimizerConfig::adam(0.01)).unwrap();
+        let mut src =
+            StreamSource::new(path, None, pre.clone(), Loss::cross_entropy(), 2, 1000).unwrap();
+        TrainRun::new(&mut s, &mut opt, &mut src, &cfg())
+            .unwrap()
+            .run()
+            .unwrap();
+        assert_eq!(s.params().unwrap(), m.params().unwrap(), "{path}");
+    }
+}
