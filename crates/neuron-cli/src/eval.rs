@@ -71,6 +71,10 @@ pub fn run(a: &EvalArgs) -> Result<()> {
 fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) -> Result<Report> {
     let skip = a.bad_rows == crate::train::BadRowsArg::Skip;
     let mut s = TableStream::open(&a.data, a.delimiter)?.skipping_malformed(skip);
+    if !skip {
+        // Parquet's number columns as numbers (skipping bad rows reads every cell's text).
+        s.numbers_for(pre.numeric_inputs(s.headers()));
+    }
     let mut warnings = crate::predict::Warnings::default();
     let (mut bad, mut first_bad) = (0, None);
     let labels = pre.labels();

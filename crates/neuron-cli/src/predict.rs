@@ -193,6 +193,8 @@ fn stream(
     sink: &mut dyn Write,
 ) -> Result<usize> {
     let mut s = TableStream::open(&a.data, a.delimiter)?;
+    // Parquet's number columns come as numbers, not text written to be parsed again.
+    s.numbers_for(fmt.pre.numeric_inputs(s.headers()));
     let (mut n, mut warnings) = (0, Warnings::default());
     let mut chunk = neuron::data::records::RecordChunk::default();
     while s.next_records_into(&mut chunk, CHUNK_ROWS)? {
