@@ -1,11 +1,14 @@
 //! Parquet's number columns streamed as numbers (no text written and parsed again) give exactly
 //! what their text gives: the statistics pass fits the same preprocessing as on a CSV holding the
-//! cells' text, and streamed training equals in-memory training on the same rows in the same
-//! order, bit for bit, for float, double and integer columns.
+//! cells' text, and streamed training (from the file or from a row cache built from it) equals
+//! in-memory training on the same rows in the same order, bit for bit, for float, double and
+//! integer columns.
 
 use std::sync::Arc;
 
+use neuron::data::cache::{cache_key, RowCache};
 use neuron::data::csv::read_csv_bytes;
+use neuron::data::holdout::Holdout;
 use neuron::data::parquet::read_parquet_path;
 use neuron::data::preprocess::Preprocessor;
 use neuron::data::scaling::Scaling;
@@ -160,4 +163,28 @@ fn parquet_numbers_read_as_numbers_fit_and_train_as_their_text_does() {
             .unwrap();
         assert_eq!(s.params().unwrap(), m.params().unwrap(), "{path}");
     }
+
+    // A row cache built from the Parquet file: the same rows, so the same model again.
+    let mut s = TableStream::open(pq, None).unwrap();
+    let key = cache_key(pq, serde_json::json!({"test": 1})).unwrap();
+    let none = Holdout::none();
+    let spec = (Loss::cross_entropy(), 2);
+    let cache = RowCache::build(
+        &dir.path().join("c"),
+        key,
+        &mut s,
+        (&pre, &none),
+        spec,
+        4096,
+    );
+    let cache = cache.unwrap();
+    assert_eq!(cache.meta().rows, ROWS);
+    let mut c = model();
+    let mut opt = Optimizer::new(OptimizerConfig::adam(0.01)).unwrap();
+    let mut src = StreamSource::from_cache(&cache, spec, 1000).unwrap();
+    TrainRun::new(&mut c, &mut opt, &mut src, &cfg())
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(c.params().unwrap(), m.params().unwrap(), "cache");
 }

@@ -26,6 +26,7 @@ use super::csv::{Cells, RawTable};
 use super::dataset::Dataset;
 use super::holdout::{HeldRows, Holdout};
 use super::preprocess::Preprocessor;
+use super::records::RecordChunk;
 use super::stream::TableStream;
 use super::table::table_files;
 use crate::error::{NeuronError, Result};
@@ -214,21 +215,25 @@ impl RowCache {
         }
         let spec = (loss, outputs, target_cols(pre, loss, outputs));
         let mut out = AtomicFile::create(dir.join(ROWS))?;
-        let (mut chunk, mut held) = (RawTable::default(), HeldRows::default());
+        let (mut chunk, mut held) = (RecordChunk::default(), HeldRows::default());
         let (mut x, mut y, mut rows, mut bad) = (Vec::new(), Vec::new(), 0, 0);
         let (xc, yc) = (pre.input_width(), spec.2);
+        if !stream.skips_malformed() {
+            // Parquet's number columns as numbers (finding bad rows reads every cell's text).
+            stream.numbers_for(pre.numeric_inputs(stream.headers()));
+        }
         loop {
-            let more = stream.next_chunk_into(&mut chunk, block_rows)?;
+            let more = stream.next_records_into(&mut chunk, block_rows)?;
             if holdout.holds_out() {
-                for r in 0..chunk.rows.len() {
+                for r in 0..chunk.row_count() {
                     held.take(holdout.part_of(&chunk, r), &chunk, r);
                 }
                 holdout.keep_training(&mut chunk);
             }
-            if stream.skips_malformed() && !chunk.rows.is_empty() {
+            if stream.skips_malformed() && chunk.row_count() > 0 {
                 bad += pre.drop_bad_rows(&mut chunk)?.0;
             }
-            if !chunk.rows.is_empty() {
+            if chunk.row_count() > 0 {
                 encode_into(pre, &chunk, spec, &mut x, &mut y)?;
             }
             // Whole blocks, and the rest at the end.
@@ -244,6 +249,7 @@ impl RowCache {
                 break;
             }
         }
+        stream.numbers_for(Vec::new());
         out.commit()?;
         let mut meta = CacheMeta {
             format: FORMAT.into(),
