@@ -206,7 +206,7 @@ pub struct StreamFitted {
 mod tests {
     use super::*;
     use crate::data::csv::read_csv_bytes;
-    use crate::data::preprocess::ColumnEncoding;
+    use crate::data::preprocess::{ColumnEncoding, ColumnRules, NumberFormat};
 
     const CSV: &str = "a,colour,b,y\n1.5,red,10,cat\n2,blue,,dog\n-3.25,red,30,cat\n4,,40,bird\n0.5,green,50,dog\n";
 
@@ -255,5 +255,70 @@ mod tests {
         );
         let mut s = TableStream::open(path.to_str().unwrap(), None).unwrap();
         assert!(Preprocessor::fit_stream(&mut s, None, None, Scaling::Robust, None).is_err());
+    }
+
+    /// Columns whose first cells are plain numbers and whose later ones need a format: the
+    /// format's sums start from the plain values seen before (thousands commas in `amount`, a
+    /// decimal comma in `price`), and the fit is the one made in memory.
+    #[test]
+    fn numbers_for_people_after_plain_ones_fit_as_in_memory() {
+        let csv = "amount,price,y\n12.5,3,a\n7,\"1,5\",b\n\"1,234.5\",2,a\n-3.25,\"2,25\",b\n\"2,000\",4,a\n10,5,b\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, csv).unwrap();
+        let mut s = TableStream::open(path.to_str().unwrap(), None).unwrap();
+        let opts = StreamFit {
+            target: None,
+            task: None,
+            scaling: Scaling::Standard,
+            impute: None,
+            skip_bad_rows: false,
+            rules: ColumnRules::inferred(),
+        };
+        let mut held = HeldRows::default();
+        let got = Preprocessor::fit_stream_with(&mut s, &opts, &Holdout::none(), &mut held);
+        let got = got.unwrap().pre;
+        let t = read_csv_bytes(csv.as_bytes().to_vec(), "t.csv").unwrap();
+        let rules = ColumnRules::inferred();
+        let task = (None, None);
+        let want = Preprocessor::fit_with_rules(&t, task, Scaling::Standard, None, &rules);
+        let want = want.unwrap();
+        let (comma, decimal) = (NumberFormat::CommaThousands, NumberFormat::DecimalComma);
+        let sums = [
+            (comma, [12.5, 7.0, 1234.5, -3.25, 2000.0, 10.0]),
+            (decimal, [3.0, 1.5, 2.0, 2.25, 4.0, 5.0]),
+        ];
+        for ((g, w), (format, values)) in got.columns.iter().zip(&want.columns).zip(sums) {
+            let mean = values.iter().sum::<f64>() / 6.0;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 6.0;
+            let ColumnEncoding::Numeric {
+                mean: m,
+                std,
+                format: f,
+                ..
+            } = g
+            else {
+                panic!("{g:?}");
+            };
+            assert_eq!(*f, Some(format), "{g:?}");
+            assert!(
+                (m - mean).abs() < 1e-9 && (std - var.sqrt()).abs() < 1e-9,
+                "{g:?}"
+            );
+            let ColumnEncoding::Numeric {
+                mean: wm,
+                std: ws,
+                format: wf,
+                ..
+            } = w
+            else {
+                panic!("{w:?}");
+            };
+            assert_eq!(wf, f);
+            assert!(
+                (m - wm).abs() < 1e-9 && (std - ws).abs() < 1e-9,
+                "{g:?} {w:?}"
+            );
+        }
     }
 }

@@ -84,54 +84,163 @@ impl NumberFormat {
 
 /// A cell read as a number, as Rust's `f64::from_str` reads it (`1e3`, `inf`, `NaN` too).
 pub(super) fn parse_num(s: &str) -> Option<f64> {
-    match plain_decimal(s.as_bytes()) {
-        Some(x) => Some(x),
-        None => s.parse::<f64>().ok(),
+    read_plain(s).0
+}
+
+/// A cell read as [`parse_num`] reads it, and whether it is written `[+-]digits[.digits]` with a
+/// fraction (`Some(true)`), without one (`Some(false)`), or otherwise (`None`): both from one
+/// pass over the cell.
+#[inline]
+pub(super) fn read_plain(s: &str) -> (Option<f64>, Option<bool>) {
+    match decimal(s.as_bytes()) {
+        Some(d) => (d.value().or_else(|| s.parse().ok()), Some(d.frac > 0)),
+        None => (s.parse().ok(), None),
     }
 }
 
-/// The parts of a cell written `[+-]digits[.digits]`: whether it is negative, the integer's
-/// digits and the fraction's (empty without a point); `None` for any other spelling.
-pub(super) fn decimal_parts(b: &[u8]) -> Option<(bool, &[u8], &[u8])> {
+/// A cell written `[+-]digits[.digits]`: its sign, its digits as one integer (meaningful while
+/// there are at most 15 of them), and how many digits come before and after the point.
+struct Decimal {
+    neg: bool,
+    digits: u64,
+    int: usize,
+    frac: usize,
+}
+
+/// The cell as a [`Decimal`], read in one pass; `None` for any other spelling.
+fn decimal(b: &[u8]) -> Option<Decimal> {
     let (neg, b) = match b.first() {
         Some(b'-') => (true, &b[1..]),
         Some(b'+') => (false, &b[1..]),
         _ => (false, b),
     };
-    let int = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    let frac: &[u8] = match &b[int..] {
-        [] => &[],
-        [b'.', f @ ..] if !f.is_empty() && f.iter().all(u8::is_ascii_digit) => f,
-        _ => return None,
-    };
-    (int > 0).then_some((neg, &b[..int], frac))
-}
-
-/// A cell written `[+-]digits[.digits]` with at most 15 digits in all (nearly every number in a
-/// table), read without the general parser: the digits as an integer m < 10¹⁵ < 2⁵³ and the
-/// power 10ᵏ (k ≤ 15) are both exact in f64, so the one division m / 10ᵏ is correctly rounded and
-/// equals what `f64::from_str` returns, bit for bit (Clinger's fast path). `None` for any other
-/// spelling, which the general parser then reads.
-fn plain_decimal(b: &[u8]) -> Option<f64> {
-    const POW10: [f64; 16] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    ];
-    let (neg, int, frac) = decimal_parts(b)?;
-    if int.len() + frac.len() > 15 {
+    if b.len() <= 8 {
+        return short_decimal(neg, b);
+    }
+    // The sum may wrap past 19 digits, but then it is not used.
+    let mut digits = 0u64;
+    let mut i = 0;
+    while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10) {
+        digits = digits.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    let int = i;
+    if int == 0 {
         return None;
     }
-    let m = int
-        .iter()
-        .chain(frac)
-        .fold(0u64, |m, &c| m * 10 + u64::from(c - b'0'));
-    let x = m as f64 / POW10[frac.len()];
-    Some(if neg { -x } else { x })
+    if i < b.len() {
+        if b[i] != b'.' {
+            return None;
+        }
+        i += 1;
+        while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10) {
+            digits = digits.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        if i != b.len() || i == int + 1 {
+            return None;
+        }
+    }
+    let frac = b.len() - int - usize::from(b.len() > int);
+    Some(Decimal {
+        neg,
+        digits,
+        int,
+        frac,
+    })
+}
+
+/// Eight bytes of `'0'`.
+const ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The 1 to 8 bytes `b` as one little-endian word (the first byte lowest, the rest zero), from
+/// two overlapping loads, so that no byte is copied on its own.
+fn load_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    let two = |at: usize| u64::from(u16::from_le_bytes([b[at], b[at + 1]]));
+    let four = |at: usize| u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]));
+    match n {
+        0 => 0,
+        1 => u64::from(b[0]),
+        2..=3 => two(0) | two(n - 2) << (8 * (n - 2)),
+        _ => four(0) | four(n - 4) << (8 * (n - 4)),
+    }
+}
+
+/// [`decimal`] for a cell of at most 8 bytes after its sign (most numbers in a table), read as
+/// one 64-bit word instead of digit by digit: the point is found and taken out, the digits are
+/// moved to the word's end behind leading `'0'`s, all eight bytes are checked to be digits at
+/// once, and their value is found in three multiplications (pairs, then fours, then eight).
+fn short_decimal(neg: bool, b: &[u8]) -> Option<Decimal> {
+    let n = b.len();
+    let x = load_word(b);
+    let y = x ^ 0x2e2e_2e2e_2e2e_2e2e;
+    let zero_bytes = y.wrapping_sub(0x0101_0101_0101_0101) & !y & 0x8080_8080_8080_8080;
+    let point = (zero_bytes.trailing_zeros() / 8) as usize;
+    let (d, int, frac) = if point < n {
+        if point == 0 || point == n - 1 {
+            return None;
+        }
+        let low = x & ((1u64 << (8 * point)) - 1);
+        (
+            low | (x >> (8 * (point + 1)) << (8 * point)),
+            point,
+            n - 1 - point,
+        )
+    } else {
+        (x, n, 0)
+    };
+    let k = int + frac;
+    if k == 0 {
+        return None;
+    }
+    let aligned = d << (8 * (8 - k)) | ZEROS.checked_shr(8 * k as u32).unwrap_or(0);
+    let high = 0xf0f0_f0f0_f0f0_f0f0;
+    let carried = aligned.wrapping_add(0x0606_0606_0606_0606) & high;
+    if (aligned & high) | (carried >> 4) != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    let v = aligned - ZEROS;
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let odd = (v & 0x0000_00ff_0000_00ff).wrapping_mul(100 + (1_000_000 << 32));
+    let even = ((v >> 16) & 0x0000_00ff_0000_00ff).wrapping_mul(1 + (10_000 << 32));
+    Some(Decimal {
+        neg,
+        digits: (odd.wrapping_add(even) >> 32) & 0xffff_ffff,
+        int,
+        frac,
+    })
+}
+
+impl Decimal {
+    /// The value when there are at most 15 digits in all (nearly every number in a table),
+    /// without the general parser: the digits as an integer m < 10¹⁵ < 2⁵³ and the power 10ᵏ
+    /// (k ≤ 15) are both exact in f64, so the one division m / 10ᵏ is correctly rounded and
+    /// equals what `f64::from_str` returns, bit for bit (Clinger's fast path). `None` past 15
+    /// digits, where the general parser reads the cell.
+    fn value(&self) -> Option<f64> {
+        const POW10: [f64; 16] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        ];
+        if self.int + self.frac > 15 {
+            return None;
+        }
+        // Below 2⁵³, so the signed conversion (one instruction) is exact.
+        let x = self.digits as i64 as f64 / POW10[self.frac];
+        Some(if self.neg { -x } else { x })
+    }
+}
+
+/// The fast path of [`parse_num`] alone: the value of a plain decimal of at most 15 digits.
+#[cfg(test)]
+fn plain_decimal(b: &[u8]) -> Option<f64> {
+    decimal(b)?.value()
 }
 
 #[cfg(test)]
 mod tests {
     use super::NumberFormat::{self, *};
-    use super::{parse_num, plain_decimal};
+    use super::{parse_num, plain_decimal, read_plain};
     use crate::rng::Rng;
 
     #[test]
@@ -178,6 +287,70 @@ mod tests {
         }
         for s in ["", "+", "1.2.3", "1,5", " 1", "--1", "1-"] {
             assert_eq!(parse_num(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn plain_spellings_are_told_apart_in_the_same_pass() {
+        let cases = [
+            ("12", Some(false)),
+            ("-0.5", Some(true)),
+            ("+7.25", Some(true)),
+            ("12345678901234567890.5", Some(true)),
+            ("1.", None),
+            (".5", None),
+            ("1e3", None),
+            ("1,5", None),
+            ("inf", None),
+            ("", None),
+            ("-", None),
+        ];
+        for (s, simple) in cases {
+            let bits = |x: Option<f64>| x.map(f64::to_bits);
+            let (value, got) = read_plain(s);
+            assert_eq!(got, simple, "{s}");
+            assert_eq!(bits(value), bits(s.parse::<f64>().ok()), "{s}");
+        }
+    }
+
+    #[test]
+    fn short_cells_read_as_a_word_as_they_read_digit_by_digit() {
+        use super::{decimal, Decimal};
+        let by_digits = |b: &[u8]| {
+            let (neg, b) = match b.first() {
+                Some(b'-') => (true, &b[1..]),
+                Some(b'+') => (false, &b[1..]),
+                _ => (false, b),
+            };
+            let int = b.iter().take_while(|c| c.is_ascii_digit()).count();
+            let frac = match &b[int..] {
+                [] => 0,
+                [b'.', f @ ..] if !f.is_empty() && f.iter().all(u8::is_ascii_digit) => f.len(),
+                _ => return None,
+            };
+            let digits = b.iter().filter(|c| c.is_ascii_digit());
+            let digits = digits.fold(0u64, |m, &c| m * 10 + u64::from(c - b'0'));
+            (int > 0).then_some((neg, digits, int, frac))
+        };
+        let parts = |d: Decimal| (d.neg, d.digits, d.int, d.frac);
+        let alphabet = b"0123456789..-+e, /:";
+        let mut rng = Rng::new(11);
+        for _ in 0..300_000 {
+            let len = rng.below(10);
+            let cell: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            assert_eq!(decimal(&cell).map(parts), by_digits(&cell), "{cell:?}");
+        }
+        for s in [
+            "99999999",
+            "-12345678",
+            "1.234567",
+            "0.000001",
+            "+9.9999999",
+        ] {
+            let cell = s.as_bytes();
+            assert_eq!(decimal(cell).map(parts), by_digits(cell), "{s}");
         }
     }
 

@@ -1,7 +1,7 @@
 //! A streamed column's running statistics, and what they decide: whether the column is left
 //! out, how it is encoded, how the target is, and which rows are bad.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use crate::data::csv::Cells;
 use crate::data::float_text::push_f64;
@@ -9,10 +9,10 @@ use crate::data::scaling::Scaling;
 use crate::error::{NeuronError, Result};
 
 use super::fit_stream::MAX_STREAM_CATEGORIES;
-use super::number_format::{decimal_parts, NumberFormat};
+use super::number_format::{read_plain, NumberFormat};
 use super::roles::{limit_categories, IDENTIFIER_SHARE, MIN_ROWS_FOR_IDENTIFIERS};
 use super::{
-    dates, parse_num, sort_labels, ColumnEncoding, ColumnRules, DropReason, DroppedColumn, Impute,
+    dates, sort_labels, ColumnEncoding, ColumnRules, DropReason, DroppedColumn, Impute,
     TargetEncoding, Task, MAX_AUTO_CLASSES,
 };
 
@@ -24,7 +24,9 @@ pub(super) struct Stats {
     /// The finite numbers' Welford sums.
     values: Welford,
     integers: bool,
-    counts: BTreeMap<String, usize>,
+    /// Each distinct filled cell's count (a hash map: most cells are looked up, few inserted;
+    /// [`Stats::sorted_counts`] gives them in order).
+    counts: HashMap<String, usize>,
     too_many: bool,
     first_empty: Option<String>,
     first_text: Option<(String, String)>,
@@ -78,6 +80,9 @@ impl Welford {
 #[derive(Clone, Copy, Debug, Default)]
 struct FormatSums {
     ok: bool,
+    /// Whether every cell so far reads in this format as its plain value, so that the sums are
+    /// the column's own ([`Stats::values`]) and are not kept twice.
+    shared: bool,
     sums: Welford,
 }
 
@@ -88,11 +93,15 @@ impl FormatSums {
             _ => self.ok = false,
         }
     }
-}
 
-/// For a cell written `[+-]digits[.digits]`, whether it has a fraction; `None` for any other.
-fn simple_decimal(cell: &str) -> Option<bool> {
-    decimal_parts(cell.as_bytes()).map(|(_, _, frac)| !frac.is_empty())
+    /// The sums, given the column's own.
+    fn sums<'a>(&'a self, values: &'a Welford) -> &'a Welford {
+        if self.shared {
+            values
+        } else {
+            &self.sums
+        }
+    }
 }
 
 /// Rows with empty or non-numeric cells remembered per column when bad rows are skipped.
@@ -103,6 +112,7 @@ impl Stats {
     pub(super) fn new(track: bool) -> Self {
         let ok = FormatSums {
             ok: true,
+            shared: true,
             sums: Welford::default(),
         };
         Stats {
@@ -115,9 +125,10 @@ impl Stats {
 
     /// Adds `cell` to the sums of each format it still reads in. A plain decimal (`-12.5`) has
     /// its plain value in the thousands-comma format, a plain integer in both: only other cells
-    /// are parsed again.
-    fn read_formats(&mut self, cell: &str, plain: Option<f64>) {
-        let simple = simple_decimal(cell);
+    /// are parsed again. `plain` and `simple` are what [`read_plain`] says of the cell; this is
+    /// called before the cell's plain value joins the column's sums.
+    fn read_formats(&mut self, cell: &str, (plain, simple): (Option<f64>, Option<bool>)) {
+        let values = self.values;
         for (f, w) in FORMATS.iter().zip(&mut self.formats) {
             if !w.ok {
                 continue;
@@ -126,7 +137,16 @@ impl Stats {
                 NumberFormat::CommaThousands => simple.is_some(),
                 NumberFormat::DecimalComma => simple == Some(false),
             };
-            w.add(if same { plain } else { f.parse(cell) });
+            match (same, w.shared) {
+                (true, true) => w.ok = plain.is_some_and(f64::is_finite),
+                (true, false) => w.add(plain),
+                (false, _) => {
+                    if w.shared {
+                        (w.shared, w.sums) = (false, values);
+                    }
+                    w.add(f.parse(cell));
+                }
+            }
         }
     }
 
@@ -149,8 +169,8 @@ impl Stats {
             return;
         }
         self.filled += 1;
-        let plain = parse_num(cell);
-        self.read_formats(cell, plain);
+        let (plain, simple) = read_plain(cell);
+        self.read_formats(cell, (plain, simple));
         match plain {
             Some(x) if x.is_finite() => {
                 self.numbers += 1;
@@ -201,12 +221,20 @@ impl Stats {
             return self.add(&text, row, at);
         }
         self.filled += 1;
-        for w in self.formats.iter_mut().filter(|w| w.ok) {
+        for w in self.formats.iter_mut().filter(|w| w.ok && !w.shared) {
             w.add(Some(v));
         }
         self.numbers += 1;
         self.values.push(v);
         self.integers &= !fraction;
+    }
+
+    /// The distinct cells and their counts, in the order of the cells.
+    fn sorted_counts(&self) -> Vec<(String, usize)> {
+        let mut counts: Vec<(String, usize)> =
+            self.counts.iter().map(|(c, &n)| (c.clone(), n)).collect();
+        counts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        counts
     }
 
     /// Whether every filled cell is a date.
@@ -434,7 +462,7 @@ fn written_for_people(
         return None;
     }
     let (f, w) = FORMATS.iter().zip(&s.formats).find(|(_, w)| w.ok)?;
-    let w = &w.sums;
+    let w = w.sums(&s.values);
     let (mean, std) = match scaling {
         Scaling::Standard => (w.mean, w.std()),
         _ => (0.0, 1.0),
@@ -461,14 +489,14 @@ fn fit_categories(
             "column '{name}' has more than {MAX_STREAM_CATEGORIES} distinct values; drop it from a streamed table"
         )));
     }
-    let counts: Vec<(String, usize)> = s.counts.iter().map(|(c, n)| (c.clone(), *n)).collect();
+    let counts = s.sorted_counts();
     let (categories, other) = limit_categories(&counts, infer);
     // The most frequent, the first in sorted order among equals (as `fit` chooses).
     let fill = impute.map(|_| {
         let mut best = (0, String::new());
-        for (cat, &n) in &s.counts {
-            if n > best.0 {
-                best = (n, cat.clone());
+        for (cat, n) in &counts {
+            if *n > best.0 {
+                best = (*n, cat.clone());
             }
         }
         best.1
