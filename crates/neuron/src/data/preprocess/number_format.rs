@@ -119,35 +119,27 @@ fn decimal(b: &[u8]) -> Option<Decimal> {
     }
     // The sum may wrap past 19 digits, but then it is not used.
     let mut digits = 0u64;
-    let mut i = 0;
-    while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10) {
-        digits = digits.wrapping_mul(10).wrapping_add(u64::from(d));
-        i += 1;
-    }
-    let int = i;
-    if int == 0 {
-        return None;
-    }
-    if i < b.len() {
-        if b[i] != b'.' {
-            return None;
-        }
-        i += 1;
-        while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10) {
-            digits = digits.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
-        if i != b.len() || i == int + 1 {
-            return None;
-        }
-    }
-    let frac = b.len() - int - usize::from(b.len() > int);
-    Some(Decimal {
+    let int = digit_run(b, &mut digits);
+    let frac = match &b[int..] {
+        [] => 0,
+        [b'.', f @ ..] if !f.is_empty() && digit_run(f, &mut digits) == f.len() => f.len(),
+        _ => return None,
+    };
+    (int > 0).then_some(Decimal {
         neg,
         digits,
         int,
         frac,
     })
+}
+
+/// The number of digits that `b` starts with, added to `digits` one by one (wrapping).
+fn digit_run(b: &[u8], digits: &mut u64) -> usize {
+    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    for &c in &b[..n] {
+        *digits = digits.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+    }
+    n
 }
 
 /// Eight bytes of `'0'`.

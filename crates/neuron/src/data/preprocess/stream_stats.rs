@@ -358,7 +358,8 @@ pub(super) fn fit_target(
                     "the target column '{name}' has more than {MAX_STREAM_CATEGORIES} classes"
                 )));
             }
-            let mut labels: Vec<String> = s.counts.keys().cloned().collect();
+            // In the cells' order first, so that labels of equal value (`1`, `1.0`) keep one order.
+            let mut labels: Vec<String> = s.sorted_counts().into_iter().map(|(l, _)| l).collect();
             sort_labels(&mut labels);
             if labels.len() < 2 {
                 return Err(NeuronError::data(format!(
