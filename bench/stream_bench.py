@@ -199,6 +199,19 @@ def main():
     os.makedirs(a.dir, exist_ok=True)
     big, pq, sub, test = (os.path.join(a.dir, f) for f in
                           ("higgs.csv", "higgs.parquet", "subset.csv", "test.csv"))
+    # The tables are kept between runs, with a note of the rows they were written for: a table
+    # of another size (or one without the note) is written again, and its subset with it.
+    stamp = os.path.join(a.dir, "tables.json")
+    want_stamp = {"rows": a.rows, "subset": a.subset, "seed": 1}
+    try:
+        with open(stamp) as f:
+            fresh = json.load(f) == want_stamp
+    except (OSError, ValueError):
+        fresh = False
+    if not fresh:
+        for f in (big, pq, sub):
+            if os.path.exists(f):
+                os.remove(f)
     if not os.path.exists(big):
         t0 = time.perf_counter()
         write_table(big, pq, a.rows, 1)
@@ -211,6 +224,8 @@ def main():
                 g.write(line)
     if not os.path.exists(test):
         write_table(test, None, 100_000, 10**9)
+    with open(stamp, "w") as f:
+        json.dump(want_stamp, f)
     x, y, logit = make_rows(100_000, 10**9)
     print(f"the rule's own accuracy on the test rows (the ceiling): {((logit > 0) == y).mean():.4f}")
     only = set(filter(None, a.only.split(",")))
