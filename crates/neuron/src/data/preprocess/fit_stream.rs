@@ -11,7 +11,8 @@ use crate::data::scaling::Scaling;
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
 
-use super::stream_stats::{bad_rows, fit_column, fit_target, stream_role, where_, Stats};
+use super::stream_encoding::{bad_rows, fit_column, fit_target, stream_role, where_};
+use super::stream_stats::Stats;
 use super::{ColumnRules, Impute, Preprocessor, Task};
 
 /// More distinct text values than this in one column is refused when streaming (they would be

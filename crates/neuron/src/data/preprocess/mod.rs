@@ -14,6 +14,7 @@ mod fit;
 mod fit_stream;
 mod number_format;
 mod roles;
+mod stream_encoding;
 mod stream_stats;
 
 pub use fit_stream::{StreamFit, StreamFitted, MAX_STREAM_CATEGORIES};
