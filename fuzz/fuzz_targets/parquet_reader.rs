@@ -1,4 +1,5 @@
-//! The Parquet reader: any bytes must read into a table or give a typed error, never a panic
+//! The Parquet readers: any bytes must read into a table, in memory or streamed (with the number
+//! columns taken as numbers, as a streamed epoch reads them), or give a typed error, never a panic
 //! that escapes.
 #![no_main]
 
@@ -17,4 +18,23 @@ fuzz_target!(|data: &[u8]| {
         }));
     });
     let _ = neuron::data::parquet::read_parquet_bytes(data.to_vec(), "fuzz.parquet");
+    // The streaming reader opens files: one per fuzzing process, rewritten for each input.
+    let path = std::env::temp_dir().join(format!("neuron-fuzz-{}.parquet", std::process::id()));
+    if std::fs::write(&path, data).is_ok() {
+        if let Some(path) = path.to_str() {
+            let _ = read_streamed(path);
+        }
+    }
 });
+
+/// Every chunk of the file at `path`, streamed, integer and float columns as numbers.
+fn read_streamed(path: &str) -> neuron::Result<usize> {
+    let mut s = neuron::data::stream::TableStream::open(path, None)?;
+    s.numbers_for(vec![true; s.headers().len()]);
+    let mut chunk = neuron::data::records::RecordChunk::default();
+    let mut chunks = 0;
+    while s.next_records_into(&mut chunk, 7)? {
+        chunks += 1;
+    }
+    Ok(chunks)
+}
