@@ -1,6 +1,6 @@
 //! Training as an MPI job (`--features mpi`, run under Open MPI's `mpirun`): N processes train
-//! the model of one, repeatably; a killed process ends the job, and the checkpoint resumes with
-//! another N; bad set-ups get one line and no hang.
+//! the model of one, repeatably, in memory and streamed; a killed process ends the job, and the
+//! checkpoint resumes with another N; bad set-ups get one line and no hang.
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
@@ -283,4 +283,46 @@ fn bad_set_ups_get_one_line_and_no_hang() {
         c,
         "different training data, preprocessing or initial weights",
     );
+}
+
+/// Trains on `table` streamed (`--stream`, two epochs, shuffled through a buffer of 500 rows) by
+/// `n` processes under mpirun, or by one process without it when `n` is 0; the weights.
+fn train_streamed(n: usize, table: &Path, out: &Path, extra: &[&str]) -> Vec<f32> {
+    let (table, out_s) = (table.display().to_string(), out.display().to_string());
+    let mut args = vec!["train", "--data", &table, "--stream", "--epochs", "2"];
+    args.extend(["--batch-size", "64", "--shuffle-buffer", "500"]);
+    // Momentum, not Adam(W): Adam's step hardly changes if each process trained on the whole batch.
+    args.extend(["--layers", "16", "--optimizer", "momentum"]);
+    args.extend(["--threads", "1", "--seed", "3", "--quiet", "--out", &out_s]);
+    args.extend(extra);
+    let o = match n {
+        0 => Command::new(BIN).args(&args).output().unwrap(),
+        n => finish(mpirun(n, &args), Duration::from_secs(120)),
+    };
+    assert!(o.status.success(), "{n} processes: {}", stderr(&o));
+    weights(out)
+}
+
+#[test]
+fn streamed_training_on_several_processes_trains_the_model_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = slow_table(dir.path());
+    let at = |name: &str| dir.path().join(name);
+    let one = train_streamed(0, &table, &at("alone.safetensors"), &[]);
+    for n in [2, 3] {
+        let w = train_streamed(n, &table, &at(&format!("n{n}.safetensors")), &[]);
+        let gap = relative_gap(&w, &one);
+        eprintln!("streamed, {n} processes against one: relative gap {gap:e}");
+        assert!(gap <= 1e-5, "{n} processes: relative gap {gap:e}");
+    }
+    let again = train_streamed(2, &table, &at("again.safetensors"), &[]);
+    assert!(again == weights(&at("n2.safetensors")), "two runs differ");
+    // With `--cache`: process 0 builds the cache while the others wait, then all read it.
+    let cache = |name: &str| at(name).display().to_string();
+    let (c1, c2) = (cache("cache1"), cache("cache2"));
+    let one = train_streamed(0, &table, &at("c1.safetensors"), &["--cache", &c1]);
+    let two = train_streamed(2, &table, &at("c2.safetensors"), &["--cache", &c2]);
+    let gap = relative_gap(&two, &one);
+    assert!(gap <= 1e-5, "cached, 2 processes: relative gap {gap:e}");
+    assert!(at("cache2").is_dir());
 }

@@ -374,3 +374,55 @@ fn a_stream_checkpointed_mid_epoch_resumes_to_the_same_model() {
     run.resume(resume).run().unwrap();
     assert_eq!(m.params().unwrap(), reference);
 }
+
+/// The weights each of `workers` threads trains, each streaming `path` (shuffled through a buffer
+/// of 64 rows) and training on its share of every batch, the gradients summed across them. With
+/// momentum, not Adam: Adam's step hardly changes if every worker trained on the whole batch.
+fn streamed_on_workers(path: &str, pre: &Preprocessor, workers: usize) -> Vec<Vec<Vec<f32>>> {
+    let threads: Vec<_> = neuron::ThreadSync::group(workers)
+        .into_iter()
+        .enumerate()
+        .map(|(k, mut sync)| {
+            let (path, pre) = (path.to_string(), pre.clone());
+            std::thread::spawn(move || {
+                let mut m = model();
+                let mut opt = Optimizer::new(OptimizerConfig::momentum(0.1, 0.9)).unwrap();
+                let src = StreamSource::new(&path, None, pre, Loss::cross_entropy(), 2, 64);
+                let mut src = src.unwrap().shard(k, workers).unwrap();
+                TrainRun::new(&mut m, &mut opt, &mut src, &cfg(true))
+                    .unwrap()
+                    .sync(&mut sync)
+                    .run()
+                    .unwrap();
+                m.params().unwrap()
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn workers_sharing_a_stream_train_the_model_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, csv()).unwrap();
+    let t = read_csv_bytes(csv().into_bytes(), "t.csv").unwrap();
+    let pre = Preprocessor::fit(&t, None, None, true, None).unwrap();
+    let path = path.to_str().unwrap();
+    let one = streamed_on_workers(path, &pre, 1).remove(0);
+    assert_ne!(one, model().params().unwrap(), "nothing was trained");
+    // 3 cuts each batch of 32 unevenly (10, 11, 11), and the last batch of 20 too.
+    for workers in [2, 3] {
+        let all = streamed_on_workers(path, &pre, workers);
+        for params in &all {
+            assert_eq!(params, &all[0], "workers disagree");
+            for (p, q) in params.iter().flatten().zip(one.iter().flatten()) {
+                assert!(
+                    (p - q).abs() <= 1e-5 * p.abs().max(1.0),
+                    "{workers} workers: {p} vs {q}"
+                );
+            }
+        }
+        assert_eq!(streamed_on_workers(path, &pre, workers)[0], all[0]);
+    }
+}

@@ -122,10 +122,17 @@ fn read_options(
 
 /// What changes when training as one of several processes: only process 0 prints.
 fn distributed_options(a: &mut TrainArgs, c: &Cluster) -> Result<()> {
-    if a.stream {
-        bail!("--stream is not supported with several processes yet: train in memory, or run one process");
-    }
     a.quiet |= c.rank > 0;
+    Ok(())
+}
+
+/// Fails unless a global batch of `batch` rows gives each of `processes` at least one row.
+fn check_batch_covers(batch: usize, processes: usize) -> Result<()> {
+    if batch < processes {
+        bail!(
+            "the global batch of {batch} rows is smaller than the {processes} processes: each needs at least one row (raise --batch-size to {processes} or more, or start fewer processes)"
+        );
+    }
     Ok(())
 }
 
@@ -187,7 +194,7 @@ struct Job<'a, B> {
 
 fn train_on<B: Backend<E = f32>>(tj: TrainJob<'_>, be: B) -> Result<()> {
     if tj.a.stream {
-        return stream::train_streamed(tj.a, tj.ck, be);
+        return stream::train_streamed(tj.a, tj.ck, be, tj.cluster);
     }
     let cluster = tj.cluster;
     let set = set_up(tj, be);
@@ -233,15 +240,10 @@ fn set_up<B: Backend<E = f32>>(tj: TrainJob<'_>, be: B) -> Result<SetUp<'_, B>> 
     } = tj;
     let prep = prepare(a, known_pre.as_ref())?;
     let r = resolve(a, prep.images, prep.train.x.rows())?;
-    if let Some(c) = cluster {
-        let batch = r.batch.min(prep.train.x.rows());
-        if batch < c.size {
-            bail!(
-                "the global batch of {batch} rows is smaller than the {} processes: each needs at least one row (raise --batch-size to {} or more, or start fewer processes)",
-                c.size, c.size
-            );
-        }
-    }
+    check_batch_covers(
+        r.batch.min(prep.train.x.rows()),
+        cluster.map_or(1, |c| c.size),
+    )?;
     let job = Job {
         a,
         r,

@@ -13,7 +13,6 @@ use neuron::data::preprocess::{ColumnRules, Impute, Preprocessor, StreamFit, Tas
 use neuron::data::scaling::Scaling;
 use neuron::data::stream::TableStream;
 use neuron::io::checkpoint::Checkpoint;
-use neuron::train::{EpochRecord, Evaluation};
 use neuron::{Backend, Dataset, FitConfig, Loss, StreamSource, TrainRun};
 use serde_json::Value;
 
@@ -21,8 +20,9 @@ use super::args::{BadRowsArg, ImputeArg, TaskArg};
 use super::build::output_width;
 use super::recipe::{loss_for, resolve};
 use super::session::dir_checkpointer;
-use super::stream_state::{interrupted, model_and_optimizer, model_meta, save, stream_progress};
+use super::stream_state::{conclude, model_and_optimizer, model_meta, stream_progress};
 use super::TrainArgs;
+use crate::distributed::Cluster;
 
 /// Epochs when `--epochs` is not given.
 const STREAM_EPOCHS: usize = 10;
@@ -202,12 +202,26 @@ fn source(
     Ok((src, cache))
 }
 
-/// Trains on `a.data` streamed, on `be` (continuing `ck` when resuming), and saves the model.
-pub(super) fn train_streamed<B: Backend<E = f32>>(
+/// Everything a streamed run trains with, once the table's statistics are known.
+struct StreamSetUp<B: Backend<E = f32>> {
+    p: Prepared,
+    cfg: FitConfig,
+    model: neuron::Sequential<B>,
+    opt: neuron::Optimizer<B>,
+    resume: Option<neuron::Resume<f32>>,
+    src: StreamSource,
+    val: Option<Dataset<f32>>,
+    test: Option<Dataset<f32>>,
+}
+
+/// Reads the statistics (or opens the cache), builds the network and optimizer, the batch source
+/// and the held-out sets; `workers` processes will share each batch.
+fn set_up<B: Backend<E = f32>>(
     a: &TrainArgs,
     ck: Option<Checkpoint>,
     be: B,
-) -> Result<()> {
+    workers: usize,
+) -> Result<StreamSetUp<B>> {
     if a.init.is_some() {
         bail!("--stream starts a new model or resumes one: --init is not supported with it");
     }
@@ -223,10 +237,11 @@ pub(super) fn train_streamed<B: Backend<E = f32>>(
         );
     }
     let r = resolve(a, false, p.rows)?;
+    super::check_batch_covers(r.batch.min(p.rows), workers)?;
     let loss = loss_for(a, &r, p.pre.task())?;
-    let (mut model, mut opt, resume) = model_and_optimizer(a, &r, (&p.pre, loss), ck, be)?;
+    let (model, opt, resume) = model_and_optimizer(a, &r, (&p.pre, loss), ck, be)?;
     let outputs = output_width(&p.pre, loss);
-    let (mut src, cache) = source(a, (&mut p, &holdout), (loss, outputs), key)?;
+    let (src, cache) = source(a, (&mut p, &holdout), (loss, outputs), key)?;
     let spec = (loss, outputs, target_cols(&p.pre, loss, outputs));
     let skip = a.bad_rows == BadRowsArg::Skip;
     let [val, test] = held_sets(&p, cache.as_ref(), spec, skip)?;
@@ -238,10 +253,66 @@ pub(super) fn train_streamed<B: Backend<E = f32>>(
         patience: a.patience.filter(|&n| n > 0 && val.is_some()),
         ..FitConfig::default()
     };
+    #[rustfmt::skip]
+    let s = StreamSetUp { p, cfg, model, opt, resume, src, val, test };
+    Ok(s)
+}
+
+/// [`set_up`] on every process of `c`, failing on all when one fails. With `--cache`, process 0
+/// builds the cache (or finds it valid) while the others wait, then they read it.
+fn set_up_in<B: Backend<E = f32>>(
+    a: &TrainArgs,
+    ck: Option<Checkpoint>,
+    be: B,
+    c: &Cluster,
+) -> Result<StreamSetUp<B>> {
+    let cached = a.cache.is_some();
+    if cached && c.rank > 0 {
+        c.agree(Ok(()))?;
+    }
+    let mut set = set_up(a, ck, be, c.size);
+    if cached && c.rank == 0 {
+        set = Ok(c.agree(set)?);
+    }
+    let s = c.agree(set)?;
+    let mut digest = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hasher::write(&mut digest, serde_json::to_string(&s.p.pre)?.as_bytes());
+    std::hash::Hasher::write_usize(&mut digest, s.p.rows);
+    let digest = std::hash::Hasher::finish(&digest);
+    c.check_same("table statistics or row counts", digest)?;
+    Ok(s)
+}
+
+/// Trains on `a.data` streamed, on `be` (continuing `ck` when resuming), and saves the model. In a
+/// job of several processes each reads the whole table in the same order and trains on its share
+/// of every batch; process 0 alone writes checkpoints and the model.
+pub(super) fn train_streamed<B: Backend<E = f32>>(
+    a: &TrainArgs,
+    ck: Option<Checkpoint>,
+    be: B,
+    cluster: Option<&Cluster>,
+) -> Result<()> {
+    let s = match cluster {
+        Some(c) => set_up_in(a, ck, be, c)?,
+        None => set_up(a, ck, be, 1)?,
+    };
+    let StreamSetUp {
+        p,
+        cfg,
+        mut model,
+        mut opt,
+        resume,
+        src,
+        val,
+        test,
+    } = s;
+    let (rank, size) = cluster.map_or((0, 1), |c| (c.rank, c.size));
+    let mut src = src.shard(rank, size)?;
     announce(a, &p, &cfg, (val.as_ref(), test.as_ref()));
     let meta = model_meta(&model, &p.pre, Value::Null);
-    let mut checkpointer = dir_checkpointer(a, &meta, true)?;
-    let mut progress = stream_progress(a.quiet);
+    let mut checkpointer = dir_checkpointer(a, &meta, rank == 0)?;
+    let mut progress = stream_progress(a.quiet, cluster.is_none());
+    let mut sync = cluster.map(|c| c.sync());
     let started = std::time::Instant::now();
     let mut run = TrainRun::new(&mut model, &mut opt, &mut src, &cfg)?.observer(&mut progress);
     if let Some(v) = &val {
@@ -253,62 +324,20 @@ pub(super) fn train_streamed<B: Backend<E = f32>>(
     if let Some(c) = checkpointer.as_mut() {
         run = run.checkpointer(c);
     }
-    let history = run.run()?;
+    if let Some(s) = crate::distributed::as_dyn(&mut sync) {
+        run = run.sync(s);
+    }
+    let history = run.run();
+    if rank > 0 {
+        // Every process stops on a diverged loss; process 0 reports it.
+        return match history {
+            Err(neuron::NeuronError::Diverged(_)) => bail!(crate::distributed::Reported),
+            h => h.map(|_| ()).map_err(Into::into),
+        };
+    }
     let seconds = started.elapsed().as_secs_f64();
-    conclude(
-        a,
-        &mut model,
-        (p.pre, p.rows),
-        (&history, seconds),
-        test.as_ref(),
-    )
-}
-
-/// Saves the model (and ends the process when the run was interrupted), scores the test rows,
-/// writes `--metrics-json`, and reports.
-fn conclude<B: Backend<E = f32>>(
-    a: &TrainArgs,
-    model: &mut neuron::Sequential<B>,
-    (pre, rows): (Preprocessor, usize),
-    (history, seconds): (&neuron::train::History, f64),
-    test: Option<&Dataset<f32>>,
-) -> Result<()> {
-    let columns = pre.column_table();
-    save(a, model, pre, (rows, history, seconds))?;
-    if history.interrupted {
-        interrupted(a, history);
-    }
-    let tested = match test {
-        Some(t) => Some((model.evaluate(t)?, t.x.rows())),
-        None => None,
-    };
-    if let Some(path) = &a.metrics_json {
-        let test = tested.as_ref().map(|(e, _)| e);
-        let j = serde_json::json!({
-            "history": history, "test": test, "train_seconds": seconds, "columns": columns,
-        });
-        neuron::io::atomic::atomic_write(path, serde_json::to_string_pretty(&j)?.as_bytes())?;
-    }
-    if !a.quiet {
-        report(a, (history, seconds), tested.as_ref());
-    }
-    Ok(())
-}
-
-/// The closing lines: epochs, time, the model file, and the test score.
-fn report(
-    a: &TrainArgs,
-    (history, seconds): (&neuron::train::History, f64),
-    tested: Option<&(Evaluation, usize)>,
-) {
-    eprintln!(
-        "trained {} epochs in {seconds:.1}s; saved {}",
-        history.epochs.len(),
-        a.out.display()
-    );
-    if let Some((e, rows)) = tested {
-        eprintln!("test ({rows} rows held out): {}", score_text(e));
-    }
+    let run_info = (&history?, seconds);
+    conclude(a, &mut model, (p.pre, p.rows), run_info, test.as_ref())
 }
 
 /// Says what is about to be trained.
@@ -338,36 +367,4 @@ fn announce(
         cfg.epochs,
         cfg.batch_size
     );
-}
-
-/// One epoch's progress line.
-pub(super) fn epoch_line(rec: &EpochRecord) -> String {
-    let pct = |v: Option<f64>, name: &str| {
-        v.map_or(String::new(), |v| format!("  {name} {:.2}%", v * 100.0))
-    };
-    let val = rec
-        .val_loss
-        .map_or(String::new(), |v| format!("  val_loss {v:.4}"));
-    format!(
-        "epoch {:>3}  loss {:.4}{}{val}{}{}  {:.2}s",
-        rec.epoch,
-        rec.loss,
-        pct(rec.accuracy, "acc"),
-        pct(rec.val_accuracy, "val_acc"),
-        rec.val_r2
-            .map_or(String::new(), |v| format!("  val_r2 {v:.4}")),
-        rec.seconds
-    )
-}
-
-/// A held-out score: loss, and accuracy or R².
-fn score_text(e: &Evaluation) -> String {
-    let mut s = format!("loss {:.4}", e.loss);
-    if let Some(acc) = e.accuracy {
-        s.push_str(&format!(", accuracy {acc:.4}"));
-    }
-    if let Some(r) = &e.regression {
-        s.push_str(&format!(", R² {:.4}", r.r2));
-    }
-    s
 }

@@ -8,11 +8,15 @@
 //! Shuffling works at two levels: each epoch reads the files of a sharded table (or the blocks
 //! of a [`RowCache`]) in a new seeded order, and the buffer mixes the rows. A source made
 //! [`StreamSource::from_cache`] reads encoded rows from the cache instead of parsing text.
+//!
+//! Several workers (processes under MPI) each stream the whole table in the same seeded order
+//! and train on their [`worker_share`] of every batch ([`StreamSource::shard`]): together they
+//! train the model one worker would. The reading is repeated by each; the training is divided.
 
 use std::ops::Range;
 
 use super::read_ahead::{ReadAhead, TextFeed};
-use super::source::BatchSource;
+use super::source::{worker_share, BatchSource};
 use crate::backend::Backend;
 use crate::data::cache::{target_cols, CacheReader, RowCache};
 use crate::data::csv::RawTable;
@@ -61,6 +65,8 @@ pub struct StreamSource {
     shuffle: bool,
     next: usize,
     stage: (Vec<f32>, Vec<f32>),
+    /// This worker and the number of workers.
+    worker: (usize, usize),
 }
 
 impl StreamSource {
@@ -167,7 +173,20 @@ impl StreamSource {
             shuffle: false,
             next: 0,
             stage: (Vec::new(), Vec::new()),
+            worker: (0, 1),
         }
+    }
+
+    /// The same stream as worker `k` of `n`: every worker reads the same rows in the same order
+    /// and loads its [`worker_share`] of each batch.
+    pub fn shard(mut self, k: usize, n: usize) -> Result<Self> {
+        if n == 0 || k >= n {
+            return Err(NeuronError::arg(format!(
+                "worker {k} of {n} does not exist"
+            )));
+        }
+        self.worker = (k, n);
+        Ok(self)
     }
 
     fn pooled(&self) -> usize {
@@ -310,9 +329,15 @@ impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
             self.next += skip;
         }
         self.take(n)?;
-        be.write(&self.stage.0, x)?;
-        be.write(&self.stage.1, y)?;
+        let mine = worker_share(0..n, self.worker.0, self.worker.1);
+        let (xc, yc) = self.cols;
+        be.write(&self.stage.0[mine.start * xc..mine.end * xc], x)?;
+        be.write(&self.stage.1[mine.start * yc..mine.end * yc], y)?;
         self.next = batch.end;
-        Ok(n)
+        Ok(mine.len())
+    }
+
+    fn first_row(&self, batch: Range<usize>) -> usize {
+        worker_share(0..batch.len(), self.worker.0, self.worker.1).start
     }
 }
