@@ -57,6 +57,16 @@ pub fn worker_share(batch: Range<usize>, k: usize, n: usize) -> Range<usize> {
     batch.start + len * k / n..batch.start + len * (k + 1) / n
 }
 
+/// Fails unless worker `k` of `n` exists (`k < n`).
+pub(crate) fn check_worker(k: usize, n: usize) -> Result<()> {
+    if n == 0 || k >= n {
+        return Err(NeuronError::arg(format!(
+            "worker {k} of {n} does not exist"
+        )));
+    }
+    Ok(())
+}
+
 /// An in-memory [`Dataset`] uploaded to the backend's device once; each batch is gathered there
 /// by row indices, so a step moves no data to the device.
 pub struct DatasetSource<B: Backend> {
@@ -113,11 +123,7 @@ impl<B: Backend> DatasetSource<B> {
     /// The same data as worker `k` of `n`: every worker sees the same epoch order and loads its
     /// [`worker_share`] of each batch.
     pub fn shard(mut self, k: usize, n: usize) -> Result<Self> {
-        if n == 0 || k >= n {
-            return Err(NeuronError::arg(format!(
-                "worker {k} of {n} does not exist"
-            )));
-        }
+        check_worker(k, n)?;
         self.worker = (k, n);
         Ok(self)
     }

@@ -16,7 +16,7 @@
 use std::ops::Range;
 
 use super::read_ahead::{ReadAhead, TextFeed};
-use super::source::{worker_share, BatchSource};
+use super::source::{check_worker, worker_share, BatchSource};
 use crate::backend::Backend;
 use crate::data::cache::{target_cols, CacheReader, RowCache};
 use crate::data::csv::RawTable;
@@ -180,11 +180,7 @@ impl StreamSource {
     /// The same stream as worker `k` of `n`: every worker reads the same rows in the same order
     /// and loads its [`worker_share`] of each batch.
     pub fn shard(mut self, k: usize, n: usize) -> Result<Self> {
-        if n == 0 || k >= n {
-            return Err(NeuronError::arg(format!(
-                "worker {k} of {n} does not exist"
-            )));
-        }
+        check_worker(k, n)?;
         self.worker = (k, n);
         Ok(self)
     }

@@ -4,6 +4,7 @@ use crate::data::csv::RawTable;
 use crate::data::scaling::{mean_std, Scaling};
 use crate::error::{NeuronError, Result};
 
+use super::roles::most_frequent;
 use super::{
     at, dates, limit_categories, median, parse_num, sort_labels, ColumnEncoding, ColumnRules,
     Impute, NumberFormat, Preprocessor, TargetEncoding, Task, MAX_AUTO_CLASSES,
@@ -271,16 +272,7 @@ impl Preprocessor {
             .chunk_by(|a, b| a == b)
             .map(|g| (g[0].to_string(), g.len()))
             .collect();
-        // The most frequent, the first in sorted order among equals.
-        let fill = impute.map(|_| {
-            let mut best = (0, String::new());
-            for (cat, n) in &counts {
-                if *n > best.0 {
-                    best = (*n, cat.clone());
-                }
-            }
-            best.1
-        });
+        let fill = impute.map(|_| most_frequent(&counts));
         let (categories, other) = limit_categories(&counts, infer);
         ColumnEncoding::Categorical {
             name,

@@ -22,6 +22,18 @@ pub const MANY_CATEGORIES: usize = 20;
 /// See [`MANY_CATEGORIES`].
 pub const MIN_CATEGORY_ROWS: usize = 5;
 
+/// The most frequent category of `counts` (given in sorted order), the first among equals: what
+/// the mean imputation fills a text column's empty cells with.
+pub(super) fn most_frequent(counts: &[(String, usize)]) -> String {
+    let mut best = (0, "");
+    for (cat, n) in counts {
+        if *n > best.0 {
+            best = (*n, cat.as_str());
+        }
+    }
+    best.1.to_string()
+}
+
 /// The categories that get an input of their own, in sorted order, and whether an "other"
 /// input is needed, from each category's count of training rows (with `infer`; else all).
 pub fn limit_categories(counts: &[(String, usize)], infer: bool) -> (Vec<String>, bool) {

@@ -6,7 +6,7 @@ use crate::data::scaling::Scaling;
 use crate::error::{NeuronError, Result};
 
 use super::fit_stream::MAX_STREAM_CATEGORIES;
-use super::roles::{limit_categories, IDENTIFIER_SHARE, MIN_ROWS_FOR_IDENTIFIERS};
+use super::roles::{limit_categories, most_frequent, IDENTIFIER_SHARE, MIN_ROWS_FOR_IDENTIFIERS};
 use super::stream_stats::{Stats, FORMATS, MAX_TRACKED};
 use super::{
     sort_labels, ColumnEncoding, ColumnRules, DropReason, DroppedColumn, Impute, TargetEncoding,
@@ -262,16 +262,7 @@ fn fit_categories(
     }
     let counts = s.sorted_counts();
     let (categories, other) = limit_categories(&counts, infer);
-    // The most frequent, the first in sorted order among equals (as `fit` chooses).
-    let fill = impute.map(|_| {
-        let mut best = (0, String::new());
-        for (cat, n) in &counts {
-            if *n > best.0 {
-                best = (*n, cat.clone());
-            }
-        }
-        best.1
-    });
+    let fill = impute.map(|_| most_frequent(&counts));
     Ok(ColumnEncoding::Categorical {
         name: name.to_string(),
         categories,
