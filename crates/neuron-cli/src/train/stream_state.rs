@@ -57,7 +57,7 @@ pub(super) fn stream_progress(quiet: bool, ctrl_c: bool) -> impl FnMut(&Event<'_
 
 /// Says where an interrupted run was saved and how to continue it, and ends the process with
 /// status 130.
-pub(super) fn interrupted(a: &TrainArgs, history: &History) -> ! {
+fn interrupted(a: &TrainArgs, history: &History) -> ! {
     let how = resume_hint(a);
     eprintln!(
         "neuron: interrupted after {} complete epoch(s); saved the current weights to {}{how}",
@@ -68,7 +68,7 @@ pub(super) fn interrupted(a: &TrainArgs, history: &History) -> ! {
 }
 
 /// Saves the model with its preprocessing and where it came from.
-pub(super) fn save<B: Backend<E = f32>>(
+fn save<B: Backend<E = f32>>(
     a: &TrainArgs,
     model: &Sequential<B>,
     pre: Preprocessor,
@@ -151,7 +151,7 @@ fn report(
 }
 
 /// One epoch's progress line.
-pub(super) fn epoch_line(rec: &EpochRecord) -> String {
+fn epoch_line(rec: &EpochRecord) -> String {
     let pct = |v: Option<f64>, name: &str| {
         v.map_or(String::new(), |v| format!("  {name} {:.2}%", v * 100.0))
     };
