@@ -98,10 +98,15 @@ fn one_two_and_four_processes_train_the_same_model() {
 
 /// A 20,000-row table whose epochs take long enough to kill a process in the middle.
 fn slow_table(dir: &Path) -> PathBuf {
+    table_of(dir, 20_000)
+}
+
+/// A table of `rows` rows: six numbers in [-1, 1] and a class from a rule on three of them.
+fn table_of(dir: &Path, rows: usize) -> PathBuf {
     let path = dir.join("table.csv");
     let mut rng = neuron::Rng::new(5);
     let mut s = String::from("a,b,c,d,e,f,y\n");
-    for _ in 0..20_000 {
+    for _ in 0..rows {
         let x: Vec<f64> = (0..6).map(|_| rng.uniform() * 2.0 - 1.0).collect();
         let y = u8::from(x[0] * x[1] + x[2] > 0.0);
         let cells: Vec<String> = x.iter().map(|v| format!("{v:.4}")).collect();
@@ -288,19 +293,26 @@ fn bad_set_ups_get_one_line_and_no_hang() {
 /// Trains on `table` streamed (`--stream`, two epochs, shuffled through a buffer of 500 rows) by
 /// `n` processes under mpirun, or by one process without it when `n` is 0; the weights.
 fn train_streamed(n: usize, table: &Path, out: &Path, extra: &[&str]) -> Vec<f32> {
-    let (table, out_s) = (table.display().to_string(), out.display().to_string());
-    let mut args = vec!["train", "--data", &table, "--stream", "--epochs", "2"];
-    args.extend(["--batch-size", "64", "--shuffle-buffer", "500"]);
-    // Momentum, not Adam(W): Adam's step hardly changes if each process trained on the whole batch.
-    args.extend(["--layers", "16", "--optimizer", "momentum"]);
-    args.extend(["--threads", "1", "--seed", "3", "--quiet", "--out", &out_s]);
-    args.extend(extra);
+    let args = streamed_args(table, out, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = match n {
         0 => Command::new(BIN).args(&args).output().unwrap(),
         n => finish(mpirun(n, &args), Duration::from_secs(120)),
     };
     assert!(o.status.success(), "{n} processes: {}", stderr(&o));
     weights(out)
+}
+
+/// The options of [`train_streamed`].
+fn streamed_args(table: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let (table, out) = (table.display().to_string(), out.display().to_string());
+    let mut args = vec!["train", "--data", &table, "--stream", "--epochs", "2"];
+    args.extend(["--batch-size", "64", "--shuffle-buffer", "500"]);
+    // Momentum, not Adam(W): Adam's step hardly changes if each process trained on the whole batch.
+    args.extend(["--layers", "16", "--optimizer", "momentum"]);
+    args.extend(["--threads", "1", "--seed", "3", "--quiet", "--out", &out]);
+    args.extend(extra);
+    args.into_iter().map(str::to_string).collect()
 }
 
 #[test]
@@ -325,4 +337,50 @@ fn streamed_training_on_several_processes_trains_the_model_of_one() {
     let gap = relative_gap(&two, &one);
     assert!(gap <= 1e-5, "cached, 2 processes: relative gap {gap:e}");
     assert!(at("cache2").is_dir());
+}
+
+/// A streamed run on 2 processes, stopped by Ctrl-C in the middle of an epoch and resumed from that
+/// checkpoint on 3 processes, ends with the model of one process that was never stopped.
+#[test]
+fn a_streamed_run_stopped_mid_epoch_resumes_with_another_n() {
+    let dir = tempfile::tempdir().unwrap();
+    // Epochs of about a second each, so the stop lands inside one.
+    let table = table_of(dir.path(), 250_000);
+    let at = |name: &str| dir.path().join(name);
+    let (ck0, ck) = (
+        at("ck0").display().to_string(),
+        at("ck").display().to_string(),
+    );
+    let every = |ck| ["--checkpoint", ck, "--checkpoint-steps", "20"];
+    let one = train_streamed(0, &table, &at("one.safetensors"), &every(&ck0));
+    let args = streamed_args(&table, &at("two.safetensors"), &every(&ck));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = mpirun(2, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let child = child.expect("mpirun (Open MPI) must be installed for the mpi tests");
+    let file = at("ck").join("checkpoint.safetensors");
+    let t0 = Instant::now();
+    while !file.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let o = wait_for(child, Duration::from_secs(30));
+    assert!(!o.status.success(), "the run ended before it was stopped");
+    let state = neuron::io::checkpoint::load_checkpoint(&file)
+        .unwrap()
+        .state;
+    assert!(
+        !state.finished && state.batch > 0,
+        "not mid-epoch: {state:?}"
+    );
+    let resume = mpirun(3, &["train", "--resume", &ck, "--quiet"]);
+    let o = finish(resume, Duration::from_secs(120));
+    assert!(o.status.success(), "resumed on 3: {}", stderr(&o));
+    let gap = relative_gap(&weights(&at("two.safetensors")), &one);
+    eprintln!("stopped on 2 processes, resumed on 3, against one: relative gap {gap:e}");
+    assert!(gap <= 1e-5, "relative gap {gap:e}");
 }
