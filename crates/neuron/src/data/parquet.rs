@@ -79,9 +79,73 @@ pub(crate) fn parquet_cell(f: &Field, source: &str, column: &str) -> Result<Stri
                 "{source}: column '{column}' is nested (a list, map or group); neuron reads flat columns"
             )))
         }
-        // Decimals, dates, times and timestamps, as the crate writes them.
-        other => other.to_string().trim_matches('"').to_string(),
+        Field::Date(_) | Field::TimestampMillis(_) | Field::TimestampMicros(_) => {
+            calendar_text(f).ok_or_else(|| {
+                NeuronError::data(format!(
+                    "{source}: column '{column}' holds a date or time outside the calendar ({f:?})"
+                ))
+            })?
+        }
+        // Decimals and times, as the crate writes them (guarded: its formatting asserts).
+        other => guarded(source, || Ok(other.to_string()))?
+            .trim_matches('"')
+            .to_string(),
     })
+}
+
+/// A date or timestamp written as the crate's row API writes it (`2024-05-01`, and
+/// `2024-05-01 12:00:00.000 +00:00` in UTC), or `None` for one outside the years chrono covers
+/// (about 262,000 either side of year 0), where the crate's own formatting panics.
+fn calendar_text(f: &Field) -> Option<String> {
+    use chrono::DateTime;
+    let (t, format) = match *f {
+        Field::Date(days) => {
+            let t = i64::from(days).checked_mul(86_400);
+            (t.and_then(|s| DateTime::from_timestamp(s, 0)), "%Y-%m-%d")
+        }
+        Field::TimestampMillis(ms) => (
+            DateTime::from_timestamp_millis(ms),
+            "%Y-%m-%d %H:%M:%S%.3f %:z",
+        ),
+        Field::TimestampMicros(us) => (
+            DateTime::from_timestamp_micros(us),
+            "%Y-%m-%d %H:%M:%S%.6f %:z",
+        ),
+        _ => return None,
+    };
+    t.map(|t| t.format(format).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_timestamps_read_as_the_crate_writes_them_or_give_an_error() {
+        let cell = |f: Field| parquet_cell(&f, "t.parquet", "day");
+        for f in [
+            Field::Date(0),
+            Field::Date(19_844),
+            Field::Date(-719_162),
+            Field::TimestampMillis(1_714_564_800_123),
+            Field::TimestampMicros(-1_000_000_000_001),
+        ] {
+            assert_eq!(cell(f.clone()).unwrap(), f.to_string(), "{f:?}");
+        }
+        assert_eq!(cell(Field::Date(19_844)).unwrap(), "2024-05-01");
+        for f in [
+            Field::Date(i32::MAX),
+            Field::Date(i32::MIN),
+            Field::TimestampMillis(i64::MAX),
+            Field::TimestampMicros(i64::MIN),
+        ] {
+            let e = cell(f).unwrap_err().to_string();
+            assert!(
+                e.contains("'day'") && e.contains("outside the calendar"),
+                "{e}"
+            );
+        }
+    }
 }
 
 /// Checks that every column chunk the footer describes lies inside the file (`len` bytes): the
