@@ -24,6 +24,13 @@ Needs Open MPI (apt-get install libopenmpi-dev openmpi-bin libclang-dev) and Fas
 target/release is then the MPI build).
 
     python3 bench/mpi_bench.py [--epochs 3] [--alpha-us 10] [--json out.json]
+
+With --stream TABLE it measures instead streamed training (`--stream`) on TABLE (for instance the
+HIGGS-shaped table of bench/stream_bench.py): seconds per epoch of 1 process against 2 processes,
+each with 1 thread, reading the CSV (every process parses the whole file and trains on its share of
+each batch) and reading a --cache built beforehand.
+
+    python3 bench/mpi_bench.py --stream t1m.csv [--epochs 2]
 """
 
 import argparse
@@ -35,8 +42,9 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "neuron")
-ALLREDUCE = os.path.join(ROOT, "target", "release", "examples", "allreduce")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.path.join(TARGET, "release", "neuron")
+ALLREDUCE = os.path.join(TARGET, "release", "examples", "allreduce")
 FASHION = "/usr/share/datasets/fashion-mnist"
 MPIRUN = ["mpirun", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none"]
 MODELS = {"small": ("256,128", [784, 256, 128, 10]), "wide": ("1024,1024,1024", [784, 1024, 1024, 1024, 10])}
@@ -75,6 +83,39 @@ def epoch_seconds(model, batch, procs, threads, epochs):
     return statistics.median(e["seconds"] for e in history[1:])
 
 
+def stream_epoch_seconds(table, procs, epochs, cache=None):
+    """Median seconds of the timed epochs (all but the first) of one streamed run of `procs`
+    processes with 1 thread each (28-128-64-2 network, global batch 256, Adam)."""
+    with tempfile.TemporaryDirectory() as d:
+        metrics = os.path.join(d, "m.json")
+        cmd = [BIN, "train", "--data", table, "--stream", "--layers", "128,64", "--batch-size", "256",
+               "--optimizer", "adam", "--lr", "1e-3", "--epochs", str(epochs + 1), "--val-split", "0",
+               "--patience", "0", "--threads", "1", "--seed", "1", "--quiet",
+               "--out", os.path.join(d, "m.safetensors"), "--metrics-json", metrics]
+        if cache:
+            cmd += ["--cache", cache]
+        if procs > 1:
+            cmd = MPIRUN + ["-np", str(procs)] + cmd
+        subprocess.run(cmd, check=True)
+        with open(metrics) as f:
+            history = json.load(f)["history"]["epochs"]
+    return statistics.median(e["seconds"] for e in history[1:]) if epochs else None
+
+
+def stream_main(table, epochs):
+    """Streamed training on 1 and 2 processes, from the CSV and from a cache."""
+    print("| reading | 1 process × 1 thread (s/epoch) | 2 processes × 1 thread (s/epoch) | ratio |")
+    print("| --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as d:
+        cache = os.path.join(d, "cache")
+        # Built once, outside the timings (the first run writes it).
+        stream_epoch_seconds(table, 1, 0, cache)
+        for name, c in (("the CSV, parsed by every process", None), ("the cache", cache)):
+            one = stream_epoch_seconds(table, 1, epochs, c)
+            two = stream_epoch_seconds(table, 2, epochs, c)
+            print(f"| {name} | {one:.2f} | {two:.2f} | {two / one:.2f} |", flush=True)
+
+
 def allreduce(floats, transport, reps):
     cmd = MPIRUN + TRANSPORTS[transport] + ["-np", "2", ALLREDUCE, str(floats), str(reps)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -103,7 +144,11 @@ def main():
     ap.add_argument("--reps", type=int, default=50, help="timed all-reduce calls per size")
     ap.add_argument("--alpha-us", type=float, default=10.0, help="assumed network latency per message, µs")
     ap.add_argument("--json", help="write the measurements here")
+    ap.add_argument("--stream", metavar="TABLE", help="measure streamed training on TABLE instead")
     a = ap.parse_args()
+    if a.stream:
+        build()
+        return stream_main(a.stream, a.epochs)
     if not os.path.isdir(FASHION):
         sys.exit(f"{FASHION} is missing: apt-get install dataset-fashion-mnist")
     build()

@@ -290,7 +290,8 @@ fn bad_set_ups_get_one_line_and_no_hang() {
     );
 }
 
-/// Trains on `table` streamed (`--stream`, two epochs, shuffled through a buffer of 500 rows) by
+/// Trains on `table` streamed (`--stream`, two epochs unless `extra` says, shuffled through a
+/// buffer of 500 rows) by
 /// `n` processes under mpirun, or by one process without it when `n` is 0; the weights.
 fn train_streamed(n: usize, table: &Path, out: &Path, extra: &[&str]) -> Vec<f32> {
     let args = streamed_args(table, out, extra);
@@ -306,7 +307,10 @@ fn train_streamed(n: usize, table: &Path, out: &Path, extra: &[&str]) -> Vec<f32
 /// The options of [`train_streamed`].
 fn streamed_args(table: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
     let (table, out) = (table.display().to_string(), out.display().to_string());
-    let mut args = vec!["train", "--data", &table, "--stream", "--epochs", "2"];
+    let mut args = vec!["train", "--data", &table, "--stream"];
+    if !extra.contains(&"--epochs") {
+        args.extend(["--epochs", "2"]);
+    }
     args.extend(["--batch-size", "64", "--shuffle-buffer", "500"]);
     // Momentum, not Adam(W): Adam's step hardly changes if each process trained on the whole batch.
     args.extend(["--layers", "16", "--optimizer", "momentum"]);
@@ -344,14 +348,24 @@ fn streamed_training_on_several_processes_trains_the_model_of_one() {
 #[test]
 fn a_streamed_run_stopped_mid_epoch_resumes_with_another_n() {
     let dir = tempfile::tempdir().unwrap();
-    // Epochs of about a second each, so the stop lands inside one.
+    // Epochs of about a second each.
     let table = table_of(dir.path(), 250_000);
     let at = |name: &str| dir.path().join(name);
     let (ck0, ck) = (
         at("ck0").display().to_string(),
         at("ck").display().to_string(),
     );
-    let every = |ck| ["--checkpoint", ck, "--checkpoint-steps", "20"];
+    // Six epochs: the stop lands seconds before the end, even on a busy machine.
+    let every = |ck| {
+        [
+            "--checkpoint",
+            ck,
+            "--checkpoint-steps",
+            "20",
+            "--epochs",
+            "6",
+        ]
+    };
     let one = train_streamed(0, &table, &at("one.safetensors"), &every(&ck0));
     let args = streamed_args(&table, &at("two.safetensors"), &every(&ck));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -367,8 +381,10 @@ fn a_streamed_run_stopped_mid_epoch_resumes_with_another_n() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let pid = child.id().to_string();
+    let asked = Instant::now();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
     let o = wait_for(child, Duration::from_secs(30));
+    eprintln!("the job ended {:?} after Ctrl-C", asked.elapsed());
     assert!(!o.status.success(), "the run ended before it was stopped");
     let state = neuron::io::checkpoint::load_checkpoint(&file)
         .unwrap()
