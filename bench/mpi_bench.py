@@ -31,6 +31,13 @@ each with 1 thread, reading the CSV (every process parses the whole file and tra
 each batch) and reading a --cache built beforehand.
 
     python3 bench/mpi_bench.py --stream t1m.csv [--epochs 2]
+
+With --overlap it measures instead, with `crates/neuron-cli/examples/overlap.rs` on 2 processes
+of 1 thread, a training step (forward and backward) and the all-reduce of the model's gradient:
+each alone, one after the other, and overlapped (a non-blocking MPI_Iallreduce started before the
+step and waited for after it), over shared memory and TCP on loopback.
+
+    python3 bench/mpi_bench.py --overlap [--reps 20]
 """
 
 import argparse
@@ -60,10 +67,28 @@ def params(widths):
 
 def build():
     subprocess.run(
-        ["cargo", "build", "--release", "-p", "neuron-cli", "--features", "mpi", "--bin", "neuron", "--example", "allreduce"],
+        ["cargo", "build", "--release", "-p", "neuron-cli", "--features", "mpi", "--bin", "neuron",
+         "--example", "allreduce", "--example", "overlap"],
         cwd=ROOT,
         check=True,
     )
+
+
+def overlap_main(reps):
+    """A step and its all-reduce, in turn and overlapped, for each model, batch and transport."""
+    exe = os.path.join(TARGET, "release", "examples", "overlap")
+    print("| model | rows per process | transport | step alone (ms) | all-reduce alone (ms) | in turn (ms) | overlapped (ms) | saved |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for model in MODELS:
+        for rows in (128, 512):
+            for transport in TRANSPORTS:
+                cmd = MPIRUN + TRANSPORTS[transport] + ["-np", "2", exe, model, str(rows), str(reps)]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                r = json.loads(out.strip().splitlines()[-1])
+                ms = lambda k: r[k] * 1e3
+                saved = 1 - r["overlapped_s"] / r["in_turn_s"]
+                print(f"| {model} | {rows} | {transport} | {ms('step_s'):.1f} | {ms('all_reduce_s'):.2f} | "
+                      f"{ms('in_turn_s'):.1f} | {ms('overlapped_s'):.1f} | {saved * 100:+.1f} % |", flush=True)
 
 
 def epoch_seconds(model, batch, procs, threads, epochs):
@@ -141,11 +166,15 @@ def model_rows(measured, alpha):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs per run (after a warm-up epoch)")
-    ap.add_argument("--reps", type=int, default=50, help="timed all-reduce calls per size")
+    ap.add_argument("--reps", type=int, help="timed all-reduce calls per size (50), or steps with --overlap (20)")
     ap.add_argument("--alpha-us", type=float, default=10.0, help="assumed network latency per message, µs")
     ap.add_argument("--json", help="write the measurements here")
     ap.add_argument("--stream", metavar="TABLE", help="measure streamed training on TABLE instead")
+    ap.add_argument("--overlap", action="store_true", help="measure an all-reduce overlapped with a step instead")
     a = ap.parse_args()
+    if a.overlap:
+        build()
+        return overlap_main(a.reps or 20)
     if a.stream:
         build()
         return stream_main(a.stream, a.epochs)
@@ -169,7 +198,7 @@ def main():
     for model, (_, widths) in MODELS.items():
         floats = params(widths)
         for transport in TRANSPORTS:
-            r = allreduce(floats, transport, a.reps)
+            r = allreduce(floats, transport, a.reps or 50)
             measured["allreduce"][f"{model}/{transport}"] = r
             print(f"| {model} | {4 * floats / 1e6:.2f} MB | {transport} | {r['median_s'] * 1e3:.3f} | "
                   f"{r['p90_s'] * 1e3:.3f} | {4 * floats / r['median_s'] / 1e9:.2f} |", flush=True)

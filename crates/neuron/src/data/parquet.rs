@@ -116,38 +116,6 @@ fn calendar_text(f: &Field) -> Option<String> {
     t.map(|t| t.format(format).to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_and_timestamps_read_as_the_crate_writes_them_or_give_an_error() {
-        let cell = |f: Field| parquet_cell(&f, "t.parquet", "day");
-        for f in [
-            Field::Date(0),
-            Field::Date(19_844),
-            Field::Date(-719_162),
-            Field::TimestampMillis(1_714_564_800_123),
-            Field::TimestampMicros(-1_000_000_000_001),
-        ] {
-            assert_eq!(cell(f.clone()).unwrap(), f.to_string(), "{f:?}");
-        }
-        assert_eq!(cell(Field::Date(19_844)).unwrap(), "2024-05-01");
-        for f in [
-            Field::Date(i32::MAX),
-            Field::Date(i32::MIN),
-            Field::TimestampMillis(i64::MAX),
-            Field::TimestampMicros(i64::MIN),
-        ] {
-            let e = cell(f).unwrap_err().to_string();
-            assert!(
-                e.contains("'day'") && e.contains("outside the calendar"),
-                "{e}"
-            );
-        }
-    }
-}
-
 /// Checks that every column chunk the footer describes lies inside the file (`len` bytes): the
 /// reader trusts these offsets, and a corrupt footer must give an error, not a crash.
 pub(crate) fn check_layout(reader: &impl FileReader, len: u64, source: &str) -> Result<()> {
@@ -233,4 +201,36 @@ fn read_unguarded(bytes: Vec<u8>, source: &str) -> Result<RawTable> {
         lines,
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_timestamps_read_as_the_crate_writes_them_or_give_an_error() {
+        let cell = |f: Field| parquet_cell(&f, "t.parquet", "day");
+        for f in [
+            Field::Date(0),
+            Field::Date(19_844),
+            Field::Date(-719_162),
+            Field::TimestampMillis(1_714_564_800_123),
+            Field::TimestampMicros(-1_000_000_000_001),
+        ] {
+            assert_eq!(cell(f.clone()).unwrap(), f.to_string(), "{f:?}");
+        }
+        assert_eq!(cell(Field::Date(19_844)).unwrap(), "2024-05-01");
+        for f in [
+            Field::Date(i32::MAX),
+            Field::Date(i32::MIN),
+            Field::TimestampMillis(i64::MAX),
+            Field::TimestampMicros(i64::MIN),
+        ] {
+            let e = cell(f).unwrap_err().to_string();
+            assert!(
+                e.contains("'day'") && e.contains("outside the calendar"),
+                "{e}"
+            );
+        }
+    }
 }
