@@ -79,12 +79,15 @@ impl Cells for RecordChunk {
     fn headers(&self) -> &[String] {
         &self.headers
     }
+    #[inline]
     fn row_count(&self) -> usize {
         self.len
     }
+    #[inline]
     fn cell(&self, r: usize, c: usize) -> &str {
         self.records[r].get(c).unwrap_or("").trim_ascii()
     }
+    #[inline]
     fn number(&self, r: usize, c: usize) -> Option<f64> {
         let w = self.headers.len();
         if self.numbers.is_empty() || c >= w {

@@ -75,6 +75,7 @@ impl ColumnScale {
 
 /// For `Some(c)`: `z` within `±c`, `±(c + ln(1 + |z| − c))` beyond (continuous, with slope 1 at
 /// `±c`, and increasing); `z` unchanged for `None`.
+#[inline]
 pub fn smooth_clip(z: f64, clip: Option<f64>) -> f64 {
     match clip {
         Some(c) if z.abs() > c => z.signum() * (c + (z.abs() - c).ln_1p()),

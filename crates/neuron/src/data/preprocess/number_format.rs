@@ -83,6 +83,7 @@ impl NumberFormat {
 }
 
 /// A cell read as a number, as Rust's `f64::from_str` reads it (`1e3`, `inf`, `NaN` too).
+#[inline]
 pub(super) fn parse_num(s: &str) -> Option<f64> {
     read_plain(s).0
 }
@@ -108,6 +109,7 @@ struct Decimal {
 }
 
 /// The cell as a [`Decimal`], read in one pass; `None` for any other spelling.
+#[inline]
 fn decimal(b: &[u8]) -> Option<Decimal> {
     let (neg, b) = match b.first() {
         Some(b'-') => (true, &b[1..]),
@@ -147,6 +149,7 @@ const ZEROS: u64 = 0x3030_3030_3030_3030;
 
 /// The 1 to 8 bytes `b` as one little-endian word (the first byte lowest, the rest zero), from
 /// two overlapping loads, so that no byte is copied on its own.
+#[inline]
 fn load_word(b: &[u8]) -> u64 {
     let n = b.len();
     let two = |at: usize| u64::from(u16::from_le_bytes([b[at], b[at + 1]]));
@@ -163,6 +166,7 @@ fn load_word(b: &[u8]) -> u64 {
 /// one 64-bit word instead of digit by digit: the point is found and taken out, the digits are
 /// moved to the word's end behind leading `'0'`s, all eight bytes are checked to be digits at
 /// once, and their value is found in three multiplications (pairs, then fours, then eight).
+#[inline]
 fn short_decimal(neg: bool, b: &[u8]) -> Option<Decimal> {
     let n = b.len();
     let x = load_word(b);
@@ -210,6 +214,7 @@ impl Decimal {
     /// (k ≤ 15) are both exact in f64, so the one division m / 10ᵏ is correctly rounded and
     /// equals what `f64::from_str` returns, bit for bit (Clinger's fast path). `None` past 15
     /// digits, where the general parser reads the cell.
+    #[inline]
     fn value(&self) -> Option<f64> {
         const POW10: [f64; 16] = [
             1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
