@@ -42,6 +42,15 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
+/// A run's result on a process other than 0: every process stops on a diverged loss, and process
+/// 0 reports it, so here it becomes [`Reported`]; other errors stay as they are.
+pub fn reported_by_zero<T>(fitted: neuron::Result<T>) -> Result<T> {
+    fitted.map_err(|e| match e {
+        neuron::NeuronError::Diverged(_) => anyhow::anyhow!(Reported),
+        e => e.into(),
+    })
+}
+
 /// The gradient sync held in `sync` (from [`Cluster::sync`]), as the training loop takes it.
 pub fn as_dyn(
     sync: &mut Option<Box<dyn neuron::GradientSync<f32>>>,

@@ -187,11 +187,8 @@ fn settle<B: Backend<E = f32>>(
 ) -> Result<History> {
     let a = job.a;
     if job.cluster.is_some_and(|c| c.rank > 0) {
-        // Every process stops on a diverged loss; process 0 reports it and saves.
-        return fitted.map_err(|e| match e {
-            NeuronError::Diverged(_) => anyhow::anyhow!(crate::distributed::Reported),
-            e => e.into(),
-        });
+        // Process 0 reports a divergence and saves.
+        return crate::distributed::reported_by_zero(fitted);
     }
     let save = |provenance| {
         let meta = ModelMeta {

@@ -329,11 +329,7 @@ pub(super) fn train_streamed<B: Backend<E = f32>>(
     }
     let history = run.run();
     if rank > 0 {
-        // Every process stops on a diverged loss; process 0 reports it.
-        return match history {
-            Err(neuron::NeuronError::Diverged(_)) => bail!(crate::distributed::Reported),
-            h => h.map(|_| ()).map_err(Into::into),
-        };
+        return crate::distributed::reported_by_zero(history).map(drop);
     }
     let seconds = started.elapsed().as_secs_f64();
     let run_info = (&history?, seconds);
