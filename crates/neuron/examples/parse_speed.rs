@@ -9,7 +9,7 @@ use std::time::Instant;
 use neuron::data::cache::{encode_into, target_cols};
 use neuron::data::csv::RawTable;
 use neuron::data::preprocess::Preprocessor;
-use neuron::data::records::RecordChunk;
+use neuron::data::records::{RecordChunk, CHUNK_ROWS};
 use neuron::data::scaling::Scaling;
 use neuron::data::stream::TableStream;
 use neuron::Loss;
@@ -42,7 +42,7 @@ fn main() -> neuron::Result<()> {
         let t = Instant::now();
         let mut s = TableStream::open(path, None)?;
         let mut records = RecordChunk::default();
-        while s.next_records_into(&mut records, 1 << 14)? {}
+        while s.next_records_into(&mut records, CHUNK_ROWS)? {}
         times[3].push(t.elapsed().as_secs_f64());
         let (mut x, mut y) = (Vec::new(), Vec::new());
         let classes = p.labels().map_or(1, |l| l.len());
@@ -57,7 +57,7 @@ fn main() -> neuron::Result<()> {
             if numbers {
                 s.numbers_for(p.numeric_inputs(s.headers()));
             }
-            while s.next_records_into(&mut records, 1 << 14)? {
+            while s.next_records_into(&mut records, CHUNK_ROWS)? {
                 x.clear();
                 y.clear();
                 encode_into(&p, &records, spec, &mut x, &mut y)?;

@@ -26,7 +26,7 @@ use super::csv::{Cells, RawTable};
 use super::dataset::Dataset;
 use super::holdout::{HeldRows, Holdout};
 use super::preprocess::Preprocessor;
-use super::records::RecordChunk;
+use super::records::{RecordChunk, CHUNK_ROWS};
 use super::stream::TableStream;
 use super::table::table_files;
 use crate::error::{NeuronError, Result};
@@ -223,7 +223,7 @@ impl RowCache {
             stream.numbers_for(pre.numeric_inputs(stream.headers()));
         }
         loop {
-            let more = stream.next_records_into(&mut chunk, block_rows)?;
+            let more = stream.next_records_into(&mut chunk, block_rows.min(CHUNK_ROWS))?;
             if holdout.holds_out() {
                 for r in 0..chunk.row_count() {
                     held.take(holdout.part_of(&chunk, r), &chunk, r);

@@ -11,12 +11,13 @@ use crate::data::cache::encode_into;
 use crate::data::csv::{Cells, RawTable};
 use crate::data::holdout::Holdout;
 use crate::data::preprocess::Preprocessor;
-use crate::data::records::RecordChunk;
+use crate::data::records::{RecordChunk, CHUNK_ROWS};
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
 use crate::nn::loss::Loss;
 
-/// Rows read from the file at a time.
+/// Rows of the table in a block handed to training (fewer at its end, and the held-out rows
+/// left out).
 const BLOCK_ROWS: usize = 1 << 14;
 /// Encoded blocks waiting for training, at most.
 const AHEAD: usize = 2;
@@ -126,34 +127,48 @@ impl Reader {
         }
     }
 
-    /// The next non-empty block of training rows; `None` at the table's end.
+    /// The next non-empty block of training rows (those among the next [`BLOCK_ROWS`] rows of
+    /// the table); `None` at the table's end. The rows are read and encoded [`CHUNK_ROWS`] at a
+    /// time, which gives the same block.
     fn next_block(&mut self) -> Result<Option<Block>> {
-        let f = &self.feed;
+        let mut block = Block {
+            x: Vec::new(),
+            y: Vec::new(),
+        };
+        let mut read = 0;
         loop {
-            let mut block = Block {
-                x: Vec::new(),
-                y: Vec::new(),
-            };
-            let more = if f.skip_bad {
-                let more = self.stream.next_chunk_into(&mut self.chunk, BLOCK_ROWS)?;
-                f.holdout.keep_training(&mut self.chunk);
-                f.pre.drop_bad_rows(&mut self.chunk)?;
-                encode(f, &self.chunk, &mut block)?;
-                more
-            } else {
-                let more = self
-                    .stream
-                    .next_records_into(&mut self.records, BLOCK_ROWS)?;
-                f.holdout.keep_training(&mut self.records);
-                encode(f, &self.records, &mut block)?;
-                more
-            };
-            if !block.y.is_empty() {
-                return Ok(Some(block));
+            let want = CHUNK_ROWS.min(BLOCK_ROWS - read);
+            let n = self.read_chunk(want, &mut block)?;
+            read += n;
+            if n < want || read == BLOCK_ROWS {
+                if !block.y.is_empty() {
+                    return Ok(Some(block));
+                }
+                if n < want {
+                    return Ok(None);
+                }
+                read = 0;
             }
-            if !more {
-                return Ok(None);
-            }
+        }
+    }
+
+    /// Reads up to `rows` rows and appends the training rows among them to `block`; returns
+    /// how many rows were read (fewer than `rows` only at the table's end).
+    fn read_chunk(&mut self, rows: usize, block: &mut Block) -> Result<usize> {
+        let f = &self.feed;
+        if f.skip_bad {
+            self.stream.next_chunk_into(&mut self.chunk, rows)?;
+            let n = self.chunk.row_count();
+            f.holdout.keep_training(&mut self.chunk);
+            f.pre.drop_bad_rows(&mut self.chunk)?;
+            encode(f, &self.chunk, block)?;
+            Ok(n)
+        } else {
+            self.stream.next_records_into(&mut self.records, rows)?;
+            let n = self.records.row_count();
+            f.holdout.keep_training(&mut self.records);
+            encode(f, &self.records, block)?;
+            Ok(n)
         }
     }
 }
@@ -164,4 +179,61 @@ fn encode(f: &TextFeed, t: &impl Cells, b: &mut Block) -> Result<()> {
         encode_into(&f.pre, t, f.spec, &mut b.x, &mut b.y)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::scaling::Scaling;
+
+    /// The blocks of an epoch are the training rows among each [`BLOCK_ROWS`] rows of the
+    /// table, as when each block was read at once, though they are read [`CHUNK_ROWS`] at a time.
+    #[test]
+    fn blocks_are_the_training_rows_of_each_block_of_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let mut text = String::from("a,b,label\n");
+        let rows = 2 * BLOCK_ROWS + 1234;
+        for i in 0..rows {
+            let label = ["no", "yes"][i % 3 % 2];
+            text.push_str(&format!("{}.{},{},{label}\n", i % 97, i % 10, i % 13));
+        }
+        std::fs::write(&path, text).unwrap();
+        let path = path.to_str().unwrap();
+        let mut s = TableStream::open(path, None).unwrap();
+        let (pre, _) =
+            Preprocessor::fit_stream(&mut s, None, None, Scaling::Standard, None).unwrap();
+        let loss = Loss::CrossEntropy {
+            label_smoothing: 0.0,
+        };
+        for skip_bad in [false, true] {
+            let feed = TextFeed {
+                pre: pre.clone(),
+                holdout: Holdout::new(5, 0.2, 0.1).unwrap(),
+                skip_bad,
+                spec: (loss, 2, 1),
+            };
+            let stream = TableStream::open(path, None).unwrap();
+            let mut ahead = ReadAhead::start(stream, feed.clone()).unwrap();
+            let mut s = TableStream::open(path, None).unwrap();
+            let mut records = RecordChunk::default();
+            let mut blocks = 0;
+            while s.next_records_into(&mut records, BLOCK_ROWS).unwrap() {
+                let read = records.row_count();
+                let kept = read - feed.holdout.keep_training(&mut records);
+                let mut want = Block {
+                    x: Vec::new(),
+                    y: Vec::new(),
+                };
+                encode(&feed, &records, &mut want).unwrap();
+                let got = ahead.next().unwrap().unwrap();
+                assert!(kept > 0 && kept < read);
+                assert_eq!(got.y.len(), kept);
+                assert_eq!((got.x, got.y), (want.x, want.y), "block {blocks}");
+                blocks += 1;
+            }
+            assert_eq!(blocks, 3);
+            assert!(ahead.next().unwrap().is_none());
+        }
+    }
 }

@@ -6,7 +6,7 @@
 
 use crate::data::csv::{Cells, RawTable};
 use crate::data::holdout::{HeldRows, Holdout, Part};
-use crate::data::records::RecordChunk;
+use crate::data::records::{RecordChunk, CHUNK_ROWS};
 use crate::data::scaling::Scaling;
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
@@ -18,9 +18,6 @@ use super::{ColumnRules, Impute, Preprocessor, Task};
 /// More distinct text values than this in one column is refused when streaming (they would be
 /// held in memory, and one-hot encoding them is rarely what is wanted).
 pub const MAX_STREAM_CATEGORIES: usize = 10_000;
-
-/// Rows read at a time.
-const READ_ROWS: usize = 1 << 14;
 
 impl Preprocessor {
     /// Fits on every row of `stream` in one pass and returns the preprocessor and the number of
@@ -148,7 +145,7 @@ fn gather_chunks(
     (holdout, held): (&Holdout, &mut HeldRows),
 ) -> Result<()> {
     let headers = stream.headers().to_vec();
-    while stream.next_records_into(chunk, READ_ROWS)? {
+    while stream.next_records_into(chunk, CHUNK_ROWS)? {
         let chunk = &*chunk;
         for r in 0..chunk.row_count() {
             if holdout.holds_out() {

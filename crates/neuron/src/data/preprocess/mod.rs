@@ -18,8 +18,8 @@ mod stream_encoding;
 mod stream_stats;
 
 pub use fit_stream::{StreamFit, StreamFitted, MAX_STREAM_CATEGORIES};
-use number_format::parse_num;
 pub use number_format::NumberFormat;
+use number_format::{parse_num, plain_decimal};
 pub use roles::{
     infer_role, limit_categories, ColumnRow, ColumnRules, DropReason, DroppedColumn,
     MANY_CATEGORIES, MIN_CATEGORY_ROWS,

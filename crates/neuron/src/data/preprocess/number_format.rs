@@ -228,9 +228,10 @@ impl Decimal {
     }
 }
 
-/// The fast path of [`parse_num`] alone: the value of a plain decimal of at most 15 digits.
-#[cfg(test)]
-fn plain_decimal(b: &[u8]) -> Option<f64> {
+/// The fast path of [`parse_num`] alone: the value of a plain decimal of at most 15 digits
+/// (always finite), `None` for any other cell, which [`parse_num`] then reads.
+#[inline]
+pub(super) fn plain_decimal(b: &[u8]) -> Option<f64> {
     decimal(b)?.value()
 }
 
