@@ -168,7 +168,8 @@ impl Stats {
             Some(x) if x.is_finite() => {
                 self.numbers += 1;
                 self.values.push(x);
-                self.integers &= x.fract() == 0.0;
+                // `fract` is a call; it is needed only while every value so far was whole.
+                self.integers = self.integers && x.fract() == 0.0;
             }
             Some(_) => {
                 self.numbers += 1;
