@@ -6,16 +6,61 @@ use anyhow::Result;
 
 use neuron::data::csv::Cells as _;
 use neuron::data::preprocess::Preprocessor;
+use neuron::data::records::{RecordChunk, CHUNK_ROWS};
 use neuron::data::stream::TableStream;
 use neuron::metrics::{ClassificationTally, RegressionTally};
-use neuron::{classes_from_outputs, Cpu, Sequential};
+use neuron::{classes_from_outputs, Cpu, Matrix, Sequential};
 
 use crate::data;
 use crate::model::load;
 use crate::report::{compute, print, to_json, Report};
 
-/// Rows read and scored at a time.
-const CHUNK_ROWS: usize = 1 << 16;
+/// Rows scored at a time; they are read and encoded [`CHUNK_ROWS`] at a time.
+const SCORE_ROWS: usize = 1 << 16;
+
+/// Encoded rows waiting to be scored, with their targets.
+#[derive(Default)]
+struct Pending {
+    x: Vec<f32>,
+    rows: usize,
+    classes: Vec<usize>,
+    values: Vec<f32>,
+}
+
+/// What the scored rows add up to so far.
+struct Tallies {
+    classes: ClassificationTally,
+    values: RegressionTally,
+}
+
+/// Scores the pending rows (emptied) into `t`.
+fn score(
+    model: &mut Sequential<Cpu<f32>>,
+    pre: &Preprocessor,
+    p: &mut Pending,
+    t: &mut Tallies,
+) -> Result<()> {
+    if p.rows == 0 {
+        return Ok(());
+    }
+    let x = Matrix::from_vec(
+        std::mem::take(&mut p.rows),
+        pre.input_width(),
+        std::mem::take(&mut p.x),
+    )?;
+    let out = model.predict(&x)?;
+    if pre.labels().is_some() {
+        t.classes.add(&p.classes, &classes_from_outputs(&out));
+    } else {
+        let unscale = |x: f64| pre.unscale_value(x);
+        let v: Vec<f64> = p.values.iter().map(|&x| unscale(x as f64)).collect();
+        let o: Vec<f64> = out.as_slice().iter().map(|&x| unscale(x as f64)).collect();
+        t.values.add(&v, &o);
+    }
+    p.classes.clear();
+    p.values.clear();
+    Ok(())
+}
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
@@ -78,9 +123,11 @@ fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) ->
     let mut warnings = crate::predict::Warnings::default();
     let (mut bad, mut first_bad) = (0, None);
     let labels = pre.labels();
-    let mut classes = ClassificationTally::new(labels.map_or(0, <[String]>::len));
-    let mut values = RegressionTally::default();
-    let mut chunk = neuron::data::records::RecordChunk::default();
+    let mut tallies = Tallies {
+        classes: ClassificationTally::new(labels.map_or(0, <[String]>::len)),
+        values: RegressionTally::default(),
+    };
+    let (mut chunk, mut pending) = (RecordChunk::default(), Pending::default());
     while s.next_records_into(&mut chunk, CHUNK_ROWS)? {
         if skip {
             let (n, first) = pre.drop_bad_rows(&mut chunk)?;
@@ -92,18 +139,18 @@ fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) ->
         }
         let e = pre.transform(&chunk, true)?;
         warnings.add(&e);
-        let out = model.predict(&e.x)?;
         match (&e.classes, &e.values) {
-            (Some(truth), _) => classes.add(truth, &classes_from_outputs(&out)),
-            (_, Some(v)) => {
-                let unscale = |x: f64| pre.unscale_value(x);
-                let t: Vec<f64> = v.iter().map(|&x| unscale(x as f64)).collect();
-                let p: Vec<f64> = out.as_slice().iter().map(|&x| unscale(x as f64)).collect();
-                values.add(&t, &p);
-            }
+            (Some(c), _) => pending.classes.extend_from_slice(c),
+            (_, Some(v)) => pending.values.extend_from_slice(v),
             _ => anyhow::bail!("the data have no target column"),
         }
+        pending.x.extend_from_slice(e.x.as_slice());
+        pending.rows += chunk.row_count();
+        if pending.rows >= SCORE_ROWS {
+            score(model, pre, &mut pending, &mut tallies)?;
+        }
     }
+    score(model, pre, &mut pending, &mut tallies)?;
     warnings.print();
     let (malformed, first_malformed) = s.malformed();
     if bad + malformed > 0 {
@@ -115,7 +162,7 @@ fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) ->
         );
     }
     Ok(match labels {
-        Some(l) => Report::Classification(classes.report(), l.to_vec()),
-        None => Report::Regression(values.report()),
+        Some(l) => Report::Classification(tallies.classes.report(), l.to_vec()),
+        None => Report::Regression(tallies.values.report()),
     })
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use neuron::data::csv::Cells as _;
 use neuron::data::preprocess::{Preprocessor, Task};
+use neuron::data::records::CHUNK_ROWS;
 use neuron::data::stream::TableStream;
 use neuron::io::atomic::AtomicFile;
 use neuron::io::model_file::ModelMeta;
@@ -17,8 +18,8 @@ use neuron::{Cpu, Matrix, Sequential};
 use crate::data::{self, probabilities};
 use neuron::classes_from_outputs;
 
-/// Rows read, predicted and written at a time.
-const CHUNK_ROWS: usize = 1 << 16;
+/// Rows predicted and written at a time; they are read and encoded [`CHUNK_ROWS`] at a time.
+const PREDICT_ROWS: usize = 1 << 16;
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -185,6 +186,22 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     Ok(())
 }
 
+/// Predicts the `rows` encoded rows `x` (both emptied) into `sink`.
+fn predict_into(
+    model: &mut Sequential<Cpu<f32>>,
+    fmt: &Format,
+    (x, rows): (&mut Vec<f32>, &mut usize),
+    sink: &mut dyn Write,
+) -> Result<()> {
+    if *rows == 0 {
+        return Ok(());
+    }
+    let width = fmt.pre.input_width();
+    let x = Matrix::from_vec(std::mem::take(rows), width, std::mem::take(x))?;
+    sink.write_all(fmt.rows(&model.predict(&x)?).as_bytes())
+        .context("writing the predictions")
+}
+
 /// Predicts a table chunk by chunk into `sink`; returns the number of rows.
 fn stream(
     a: &PredictArgs,
@@ -197,13 +214,18 @@ fn stream(
     s.numbers_for(fmt.pre.numeric_inputs(s.headers()));
     let (mut n, mut warnings) = (0, Warnings::default());
     let mut chunk = neuron::data::records::RecordChunk::default();
+    let (mut x, mut rows) = (Vec::new(), 0);
     while s.next_records_into(&mut chunk, CHUNK_ROWS)? {
         let e = fmt.pre.transform(&chunk, false)?;
         warnings.add(&e);
-        sink.write_all(fmt.rows(&model.predict(&e.x)?).as_bytes())
-            .context("writing the predictions")?;
+        x.extend_from_slice(e.x.as_slice());
+        rows += chunk.row_count();
         n += chunk.row_count();
+        if rows >= PREDICT_ROWS {
+            predict_into(model, fmt, (&mut x, &mut rows), sink)?;
+        }
     }
+    predict_into(model, fmt, (&mut x, &mut rows), sink)?;
     warnings.print();
     Ok(n)
 }

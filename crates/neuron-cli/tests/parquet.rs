@@ -491,7 +491,7 @@ fn bad_rows_stop_a_streamed_run_with_their_place_or_are_skipped_and_counted() {
     assert_eq!(v["n"].as_u64(), Some(29_997), "{v}");
     fails(
         &["eval", "--model", &m, "--data", data],
-        "t.csv:26002: row has 2 fields",
+        "t.csv:25002: column 'b' (field 2): '1.2.3' is not a number",
     );
     // A bad number alone: stopped with its file, line and column.
     let text = std::fs::read_to_string(data)
