@@ -9,20 +9,16 @@ use neuron::data::preprocess::Preprocessor;
 use neuron::data::records::{RecordChunk, CHUNK_ROWS};
 use neuron::data::stream::TableStream;
 use neuron::metrics::{ClassificationTally, RegressionTally};
-use neuron::{classes_from_outputs, Cpu, Matrix, Sequential};
+use neuron::{classes_from_outputs, Cpu, Sequential};
 
 use crate::data;
 use crate::model::load;
 use crate::report::{compute, print, to_json, Report};
 
-/// Rows scored at a time; they are read and encoded [`CHUNK_ROWS`] at a time.
-const SCORE_ROWS: usize = 1 << 16;
-
-/// Encoded rows waiting to be scored, with their targets.
+/// Encoded rows waiting to be scored together, with their targets.
 #[derive(Default)]
 struct Pending {
-    x: Vec<f32>,
-    rows: usize,
+    rows: crate::predict::Pending,
     classes: Vec<usize>,
     values: Vec<f32>,
 }
@@ -40,14 +36,9 @@ fn score(
     p: &mut Pending,
     t: &mut Tallies,
 ) -> Result<()> {
-    if p.rows == 0 {
+    let Some(x) = p.rows.take(pre.input_width())? else {
         return Ok(());
-    }
-    let x = Matrix::from_vec(
-        std::mem::take(&mut p.rows),
-        pre.input_width(),
-        std::mem::take(&mut p.x),
-    )?;
+    };
     let out = model.predict(&x)?;
     if pre.labels().is_some() {
         t.classes.add(&p.classes, &classes_from_outputs(&out));
@@ -144,9 +135,7 @@ fn stream(a: &EvalArgs, model: &mut Sequential<Cpu<f32>>, pre: &Preprocessor) ->
             (_, Some(v)) => pending.values.extend_from_slice(v),
             _ => anyhow::bail!("the data have no target column"),
         }
-        pending.x.extend_from_slice(e.x.as_slice());
-        pending.rows += chunk.row_count();
-        if pending.rows >= SCORE_ROWS {
+        if pending.rows.push(&e) {
             score(model, pre, &mut pending, &mut tallies)?;
         }
     }

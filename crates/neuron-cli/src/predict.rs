@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use neuron::data::csv::Cells as _;
-use neuron::data::preprocess::{Preprocessor, Task};
+use neuron::data::preprocess::{Encoded, Preprocessor, Task};
 use neuron::data::records::CHUNK_ROWS;
 use neuron::data::stream::TableStream;
 use neuron::io::atomic::AtomicFile;
@@ -18,8 +18,34 @@ use neuron::{Cpu, Matrix, Sequential};
 use crate::data::{self, probabilities};
 use neuron::classes_from_outputs;
 
-/// Rows predicted and written at a time; they are read and encoded [`CHUNK_ROWS`] at a time.
+/// Rows that streamed `predict` and `eval` predict at a time; they are read and encoded
+/// [`CHUNK_ROWS`] at a time.
 const PREDICT_ROWS: usize = 1 << 16;
+
+/// Encoded rows waiting to be predicted together.
+#[derive(Default)]
+pub(crate) struct Pending {
+    x: Vec<f32>,
+    rows: usize,
+}
+
+impl Pending {
+    /// Adds the encoded rows of `e`; true once [`PREDICT_ROWS`] rows wait.
+    pub(crate) fn push(&mut self, e: &Encoded) -> bool {
+        self.x.extend_from_slice(e.x.as_slice());
+        self.rows += e.x.rows();
+        self.rows >= PREDICT_ROWS
+    }
+
+    /// The waiting rows of `width` inputs as one matrix, none left waiting; `None` if none.
+    pub(crate) fn take(&mut self, width: usize) -> Result<Option<Matrix<f32>>> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let (rows, x) = (std::mem::take(&mut self.rows), std::mem::take(&mut self.x));
+        Ok(Some(Matrix::from_vec(rows, width, x)?))
+    }
+}
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -186,18 +212,16 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     Ok(())
 }
 
-/// Predicts the `rows` encoded rows `x` (both emptied) into `sink`.
+/// Predicts the pending rows (none left waiting) into `sink`.
 fn predict_into(
     model: &mut Sequential<Cpu<f32>>,
     fmt: &Format,
-    (x, rows): (&mut Vec<f32>, &mut usize),
+    pending: &mut Pending,
     sink: &mut dyn Write,
 ) -> Result<()> {
-    if *rows == 0 {
+    let Some(x) = pending.take(fmt.pre.input_width())? else {
         return Ok(());
-    }
-    let width = fmt.pre.input_width();
-    let x = Matrix::from_vec(std::mem::take(rows), width, std::mem::take(x))?;
+    };
     sink.write_all(fmt.rows(&model.predict(&x)?).as_bytes())
         .context("writing the predictions")
 }
@@ -214,18 +238,16 @@ fn stream(
     s.numbers_for(fmt.pre.numeric_inputs(s.headers()));
     let (mut n, mut warnings) = (0, Warnings::default());
     let mut chunk = neuron::data::records::RecordChunk::default();
-    let (mut x, mut rows) = (Vec::new(), 0);
+    let mut pending = Pending::default();
     while s.next_records_into(&mut chunk, CHUNK_ROWS)? {
         let e = fmt.pre.transform(&chunk, false)?;
         warnings.add(&e);
-        x.extend_from_slice(e.x.as_slice());
-        rows += chunk.row_count();
         n += chunk.row_count();
-        if rows >= PREDICT_ROWS {
-            predict_into(model, fmt, (&mut x, &mut rows), sink)?;
+        if pending.push(&e) {
+            predict_into(model, fmt, &mut pending, sink)?;
         }
     }
-    predict_into(model, fmt, (&mut x, &mut rows), sink)?;
+    predict_into(model, fmt, &mut pending, sink)?;
     warnings.print();
     Ok(n)
 }

@@ -36,6 +36,7 @@ pub(super) struct TextFeed {
 }
 
 /// Encoded training rows, row-major.
+#[derive(Default)]
 pub(super) struct Block {
     pub x: Vec<f32>,
     pub y: Vec<f32>,
@@ -131,10 +132,7 @@ impl Reader {
     /// the table); `None` at the table's end. The rows are read and encoded [`CHUNK_ROWS`] at a
     /// time, which gives the same block.
     fn next_block(&mut self) -> Result<Option<Block>> {
-        let mut block = Block {
-            x: Vec::new(),
-            y: Vec::new(),
-        };
+        let mut block = Block::default();
         let mut read = 0;
         loop {
             let want = CHUNK_ROWS.min(BLOCK_ROWS - read);
@@ -221,10 +219,7 @@ mod tests {
             while s.next_records_into(&mut records, BLOCK_ROWS).unwrap() {
                 let read = records.row_count();
                 let kept = read - feed.holdout.keep_training(&mut records);
-                let mut want = Block {
-                    x: Vec::new(),
-                    y: Vec::new(),
-                };
+                let mut want = Block::default();
                 encode(&feed, &records, &mut want).unwrap();
                 let got = ahead.next().unwrap().unwrap();
                 assert!(kept > 0 && kept < read);
