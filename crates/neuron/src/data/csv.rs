@@ -92,6 +92,10 @@ pub trait Cells {
     fn number(&self, _r: usize, _c: usize) -> Option<f64> {
         None
     }
+    /// Row `r`'s cells in column order, each as [`Cells::cell`] gives it (a short row ends
+    /// early), when every cell of the table is text (no [`Cells::number`]); `None` otherwise.
+    /// Reading a row's cells in order is faster than asking for them one by one.
+    fn row(&self, r: usize) -> Option<impl Iterator<Item = &str>>;
     /// Row `r`'s file (the source for a table from one file) and line (for Parquet, its row).
     fn place(&self, r: usize) -> (&str, u64);
     /// Keeps the rows whose `keep` entry is true (rows past its end are kept), in place.
@@ -115,6 +119,9 @@ impl Cells for RawTable {
     }
     fn cell(&self, r: usize, c: usize) -> &str {
         &self.rows[r][c]
+    }
+    fn row(&self, r: usize) -> Option<impl Iterator<Item = &str>> {
+        Some(self.rows[r].iter().map(String::as_str))
     }
     fn place(&self, r: usize) -> (&str, u64) {
         let places = (&self.files[..], &self.file_of[..], &self.lines[..]);

@@ -95,6 +95,11 @@ impl Cells for RecordChunk {
         self.records[r].get(c).unwrap_or("").trim_ascii()
     }
     #[inline]
+    fn row(&self, r: usize) -> Option<impl Iterator<Item = &str>> {
+        let cells = self.records[r].iter().map(str::trim_ascii);
+        self.numbers.is_empty().then_some(cells)
+    }
+    #[inline]
     fn number(&self, r: usize, c: usize) -> Option<f64> {
         let w = self.headers.len();
         if self.numbers.is_empty() || c >= w {

@@ -155,11 +155,20 @@ fn gather_chunks(
                     continue;
                 }
             }
-            for (c, s) in stats.iter_mut().enumerate() {
-                let at = || where_(chunk, r, &headers[c], c);
-                match chunk.number(r, c) {
-                    Some(v) => s.add_number(v, *rows as u64, at),
-                    None => s.add(chunk.cell(r, c), *rows as u64, at),
+            let row = *rows as u64;
+            // A row of text in one pass over its cells (a short row's last cells are empty).
+            if let Some(cells) = chunk.row(r) {
+                let cells = cells.chain(std::iter::repeat(""));
+                for ((c, s), cell) in stats.iter_mut().enumerate().zip(cells) {
+                    s.add(cell, row, || where_(chunk, r, &headers[c], c));
+                }
+            } else {
+                for (c, s) in stats.iter_mut().enumerate() {
+                    let at = || where_(chunk, r, &headers[c], c);
+                    match chunk.number(r, c) {
+                        Some(v) => s.add_number(v, row, at),
+                        None => s.add(chunk.cell(r, c), row, at),
+                    }
                 }
             }
             *rows += 1;

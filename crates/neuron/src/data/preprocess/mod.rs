@@ -13,6 +13,7 @@ pub mod dates;
 mod fit;
 mod fit_stream;
 mod number_format;
+mod plain_inputs;
 mod roles;
 mod stream_encoding;
 mod stream_stats;

@@ -5,9 +5,8 @@ use crate::data::scaling::smooth_clip;
 use crate::error::{NeuronError, Result};
 use crate::matrix::Matrix;
 
-use super::{
-    at, dates, parse_num, plain_decimal, ColumnEncoding, Encoded, Preprocessor, TargetEncoding,
-};
+use super::plain_inputs::{plain_number, PlainInputs};
+use super::{at, dates, parse_num, ColumnEncoding, Encoded, Preprocessor, TargetEncoding};
 
 impl Preprocessor {
     /// The feature columns' indices in `t` (matched by name), and the target's if present.
@@ -71,13 +70,30 @@ impl Preprocessor {
         let n = t.row_count();
         let mut x = vec![0.0f32; n * width];
         let mut unseen = vec![0usize; self.columns.len()];
+        let offsets: Vec<usize> = (self.columns.iter())
+            .scan(0, |off, col| {
+                Some(std::mem::replace(off, *off + col.width()))
+            })
+            .collect();
+        let all: Vec<usize> = (0..self.columns.len()).collect();
+        let plain = PlainInputs::new(&self.columns, &idx, &offsets, t.headers().len());
         for r in 0..n {
-            let mut off = r * width;
-            for (k, (col, &c)) in self.columns.iter().zip(&idx).enumerate() {
-                let out = &mut x[off..off + col.width()];
+            let row = &mut x[r * width..(r + 1) * width];
+            // The plain numbers of a row read as text in one pass over its cells; the other
+            // columns, or the whole row when a cell is not a plain number, cell by cell.
+            let fast = match (&plain, t.row(r)) {
+                (Some(p), Some(cells)) => p.encode(cells, row),
+                _ => false,
+            };
+            let cols = match (&plain, fast) {
+                (Some(p), true) => &p.others,
+                _ => &all,
+            };
+            for &k in cols {
+                let (col, c) = (&self.columns[k], idx[k]);
+                let out = &mut row[offsets[k]..offsets[k] + col.width()];
                 if let Some(v) = plain_number(col, t, r, c) {
                     out[0] = v;
-                    off += 1;
                     continue;
                 }
                 let cell = match t.number(r, c) {
@@ -87,7 +103,6 @@ impl Preprocessor {
                 if !encode_cell(col, cell, out, || at(t, r, c))? {
                     unseen[k] += 1;
                 }
-                off += col.width();
             }
         }
         let (classes, values) = match tc {
@@ -172,29 +187,6 @@ impl Preprocessor {
     }
 }
 
-/// The input of a numeric column's cell that is a number or a plain decimal (most cells of
-/// most tables), found without the general path of [`encode_cell`]; `None` leaves the cell to
-/// it. The value is the one [`encode_cell`] computes, bit for bit.
-#[inline]
-fn plain_number(col: &ColumnEncoding, t: &impl Cells, r: usize, c: usize) -> Option<f32> {
-    let ColumnEncoding::Numeric {
-        mean,
-        std,
-        clip,
-        format: None,
-        ..
-    } = col
-    else {
-        return None;
-    };
-    let v = match t.number(r, c) {
-        Some(v) if v.is_finite() => v,
-        Some(_) => return None,
-        None => plain_decimal(t.cell(r, c).as_bytes())?,
-    };
-    Some(smooth_clip((v - mean) / std, *clip) as f32)
-}
-
 fn empty_cell(at: impl Fn() -> String) -> NeuronError {
     NeuronError::data(format!(
         "{}: empty cell (train with --impute to fill missing values)",
@@ -219,7 +211,7 @@ impl Preprocessor {
 
 /// A cell as a reader gave it: text, or a number read as a number ([`Cells::number`]).
 #[derive(Clone, Copy)]
-enum Cell<'a> {
+pub(super) enum Cell<'a> {
     Text(&'a str),
     Number(f64),
 }
@@ -227,7 +219,7 @@ enum Cell<'a> {
 /// Writes the inputs of one cell of column `col` into `out` (zeroed, `col.width()` long);
 /// false when the value could not be placed (a category unseen in training, an unreadable
 /// date: left as zeros). `at` says where the cell is, for errors.
-fn encode_cell(
+pub(super) fn encode_cell(
     col: &ColumnEncoding,
     cell: Cell<'_>,
     out: &mut [f32],
@@ -329,66 +321,6 @@ fn encode_cell(
                 None => return Ok(false),
             }
             Ok(true)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::data::csv::RawTable;
-
-    /// The shortcut takes the plain decimals of up to 15 digits and gives the general path's
-    /// input for them, bit for bit; every other spelling is left to the general path.
-    #[test]
-    fn plain_numbers_encode_as_the_general_path_encodes_them() {
-        let plain = [
-            "1.0006",
-            "-0.856",
-            "+3",
-            "0",
-            "-0.0",
-            "007",
-            "2.5",
-            "12345678.5",
-            "0.12345678901234",
-        ];
-        let other = [
-            "",
-            "1e3",
-            ".5",
-            "5.",
-            "1,5",
-            "inf",
-            "NaN",
-            "abc",
-            "99999999999999999",
-        ];
-        let cells: Vec<&str> = plain.iter().chain(&other).copied().collect();
-        let table = RawTable {
-            source: "t.csv".into(),
-            headers: vec!["x".into()],
-            rows: cells.iter().map(|c| vec![c.to_string()]).collect(),
-            ..Default::default()
-        };
-        for clip in [None, Some(1.5)] {
-            let col = ColumnEncoding::Numeric {
-                name: "x".into(),
-                mean: 0.37,
-                std: 1.9,
-                fill: Some(0.25),
-                clip,
-                format: None,
-            };
-            for (r, cell) in cells.iter().enumerate() {
-                let mut general = [0.0f32];
-                let _ = encode_cell(&col, Cell::Text(cell.trim()), &mut general, String::new);
-                let short = plain_number(&col, &table, r, 0);
-                assert_eq!(short.is_some(), r < plain.len(), "{cell}");
-                if let Some(v) = short {
-                    assert_eq!(v.to_bits(), general[0].to_bits(), "{cell}");
-                }
-            }
         }
     }
 }
