@@ -35,20 +35,24 @@ pub(super) fn plain_number(
     Some(smooth_clip((v - mean) / std, *clip) as f32)
 }
 
-/// Where a plain number (`[+-]digits[.digits]`, at most 15 digits) of each of a table's columns goes in a row of
-/// inputs, for the columns the model reads as numbers written plainly: the fast path of
-/// `Preprocessor::transform`, reading a row's cells in one pass instead of one by one.
+/// Where a plain number (`[+-]digits[.digits]`, at most 15 digits) of each of a table's columns
+/// goes in a row of inputs, for the columns the model reads as numbers written plainly: the
+/// fast path of `Preprocessor::transform`, reading a row's cells in one pass instead of one by
+/// one.
 pub(super) struct PlainInputs {
     /// For each column of the table, in order: its input and scaling, or `None`.
     slots: Vec<Option<PlainSlot>>,
     /// How many columns have a slot.
     count: usize,
-    /// The model's columns without one (indices into its columns), left to the general path.
-    pub(super) others: Vec<usize>,
+    /// The model's columns without one (indices into its columns, in order), left to the
+    /// general path.
+    others: Vec<usize>,
 }
 
-/// A numeric column's input in the row, and its scaling (`mean`, `std`, `clip`).
+/// A numeric column of the model (`column`, an index into its columns), its input in the row,
+/// and its scaling (`mean`, `std`, `clip`).
 struct PlainSlot {
+    column: usize,
     input: usize,
     mean: f64,
     std: f64,
@@ -85,6 +89,7 @@ impl PlainInputs {
                 return None;
             }
             *slot = Some(PlainSlot {
+                column: k,
                 input: offsets[k],
                 mean: *mean,
                 std: *std,
@@ -100,21 +105,35 @@ impl PlainInputs {
     }
 
     /// Writes the inputs of a row's plain-number columns from its `cells` into `row`, as
-    /// [`plain_number`] computes them; false when some such cell is missing or not a plain
-    /// number (the row is then left to the general path).
+    /// [`plain_number`] computes them, and sets `todo` to the model's columns left to the
+    /// general path, in order: those without a slot, and those whose cell is not a plain
+    /// number (`1e3`, an empty cell). False when the row ends before its last such column:
+    /// the whole row then goes the general way.
     #[inline]
-    pub(super) fn encode<'a>(&self, cells: impl Iterator<Item = &'a str>, row: &mut [f32]) -> bool {
-        let mut done = 0;
+    pub(super) fn encode<'a>(
+        &self,
+        cells: impl Iterator<Item = &'a str>,
+        row: &mut [f32],
+        todo: &mut Vec<usize>,
+    ) -> bool {
+        todo.clear();
+        let mut seen = 0;
         for (cell, slot) in cells.zip(&self.slots) {
             if let Some(s) = slot {
-                let Some(v) = plain_decimal(cell.as_bytes()) else {
-                    return false;
-                };
-                row[s.input] = smooth_clip((v - s.mean) / s.std, s.clip) as f32;
-                done += 1;
+                seen += 1;
+                match plain_decimal(cell.as_bytes()) {
+                    Some(v) => row[s.input] = smooth_clip((v - s.mean) / s.std, s.clip) as f32,
+                    None => todo.push(s.column),
+                }
             }
         }
-        done == self.count
+        // The failed cells came in the table's order, which need not be the model's.
+        let failed = !todo.is_empty();
+        todo.extend_from_slice(&self.others);
+        if failed {
+            todo.sort_unstable();
+        }
+        seen == self.count
     }
 }
 
@@ -242,28 +261,36 @@ mod tests {
         assert_eq!(records.x.as_slice()[..3 * 7], fast.x.as_slice()[..3 * 7]);
     }
 
-    /// A cell that is not a number stops the encoding with the same message on both paths.
+    /// A cell that is not a number stops the encoding with the same message on both paths: the
+    /// first bad cell in the model's order of columns, whatever the table's order.
     #[test]
     fn a_bad_cell_is_reported_as_the_general_path_reports_it() {
-        let mut rows = mixed_rows(20);
-        rows[9][5] = "1.2.3".into();
-        rows[12][2] = "x".into();
+        let headers = ["y", "a", "b", "w", "c", "d"].map(String::from).to_vec();
+        let pre = fitted(&RawTable {
+            source: "t.csv".into(),
+            headers: headers.clone(),
+            rows: mixed_rows(20),
+            ..Default::default()
+        });
+        // The same columns in another order: d, b, then the others.
+        let order = [5, 2, 0, 1, 3, 4];
+        let mut rows: Vec<Vec<String>> = (mixed_rows(20).into_iter())
+            .map(|row| order.iter().map(|&c| row[c].clone()).collect())
+            .collect();
+        rows[9][0] = "1.2.3".into();
+        rows[9][1] = "x".into();
+        rows[12][1] = "y".into();
         let table = RawTable {
             source: "t.csv".into(),
-            headers: ["y", "a", "b", "w", "c", "d"].map(String::from).to_vec(),
+            headers: order.iter().map(|&c| headers[c].clone()).collect(),
             rows,
             ..Default::default()
         };
-        let fit = RawTable {
-            rows: mixed_rows(20),
-            ..table.clone()
-        };
-        let pre = fitted(&fit);
         let fast = pre.transform(&table, true).unwrap_err().to_string();
         let general = pre.transform(&CellByCell(&table), true).unwrap_err();
         assert_eq!(fast, general.to_string());
         assert!(
-            fast.contains("column 'd' (field 6): '1.2.3' is not a number"),
+            fast.contains("column 'b' (field 2): 'x' is not a number"),
             "{fast}"
         );
     }

@@ -77,19 +77,16 @@ impl Preprocessor {
             .collect();
         let all: Vec<usize> = (0..self.columns.len()).collect();
         let plain = PlainInputs::new(&self.columns, &idx, &offsets, t.headers().len());
+        let mut todo = Vec::new();
         for r in 0..n {
             let row = &mut x[r * width..(r + 1) * width];
             // The plain numbers of a row read as text in one pass over its cells; the other
-            // columns, or the whole row when a cell is not a plain number, cell by cell.
+            // columns (or the whole of a short row) cell by cell.
             let fast = match (&plain, t.row(r)) {
-                (Some(p), Some(cells)) => p.encode(cells, row),
+                (Some(p), Some(cells)) => p.encode(cells, row, &mut todo),
                 _ => false,
             };
-            let cols = match (&plain, fast) {
-                (Some(p), true) => &p.others,
-                _ => &all,
-            };
-            for &k in cols {
+            for &k in if fast { &todo } else { &all } {
                 let (col, c) = (&self.columns[k], idx[k]);
                 let out = &mut row[offsets[k]..offsets[k] + col.width()];
                 if let Some(v) = plain_number(col, t, r, c) {
