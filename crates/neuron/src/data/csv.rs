@@ -94,8 +94,11 @@ pub trait Cells {
     }
     /// Row `r`'s cells in column order, each as [`Cells::cell`] gives it (a short row ends
     /// early), when every cell of the table is text (no [`Cells::number`]); `None` otherwise.
-    /// Reading a row's cells in order is faster than asking for them one by one.
-    fn row(&self, r: usize) -> Option<impl Iterator<Item = &str>>;
+    /// Reading a row's cells in order is faster than asking for them one by one; a table that
+    /// does not offer it (the default) is read cell by cell.
+    fn row(&self, _r: usize) -> Option<impl Iterator<Item = &str>> {
+        None::<std::iter::Empty<&str>>
+    }
     /// Row `r`'s file (the source for a table from one file) and line (for Parquet, its row).
     fn place(&self, r: usize) -> (&str, u64);
     /// Keeps the rows whose `keep` entry is true (rows past its end are kept), in place.

@@ -40,7 +40,8 @@ pub(super) fn plain_number(
 /// fast path of `Preprocessor::transform`, reading a row's cells in one pass instead of one by
 /// one.
 pub(super) struct PlainInputs {
-    /// For each column of the table, in order: its input and scaling, or `None`.
+    /// For each column of the table, in order, up to the last with a slot: its input and
+    /// scaling, or `None`.
     slots: Vec<Option<PlainSlot>>,
     /// How many columns have a slot.
     count: usize,
@@ -97,6 +98,9 @@ impl PlainInputs {
             });
             count += 1;
         }
+        // The cells after the last number need not be looked at.
+        let last = slots.iter().rposition(Option::is_some).map_or(0, |c| c + 1);
+        slots.truncate(last);
         (count > 0).then_some(PlainInputs {
             slots,
             count,
@@ -147,8 +151,8 @@ mod tests {
     use crate::data::scaling::Scaling;
     use crate::rng::Rng;
 
-    /// A table's cells handed over one at a time only (no [`Cells::row`]), so that encoding
-    /// takes the general path for every cell.
+    /// A table's cells handed over one at a time only (the default [`Cells::row`]), so that
+    /// encoding takes the general path for every cell.
     struct CellByCell<'a, T>(&'a T);
 
     impl<T: Cells> Cells for CellByCell<'_, T> {
@@ -163,9 +167,6 @@ mod tests {
         }
         fn cell(&self, r: usize, c: usize) -> &str {
             self.0.cell(r, c)
-        }
-        fn row(&self, _r: usize) -> Option<impl Iterator<Item = &str>> {
-            None::<std::iter::Empty<&str>>
         }
         fn place(&self, r: usize) -> (&str, u64) {
             self.0.place(r)
