@@ -1,6 +1,8 @@
 //! One network and its optimizer in one element type, trained an epoch at a time through the
 //! library's [`TrainRun`], with the run's state carried from epoch to epoch.
 
+use std::cell::Cell;
+
 use neuron::nn::layer::LayerSpec;
 use neuron::{
     Control, Cpu, EpochEnd, Event, FitConfig, Float, Loss, Optimizer, OptimizerConfig, Result,
@@ -95,9 +97,17 @@ impl<E: Float> Core<E> {
             .opt
             .as_mut()
             .ok_or_else(|| neuron::NeuronError::arg("no optimizer was set"))?;
-        let mut observer = |e: &Event<'_>| match (e, stop()) {
-            (Event::Batch { .. }, true) => Control::Stop,
-            _ => Control::Continue,
+        // Asking consumes the signal, so the answer is kept: a Ctrl-C seen at the start or the
+        // end of the epoch stops it at its next step, or marks it interrupted once it is done.
+        let stopping = Cell::new(false);
+        let mut observer = |e: &Event<'_>| {
+            if !stopping.get() && stop() {
+                stopping.set(true);
+            }
+            match e {
+                Event::Batch { .. } if stopping.get() => Control::Stop,
+                _ => Control::Continue,
+            }
         };
         let mut run =
             TrainRun::new(&mut self.model, opt, &mut source, &cfg)?.observer(&mut observer);
@@ -110,7 +120,7 @@ impl<E: Float> Core<E> {
         let end = run.run_epoch()?;
         let state = run.state().clone();
         let loss = state.history.epochs.last().map_or(f64::NAN, |e| e.loss);
-        let interrupted = end == EpochEnd::Interrupted;
+        let interrupted = end == EpochEnd::Interrupted || stopping.get();
         self.state = Some(state);
         Ok(EpochResult { loss, interrupted })
     }
