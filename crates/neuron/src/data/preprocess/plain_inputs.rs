@@ -2,10 +2,9 @@
 //! found without the general path (`encode_cell`), and the plain numbers of a whole row read
 //! in one pass over its cells ([`PlainInputs`]). Both give the general path's inputs, bit for bit.
 
-use crate::data::csv::Cells;
-use crate::data::scaling::smooth_clip;
-
+use super::transform::number_input;
 use super::{plain_decimal, ColumnEncoding};
+use crate::data::csv::Cells;
 
 /// The input of a numeric column's cell that is a number or a plain decimal (most cells of
 /// most tables), found without the general path (`encode_cell`); `None` leaves the cell to
@@ -17,22 +16,49 @@ pub(super) fn plain_number(
     r: usize,
     c: usize,
 ) -> Option<f32> {
-    let ColumnEncoding::Numeric {
-        mean,
-        std,
-        clip,
-        format: None,
-        ..
-    } = col
-    else {
-        return None;
-    };
+    let scale = PlainScale::of(col)?;
     let v = match t.number(r, c) {
         Some(v) if v.is_finite() => v,
         Some(_) => return None,
         None => plain_decimal(t.cell(r, c).as_bytes())?,
     };
-    Some(smooth_clip((v - mean) / std, *clip) as f32)
+    Some(scale.input(v))
+}
+
+/// How a number column read plainly (no number format) turns a value into its input:
+/// the general path's [`number_input`].
+#[derive(Clone, Copy)]
+struct PlainScale {
+    mean: f64,
+    std: f64,
+    clip: Option<f64>,
+}
+
+impl PlainScale {
+    /// The scaling of `col`, when it is a number column read plainly.
+    #[inline]
+    fn of(col: &ColumnEncoding) -> Option<PlainScale> {
+        match col {
+            ColumnEncoding::Numeric {
+                mean,
+                std,
+                clip,
+                format: None,
+                ..
+            } => Some(PlainScale {
+                mean: *mean,
+                std: *std,
+                clip: *clip,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The input of value `v`.
+    #[inline]
+    fn input(self, v: f64) -> f32 {
+        number_input(v, (self.mean, self.std, self.clip))
+    }
 }
 
 /// Where a plain number (`[+-]digits[.digits]`, at most 15 digits) of each of a table's columns
@@ -51,13 +77,11 @@ pub(super) struct PlainInputs {
 }
 
 /// A numeric column of the model (`column`, an index into its columns), its input in the row,
-/// and its scaling (`mean`, `std`, `clip`).
+/// and its scaling.
 struct PlainSlot {
     column: usize,
     input: usize,
-    mean: f64,
-    std: f64,
-    clip: Option<f64>,
+    scale: PlainScale,
 }
 
 impl PlainInputs {
@@ -74,14 +98,7 @@ impl PlainInputs {
         let mut others = Vec::new();
         let mut count = 0;
         for (k, (col, &c)) in columns.iter().zip(idx).enumerate() {
-            let ColumnEncoding::Numeric {
-                mean,
-                std,
-                clip,
-                format: None,
-                ..
-            } = col
-            else {
+            let Some(scale) = PlainScale::of(col) else {
                 others.push(k);
                 continue;
             };
@@ -92,9 +109,7 @@ impl PlainInputs {
             *slot = Some(PlainSlot {
                 column: k,
                 input: offsets[k],
-                mean: *mean,
-                std: *std,
-                clip: *clip,
+                scale,
             });
             count += 1;
         }
@@ -126,7 +141,7 @@ impl PlainInputs {
             if let Some(s) = slot {
                 seen += 1;
                 match plain_decimal(cell.as_bytes()) {
-                    Some(v) => row[s.input] = smooth_clip((v - s.mean) / s.std, s.clip) as f32,
+                    Some(v) => row[s.input] = s.scale.input(v),
                     None => todo.push(s.column),
                 }
             }

@@ -213,6 +213,14 @@ pub(super) enum Cell<'a> {
     Number(f64),
 }
 
+/// The input of value `v` of a number column scaled by `(mean, std, clip)`: `(v − mean) / std`,
+/// soft-clipped beyond `clip` when set. Every path that encodes a number computes it here, so
+/// they agree bit for bit.
+#[inline]
+pub(super) fn number_input(v: f64, (mean, std, clip): (f64, f64, Option<f64>)) -> f32 {
+    smooth_clip((v - mean) / std, clip) as f32
+}
+
 /// Writes the inputs of one cell of column `col` into `out` (zeroed, `col.width()` long);
 /// false when the value could not be placed (a category unseen in training, an unreadable
 /// date: left as zeros). `at` says where the cell is, for errors.
@@ -237,7 +245,7 @@ pub(super) fn encode_cell(
                 mean, std, clip, ..
             },
         ) => {
-            out[0] = smooth_clip((v - mean) / std, *clip) as f32;
+            out[0] = number_input(v, (*mean, *std, *clip));
             return Ok(true);
         }
         // Only numeric columns are read as numbers (`numeric_inputs`); others read the text.
@@ -278,7 +286,7 @@ pub(super) fn encode_cell(
                     }
                 }
             };
-            out[0] = smooth_clip((v - mean) / std, *clip) as f32;
+            out[0] = number_input(v, (*mean, *std, *clip));
             Ok(true)
         }
         ColumnEncoding::Date {
