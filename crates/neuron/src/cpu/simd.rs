@@ -5,6 +5,8 @@
 //! and for the baseline — and calls the widest one the running CPU supports. Only the vector
 //! width changes: no fused multiply-add is introduced, so the results are bit-identical.
 
+use crate::float::Float;
+
 /// Defines `fn $name<T: Float>(args) -> ret` whose body is compiled for AVX-512, AVX2 and the
 /// baseline, dispatching on the CPU's features at run time.
 macro_rules! multiversion {
@@ -59,4 +61,32 @@ pub(crate) fn level() -> u8 {
     };
     LEVEL.store(l, Ordering::Relaxed);
     l
+}
+
+multiversion! {
+/// Whether every value of `x` is finite (neither NaN nor infinite): one sweep without branches,
+/// as wide as the CPU allows (the inputs of a batch are checked this way before they are
+/// predicted on, so its cost is part of every checked prediction).
+pub(crate) fn all_finite<T: Float>(x: &[T]) -> bool {
+    x.iter().fold(true, |ok, v| ok & v.is_finite())
+}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_finite_finds_any_nan_or_infinity_wherever_it_is() {
+        let mut x = vec![1.5f32; 1000];
+        assert!(all_finite(&x) && all_finite::<f32>(&[]));
+        for at in [0, 1, 15, 16, 17, 500, 999] {
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                x[at] = bad;
+                assert!(!all_finite(&x), "{bad} at {at}");
+                x[at] = f32::MAX;
+            }
+        }
+        assert!(all_finite(&x) && !all_finite(&[0.0f64, f64::NAN]));
+    }
 }

@@ -79,21 +79,17 @@ impl<B: Backend> Sequential<B> {
 }
 
 /// [`NeuronError::NonFinite`] for the first NaN or infinite value of `x`, rows of `cols` values
-/// numbered from `first_row`. Whole blocks are checked without branching (which vectorises); only
-/// a block that fails is searched.
+/// numbered from `first_row`. The whole input is checked in one sweep without branches, as wide as
+/// the CPU allows; only an input that fails is searched.
 pub(super) fn check_finite<E: Float>(x: &[E], first_row: usize, cols: usize) -> Result<()> {
-    const BLOCK: usize = 256;
-    for (b, block) in x.chunks(BLOCK).enumerate() {
-        if block.iter().fold(true, |ok, v| ok & v.is_finite()) {
-            continue;
-        }
-        let at = b * BLOCK + block.iter().position(|v| !v.is_finite()).unwrap_or(0);
-        return Err(NeuronError::NonFinite {
-            row: first_row + at / cols.max(1),
-            column: at % cols.max(1),
-        });
+    if crate::cpu::simd::all_finite(x) {
+        return Ok(());
     }
-    Ok(())
+    let at = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
+    Err(NeuronError::NonFinite {
+        row: first_row + at / cols.max(1),
+        column: at % cols.max(1),
+    })
 }
 
 /// Class indices from a classification model's outputs `[n, k]`: the largest output's index
