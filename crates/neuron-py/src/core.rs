@@ -129,15 +129,12 @@ impl<E: Float> Core<E> {
     /// losses, values for regression. With `finite`, NaN and infinite inputs are refused
     /// ([`neuron::NeuronError::NonFinite`]), checked as the rows are taken in.
     pub fn predict(&mut self, x: &[E], rows: usize, finite: bool) -> Result<Vec<E>> {
-        let out = match finite {
-            true => self.model.predict_rows_finite(x, rows)?,
-            false => self.model.predict_rows(x, rows)?,
+        let out = match (self.model.loss(), finite) {
+            (Loss::Mse, true) => self.model.predict_rows_finite(x, rows)?,
+            (Loss::Mse, false) => self.model.predict_rows(x, rows)?,
+            _ => self.model.predict_proba_rows(x, rows, finite)?,
         };
-        let out = match self.model.loss() {
-            Loss::Mse => out,
-            loss => loss.probabilities(&out)?,
-        };
-        Ok(out.as_slice().to_vec())
+        Ok(out.into_vec())
     }
 
     /// Training steps done so far.

@@ -68,10 +68,15 @@ impl Loss {
     /// ```
     pub fn probabilities<E: Float>(&self, out: &Matrix<E>) -> Result<Matrix<E>> {
         let mut p = out.clone();
+        self.probabilities_in_place(p.as_mut_slice(), out.cols())?;
+        Ok(p)
+    }
+
+    /// [`Loss::probabilities`] in place, on rows of `cols` outputs stored one after another.
+    pub fn probabilities_in_place<E: Float>(&self, out: &mut [E], cols: usize) -> Result<()> {
         match self {
             Loss::CrossEntropy { .. } => {
-                for r in 0..p.rows() {
-                    let row = p.row_mut(r);
+                for row in out.chunks_mut(cols.max(1)) {
                     let m = row.iter().copied().fold(E::neg_infinity(), E::max);
                     let mut s = E::zero();
                     for v in row.iter_mut() {
@@ -82,7 +87,7 @@ impl Loss {
                 }
             }
             Loss::BinaryCrossEntropy => {
-                for v in p.as_mut_slice() {
+                for v in out {
                     *v = E::one() / (E::one() + (-*v).exp());
                 }
             }
@@ -92,7 +97,7 @@ impl Loss {
                 ))
             }
         }
-        Ok(p)
+        Ok(())
     }
 
     /// The loss of each row of outputs `out` (`[rows, cols]`, logits for the classification

@@ -106,13 +106,14 @@ fn free_lane<B: Backend>(lanes: &[Mutex<Lane<B>>]) -> MutexGuard<'_, Lane<B>> {
 impl<B: Backend> Sequential<B> {
     /// Raw outputs for `rows` rows of `x` (`rows × inputs` values) into `out` (`rows × outputs`),
     /// slices of rows on all of the backend's threads at once; with `finite`, each slice is
-    /// checked for NaN and infinite values as it is taken (the first such value is reported).
+    /// checked for NaN and infinite values as it is taken (the first such value is reported);
+    /// with `proba`, each slice's outputs become class probabilities on its thread.
     pub(super) fn predict_lanes(
         &mut self,
         x: &[B::E],
         rows: usize,
         out: &mut [B::E],
-        finite: bool,
+        (finite, proba): (bool, bool),
     ) -> Result<()> {
         let slice = slice_rows(rows, self.be.concurrency());
         self.make_lanes(slice)?;
@@ -126,7 +127,7 @@ impl<B: Backend> Sequential<B> {
             .collect();
         // The failure of the earliest slice, so that the error does not depend on timing.
         let failed: Mutex<Option<(usize, NeuronError)>> = Mutex::new(None);
-        let (be, layers, lanes) = (&self.be, &self.stages, &self.lanes);
+        let (be, layers, lanes, loss) = (&self.be, &self.stages, &self.lanes, self.loss);
         be.run_parts(outs.len(), &|i| {
             let (first, mut dst) = (i * slice, outs[i].lock().unwrap_or_else(|e| e.into_inner()));
             let n = dst.len() / out_dim.max(1);
@@ -135,7 +136,13 @@ impl<B: Backend> Sequential<B> {
                 true => check_finite(src, first, cols),
                 false => Ok(()),
             };
-            if let Err(e) = done.and_then(|()| free_lane(lanes).run(be, layers, src, n, &mut dst)) {
+            let done = done
+                .and_then(|()| free_lane(lanes).run(be, layers, src, n, &mut dst))
+                .and_then(|()| match proba {
+                    true => loss.probabilities_in_place(&mut dst, out_dim),
+                    false => Ok(()),
+                });
+            if let Err(e) = done {
                 let mut slot = failed.lock().unwrap_or_else(|e| e.into_inner());
                 if !matches!(*slot, Some((j, _)) if j <= i) {
                     *slot = Some((i, e));
@@ -282,6 +289,42 @@ mod tests {
                     m.predict_rows_finite(&x, 300),
                     Err(NeuronError::NonFinite { row: 0, column: 5 })
                 ));
+            }
+        }
+    }
+
+    /// Probabilities made by each thread on its slice equal those made from the whole batch's
+    /// outputs afterwards, bit for bit, in slices and layer by layer, for softmax and sigmoid;
+    /// a regression model has none, and the finite check still names the first bad input.
+    #[test]
+    fn probabilities_per_slice_equal_those_of_the_whole_batch() {
+        let x: Vec<f32> = (0..300 * 37).map(|i| (i % 29) as f32 / 9.0 - 1.5).collect();
+        for threads in [1, 2] {
+            let be = Cpu::<f32>::with_threads(threads);
+            let bce = Sequential::builder(37).seed(3).dense(16).relu().dense(1);
+            let bce = bce.loss(Loss::BinaryCrossEntropy).build(be).unwrap();
+            for mut m in models(threads).into_iter().chain([bce]) {
+                for rows in [5, 300] {
+                    let x = &x[..rows * 37];
+                    let got = m.predict_proba_rows(x, rows, true);
+                    if !m.loss().is_classification() {
+                        assert!(matches!(got, Err(NeuronError::InvalidArgument(_))));
+                        continue;
+                    }
+                    let want = m.loss().probabilities(&m.predict_rows(x, rows).unwrap());
+                    assert_eq!(got.unwrap().as_slice(), want.unwrap().as_slice());
+                }
+                let mut bad = x.clone();
+                bad[200 * 37 + 4] = f32::NAN;
+                if m.loss().is_classification() {
+                    assert!(matches!(
+                        m.predict_proba_rows(&bad, 300, true),
+                        Err(NeuronError::NonFinite {
+                            row: 200,
+                            column: 4
+                        })
+                    ));
+                }
             }
         }
     }

@@ -17,7 +17,7 @@ impl<B: Backend> Sequential<B> {
     /// [`Self::predict`] without first making a matrix, for callers that hold the rows in a
     /// buffer of their own (a NumPy array).
     pub fn predict_rows(&mut self, x: &[B::E], rows: usize) -> Result<Matrix<B::E>> {
-        self.predict_rows_with(x, rows, false)
+        self.predict_rows_with(x, rows, false, false)
     }
 
     /// [`Self::predict_rows`], refusing NaN and infinite inputs with [`NeuronError::NonFinite`]
@@ -25,10 +25,34 @@ impl<B: Backend> Sequential<B> {
     /// copied in, so the check costs no pass of its own over the input (which on a large batch
     /// would also push the weights out of the cores' caches).
     pub fn predict_rows_finite(&mut self, x: &[B::E], rows: usize) -> Result<Matrix<B::E>> {
-        self.predict_rows_with(x, rows, true)
+        self.predict_rows_with(x, rows, true, false)
     }
 
-    fn predict_rows_with(&mut self, x: &[B::E], rows: usize, finite: bool) -> Result<Matrix<B::E>> {
+    /// Class probabilities ([`Self::predict_proba`]) for `rows` rows stored one after another in
+    /// `x`; with `finite`, NaN and infinite inputs are refused as by [`Self::predict_rows_finite`].
+    /// Where slices of rows run on several threads, each thread turns its slice's outputs into
+    /// probabilities while they are still in its cache; the values are the same either way.
+    pub fn predict_proba_rows(
+        &mut self,
+        x: &[B::E],
+        rows: usize,
+        finite: bool,
+    ) -> Result<Matrix<B::E>> {
+        if !self.loss.is_classification() {
+            // The error the regression loss gives, before any work.
+            self.loss.probabilities_in_place::<B::E>(&mut [], 0)?;
+        }
+        self.predict_rows_with(x, rows, finite, true)
+    }
+
+    /// Outputs (with `proba`, probabilities) for `rows` rows of `x`, checked with `finite`.
+    fn predict_rows_with(
+        &mut self,
+        x: &[B::E],
+        rows: usize,
+        finite: bool,
+        proba: bool,
+    ) -> Result<Matrix<B::E>> {
         let cols = self.input;
         if rows.checked_mul(cols) != Some(x.len()) {
             return Err(NeuronError::shape(
@@ -40,7 +64,7 @@ impl<B: Backend> Sequential<B> {
         let out_dim = self.output_dim();
         let mut out = Matrix::zeros(rows, out_dim);
         if super::lanes::lanes_pay(self, rows) {
-            self.predict_lanes(x, rows, out.as_mut_slice(), finite)?;
+            self.predict_lanes(x, rows, out.as_mut_slice(), (finite, proba))?;
             return Ok(out);
         }
         let chunk = EVAL_CHUNK.min(rows.max(1));
@@ -61,14 +85,18 @@ impl<B: Backend> Sequential<B> {
                 &mut out.as_mut_slice()[start..start + n * out_dim],
             )?;
         }
+        if proba {
+            self.loss
+                .probabilities_in_place(out.as_mut_slice(), out_dim)?;
+        }
         Ok(out)
     }
 
     /// Class probabilities: softmax of the outputs for cross-entropy models, sigmoid for binary
     /// cross-entropy models. Regression models have no probabilities (an error).
     pub fn predict_proba(&mut self, x: &Matrix<B::E>) -> Result<Matrix<B::E>> {
-        let out = self.predict(x)?;
-        self.loss.probabilities(&out)
+        self.check_x(x)?;
+        self.predict_proba_rows(x.as_slice(), x.rows(), false)
     }
 
     /// Predicted class per row: argmax of the outputs (cross-entropy), or each output thresholded
