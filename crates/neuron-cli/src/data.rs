@@ -138,11 +138,6 @@ pub fn encode(
     }
 }
 
-/// A subset of a table's rows.
-pub fn table_rows(t: &RawTable, idx: &[usize]) -> RawTable {
-    t.subset(idx)
-}
-
 /// Network targets for the given loss: class indices, 0/1, one-hot, or values.
 pub fn targets(e: &Encoded, loss: neuron::Loss, outputs: usize) -> Result<neuron::Matrix<f32>> {
     Ok(e.targets(loss, outputs)?)

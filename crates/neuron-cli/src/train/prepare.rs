@@ -67,22 +67,19 @@ fn table(a: &TrainArgs, t: RawTable, init: Option<&Preprocessor>) -> Result<Prep
     let mut idx: Vec<usize> = (0..t.rows.len()).collect();
     Rng::new(a.seed ^ 0x7E57).shuffle(&mut idx);
     let n_test = (t.rows.len() as f64 * a.test_split).round() as usize;
-    let (test_idx, train_idx) = idx.split_at(n_test);
-    let mut train_idx = train_idx.to_vec();
-    train_idx.sort_unstable();
-    let train_t = data::table_rows(&t, &train_idx);
+    let mut is_test = vec![false; t.rows.len()];
+    idx[..n_test].iter().for_each(|&i| is_test[i] = true);
+    // Both parts keep the file's order of rows; the rows are moved, not copied.
+    let (train_t, test_t) = t.split_rows(&is_test);
     let pre = match init {
         Some(p) => p.clone(),
         None => fit_preprocessor(a, &train_t)?,
     };
     let train = data::encode(&Raw::Table(train_t), &pre, true)?;
-    let test = if test_idx.is_empty() {
+    let test = if test_t.rows.is_empty() {
         None
     } else {
-        let mut ti = test_idx.to_vec();
-        ti.sort_unstable();
-        let rows = data::table_rows(&t, &ti);
-        Some(data::encode(&Raw::Table(rows), &pre, true)?)
+        Some(data::encode(&Raw::Table(test_t), &pre, true)?)
     };
     Ok(Prepared {
         pre,

@@ -46,6 +46,32 @@ impl RawTable {
         }
     }
 
+    /// Moves the records whose `take` entry is true (records past its end stay) into a table of
+    /// their own, with their locations: `(the others, the taken)`, each in the records' order.
+    /// No cell is copied, so splitting a large table needs no second copy of its text.
+    pub fn split_rows(self, take: &[bool]) -> (RawTable, RawTable) {
+        let mut kept = RawTable {
+            source: self.source,
+            headers: self.headers,
+            files: self.files,
+            ..Default::default()
+        };
+        let mut taken = kept.clone();
+        let (lines, file_of) = (self.lines, self.file_of);
+        for (i, row) in self.rows.into_iter().enumerate() {
+            let dst = match take.get(i) {
+                Some(true) => &mut taken,
+                _ => &mut kept,
+            };
+            dst.rows.push(row);
+            dst.lines.push(lines.get(i).copied().unwrap_or(0));
+            if let Some(&f) = file_of.get(i) {
+                dst.file_of.push(f);
+            }
+        }
+        (kept, taken)
+    }
+
     /// Keeps the records whose `keep` entry is true (records past its end are kept), with
     /// their locations, in place.
     pub fn retain_rows(&mut self, keep: &[bool]) {
@@ -303,6 +329,30 @@ pub(crate) fn csv_error(source: &str, e: csv::Error) -> NeuronError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Splitting moves each record, with its place, to one side or the other, in order; records
+    /// past the end of `take` stay.
+    #[test]
+    fn split_rows_moves_records_with_their_places() {
+        let t = RawTable {
+            source: "dir".into(),
+            headers: vec!["a".into()],
+            rows: (0..5).map(|i| vec![i.to_string()]).collect(),
+            lines: vec![2, 3, 4, 2, 3],
+            files: vec!["x.csv".into(), "y.csv".into()],
+            file_of: vec![0, 0, 0, 1, 1],
+        };
+        let (kept, taken) = t.clone().split_rows(&[false, true, false, true]);
+        assert_eq!(kept.rows, [["0"], ["2"], ["4"]]);
+        assert_eq!(taken.rows, [["1"], ["3"]]);
+        assert_eq!(
+            (kept.location(2), taken.location(0), taken.location(1)),
+            ("y.csv:3".into(), "x.csv:3".into(), "y.csv:2".into())
+        );
+        assert_eq!((&kept.headers, &taken.source), (&t.headers, &t.source));
+        assert_eq!(kept, t.subset(&[0, 2, 4]));
+        assert_eq!(taken, t.subset(&[1, 3]));
+    }
 
     #[test]
     fn reads_plain_and_gzip_and_reports_ragged_rows() {
