@@ -1,5 +1,7 @@
 //! Fitting a preprocessor on a training table: the target's encoding and each column's.
 
+use std::collections::HashSet;
+
 use crate::data::csv::RawTable;
 use crate::data::scaling::{mean_std, Scaling};
 use crate::error::{NeuronError, Result};
@@ -125,9 +127,7 @@ impl Preprocessor {
         let task = match task {
             Some(task) => task,
             None => {
-                let mut distinct: Vec<&str> = t.rows.iter().map(|r| r[tc].as_str()).collect();
-                distinct.sort_unstable();
-                distinct.dedup();
+                let distinct: HashSet<&str> = t.rows.iter().map(|r| r[tc].as_str()).collect();
                 let integers = nums.iter().all(|v| v.is_some_and(|x| x.fract() == 0.0));
                 if !numeric || (integers && distinct.len() <= MAX_AUTO_CLASSES) {
                     Task::Classify
@@ -138,9 +138,9 @@ impl Preprocessor {
         };
         match task {
             Task::Classify => {
-                let mut labels: Vec<String> = t.rows.iter().map(|r| r[tc].clone()).collect();
+                let distinct: HashSet<&str> = t.rows.iter().map(|r| r[tc].as_str()).collect();
+                let mut labels: Vec<String> = distinct.into_iter().map(str::to_string).collect();
                 labels.sort_unstable();
-                labels.dedup();
                 sort_labels(&mut labels);
                 if labels.len() < 2 {
                     return Err(NeuronError::data(format!(
@@ -211,35 +211,26 @@ impl Preprocessor {
         if let Some(d) = Self::fit_dates(&name, &filled, scaling, impute).filter(|_| infer) {
             return Ok(d);
         }
-        let format = NumberFormat::detect(filled.iter().copied()).filter(|_| infer);
+        // Every filled cell read once as a plain number; only a column where some cell is not one
+        // is read again, in the formats written for people.
+        let plain: Option<Vec<f64>> = filled.iter().map(|s| parse_num(s)).collect();
+        let format = match plain {
+            Some(_) => None,
+            None => NumberFormat::detect(filled.iter().copied()).filter(|_| infer),
+        };
         let parse = |s: &str| match format {
             Some(f) => f.parse(s),
             None => parse_num(s),
         };
-        let numeric_count = filled.iter().filter(|s| parse(s).is_some()).count();
+        let numeric_count = match &plain {
+            Some(v) => v.len(),
+            None => filled.iter().filter(|s| parse(s).is_some()).count(),
+        };
         if numeric_count * 2 >= filled.len() {
-            // A numeric column: every filled cell must be a finite number.
-            let mut v = Vec::with_capacity(filled.len());
-            for (r, s) in cells.iter().enumerate() {
-                if s.is_empty() {
-                    continue;
-                }
-                match parse(s) {
-                    Some(x) if x.is_finite() => v.push(x),
-                    Some(_) => {
-                        return Err(NeuronError::data(format!(
-                            "{}: '{s}' is not a finite number",
-                            at(t, r, c)
-                        )))
-                    }
-                    None => {
-                        return Err(NeuronError::data(format!(
-                            "{}: '{s}' is not a number",
-                            at(t, r, c)
-                        )))
-                    }
-                }
-            }
+            let v = match plain {
+                Some(v) if v.iter().all(|x| x.is_finite()) => v,
+                _ => Self::finite_numbers(t, c, &cells, parse)?,
+            };
             let fill = impute.map(|i| match i {
                 Impute::Mean => mean_std(&v).0,
                 Impute::Median => median(&v),
@@ -256,6 +247,35 @@ impl Preprocessor {
         } else {
             Ok(Self::fit_categories(name, &filled, impute, infer))
         }
+    }
+
+    /// The numbers of a numeric column's filled cells (`cells`, column `c` of `t`), read with
+    /// `parse`; the first cell that is no finite number is an error that names it.
+    fn finite_numbers(
+        t: &RawTable,
+        c: usize,
+        cells: &[&str],
+        parse: impl Fn(&str) -> Option<f64>,
+    ) -> Result<Vec<f64>> {
+        let mut v = Vec::with_capacity(cells.len());
+        for (r, s) in cells.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+            match parse(s) {
+                Some(x) if x.is_finite() => v.push(x),
+                Some(_) => {
+                    return Err(NeuronError::data(format!(
+                        "{}: '{s}' is not a finite number",
+                        at(t, r, c)
+                    )))
+                }
+                None => {
+                    return Err(NeuronError::data(format!(
+                        "{}: '{s}' is not a number",
+                        at(t, r, c)
+                    )))
+                }
+            }
+        }
+        Ok(v)
     }
 
     /// A column of categories: its most frequent values (all of them without `infer`), and the

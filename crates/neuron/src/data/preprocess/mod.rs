@@ -226,7 +226,7 @@ pub const MAX_AUTO_CLASSES: usize = 20;
 
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
+    s.sort_unstable_by(f64::total_cmp);
     let n = s.len();
     if n == 0 {
         0.0

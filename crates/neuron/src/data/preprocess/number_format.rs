@@ -65,7 +65,7 @@ impl NumberFormat {
     /// number but all are numbers in the format.
     pub fn detect<'a>(cells: impl Iterator<Item = &'a str> + Clone) -> Option<NumberFormat> {
         let filled = cells.filter(|s| !s.is_empty());
-        if filled.clone().all(|s| s.parse::<f64>().is_ok()) {
+        if filled.clone().all(|s| parse_num(s).is_some()) {
             return None;
         }
         [NumberFormat::CommaThousands, NumberFormat::DecimalComma]

@@ -4,6 +4,8 @@
 //! is left out, said out loud ([`Preprocessor::column_table`]) and stored with the model. The
 //! user's `drop` and `keep` lists override the inference.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{dates, parse_num, ColumnEncoding, NumberFormat, Preprocessor, TargetEncoding};
@@ -158,10 +160,17 @@ impl ColumnRules {
 
 /// Whether the cells of a column make it constant or an identifier, and what was seen.
 pub fn infer_role<'a>(cells: impl Iterator<Item = &'a str>) -> Option<(DropReason, String)> {
-    let mut filled: Vec<&str> = cells.filter(|s| !s.is_empty()).collect();
-    let n = filled.len();
-    filled.sort_unstable();
-    filled.dedup();
+    let cells: Vec<&str> = cells.filter(|s| !s.is_empty()).collect();
+    let n = cells.len();
+    if cells.iter().any(|s| *s != cells[0]) && numbers_not_all_whole(&cells) {
+        // Values, of which not every one is whole: neither constant nor an identifier, which
+        // the general way below would also find, after counting the distinct cells.
+        return None;
+    }
+    // The distinct filled cells, in the order first seen (a hash set: sorting a million cells
+    // to count them took most of the time of fitting a large table).
+    let mut seen = HashSet::new();
+    let filled: Vec<&str> = cells.into_iter().filter(|s| seen.insert(*s)).collect();
     let distinct = filled.len();
     if distinct <= 1 {
         let v = filled
@@ -197,6 +206,18 @@ pub fn infer_role<'a>(cells: impl Iterator<Item = &'a str>) -> Option<(DropReaso
         }
     }
     None
+}
+
+/// Whether every cell is a number and not every one of them is whole.
+fn numbers_not_all_whole(cells: &[&str]) -> bool {
+    let mut whole = true;
+    for s in cells {
+        match parse_num(s) {
+            Some(x) => whole &= x.fract() == 0.0,
+            None => return false,
+        }
+    }
+    !whole
 }
 
 /// One line of [`Preprocessor::column_table`].
