@@ -348,20 +348,22 @@ fn streamed_training_on_several_processes_trains_the_model_of_one() {
 #[test]
 fn a_streamed_run_stopped_mid_epoch_resumes_with_another_n() {
     let dir = tempfile::tempdir().unwrap();
-    // Epochs of about a second each.
     let table = table_of(dir.path(), 250_000);
     let at = |name: &str| dir.path().join(name);
     let (ck0, ck) = (
         at("ck0").display().to_string(),
         at("ck").display().to_string(),
     );
-    // Six epochs: the stop lands seconds before the end, even on a busy machine.
+    // Open MPI passes Ctrl-C on to the processes about a second after mpirun gets it. A checkpoint
+    // every 2 steps makes an epoch last about a second even on a fast machine (without them, all
+    // six epochs took 1.2 s on one, and the stop came too late), so the stop lands seconds before
+    // the end. More epochs instead would let 1 and 2 processes drift apart beyond the tolerance.
     let every = |ck| {
         [
             "--checkpoint",
             ck,
             "--checkpoint-steps",
-            "20",
+            "2",
             "--epochs",
             "6",
         ]
