@@ -108,7 +108,9 @@ fn main() {
             }
             _ => error_line(&e),
         };
-        eprintln!("neuron: error: {line}");
+        // One write: under mpirun, a line written in pieces can be split by mpirun's own output.
+        let line = format!("neuron: error: {line}\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         std::process::exit(1);
     }
 }
