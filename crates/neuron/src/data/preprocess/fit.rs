@@ -124,21 +124,22 @@ impl Preprocessor {
             })
             .collect();
         let numeric = nums.iter().all(Option::is_some);
-        let task = match task {
-            Some(task) => task,
+        let labels_of = || -> HashSet<&str> { t.rows.iter().map(|r| r[tc].as_str()).collect() };
+        // The distinct labels, counted once: to detect the task, and then as the classes.
+        let (task, distinct) = match task {
+            Some(task) => (task, None),
             None => {
-                let distinct: HashSet<&str> = t.rows.iter().map(|r| r[tc].as_str()).collect();
+                let distinct = labels_of();
                 let integers = nums.iter().all(|v| v.is_some_and(|x| x.fract() == 0.0));
-                if !numeric || (integers && distinct.len() <= MAX_AUTO_CLASSES) {
-                    Task::Classify
-                } else {
-                    Task::Regress
+                match !numeric || (integers && distinct.len() <= MAX_AUTO_CLASSES) {
+                    true => (Task::Classify, Some(distinct)),
+                    false => (Task::Regress, None),
                 }
             }
         };
         match task {
             Task::Classify => {
-                let distinct: HashSet<&str> = t.rows.iter().map(|r| r[tc].as_str()).collect();
+                let distinct = distinct.unwrap_or_else(labels_of);
                 let mut labels: Vec<String> = distinct.into_iter().map(str::to_string).collect();
                 labels.sort_unstable();
                 sort_labels(&mut labels);
