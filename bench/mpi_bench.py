@@ -27,8 +27,10 @@ target/release is then the MPI build).
 
 With --stream TABLE it measures instead streamed training (`--stream`) on TABLE (for instance the
 HIGGS-shaped table of bench/stream_bench.py): seconds per epoch of 1 process against 2 processes,
-each with 1 thread, reading the CSV (every process parses the whole file and trains on its share of
-each batch) and reading a --cache built beforehand.
+each with 1 thread, reading the CSV (each process reads and parses only its own segments of the
+table) and reading a --cache built beforehand (each process reads all of it); and the CPU seconds
+each process spends per epoch reading the CSV (user + system time of a run of 4 epochs less that
+of a run of 1, over 3).
 
     python3 bench/mpi_bench.py --stream t1m.csv [--epochs 2]
 
@@ -128,6 +130,21 @@ def stream_epoch_seconds(table, procs, epochs, cache=None):
     return statistics.median(e["seconds"] for e in history[1:]) if epochs else None
 
 
+def stream_cpu_seconds(table, procs, epochs):
+    """User + system CPU seconds of each process of a streamed run of `epochs` epochs (as
+    `stream_epoch_seconds` trains), from the CSV."""
+    with tempfile.TemporaryDirectory() as d:
+        cmd = ["/usr/bin/time", "-f", "cpu %U %S", BIN, "train", "--data", table, "--stream",
+               "--layers", "128,64", "--batch-size", "256", "--optimizer", "adam", "--lr", "1e-3",
+               "--epochs", str(epochs), "--val-split", "0", "--patience", "0", "--threads", "1",
+               "--seed", "1", "--quiet", "--out", os.path.join(d, "m.safetensors")]
+        if procs > 1:
+            cmd = MPIRUN + ["-np", str(procs)] + cmd
+        err = subprocess.run(cmd, check=True, capture_output=True, text=True).stderr
+    return sorted(float(u) + float(s) for _, u, s in
+                  (line.split() for line in err.splitlines() if line.startswith("cpu ")))
+
+
 def stream_main(table, epochs):
     """Streamed training on 1 and 2 processes, from the CSV and from a cache."""
     print("| reading | 1 process × 1 thread (s/epoch) | 2 processes × 1 thread (s/epoch) | ratio |")
@@ -136,10 +153,17 @@ def stream_main(table, epochs):
         cache = os.path.join(d, "cache")
         # Built once, outside the timings (the first run writes it).
         stream_epoch_seconds(table, 1, 0, cache)
-        for name, c in (("the CSV, parsed by every process", None), ("the cache", cache)):
+        for name, c in (("the CSV, each process its own segments", None), ("the cache", cache)):
             one = stream_epoch_seconds(table, 1, epochs, c)
             two = stream_epoch_seconds(table, 2, epochs, c)
             print(f"| {name} | {one:.2f} | {two:.2f} | {two / one:.2f} |", flush=True)
+    print()
+    print("| processes | CPU seconds per epoch, each process (reading the CSV and training) |")
+    print("| --- | --- |")
+    for procs in (1, 2):
+        short, long = stream_cpu_seconds(table, procs, 1), stream_cpu_seconds(table, procs, 4)
+        per = ", ".join(f"{(b - a) / 3:.2f}" for a, b in zip(short, long))
+        print(f"| {procs} | {per} |", flush=True)
 
 
 def allreduce(floats, transport, reps):

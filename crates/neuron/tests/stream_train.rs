@@ -14,8 +14,13 @@ use neuron::{
 
 /// 500 rows: two features, a class given by a circle, in CSV.
 fn csv() -> String {
+    csv_of(500)
+}
+
+/// `n` rows of [`csv`]'s kind.
+fn csv_of(n: usize) -> String {
     let mut s = String::from("u,v,class\n");
-    for i in 0..500 {
+    for i in 0..n {
         let (u, v) = (
             ((i * 37) % 101) as f64 / 25.0 - 2.0,
             ((i * 53) % 97) as f64 / 24.0 - 2.0,
@@ -176,7 +181,7 @@ fn a_row_cache_trains_the_same_model_as_the_text_and_is_rebuilt_when_the_source_
 }
 
 #[test]
-fn shards_are_read_in_a_new_seeded_order_each_epoch_when_shuffling() {
+fn shards_in_name_order_are_the_whole_file() {
     let dir = tempfile::tempdir().unwrap();
     let text = csv();
     let mut rows = text.lines();
@@ -197,25 +202,19 @@ fn shards_are_read_in_a_new_seeded_order_each_epoch_when_shuffling() {
         streamed(src, &pre, false, 10),
         streamed(whole.to_str().unwrap(), &pre, false, 10)
     );
-    // With a buffer of one row, shuffling only reorders the shards: each epoch's first rows
-    // come from a seeded choice of shard.
-    let mut firsts = Vec::new();
-    let mut rng = neuron::Rng::new(3);
-    for _ in 0..6 {
-        let mut s = TableStream::open_in_order(src, None, Some(&mut rng)).unwrap();
-        firsts.push(s.next_chunk(1).unwrap().unwrap().rows[0].clone());
-    }
-    firsts.sort();
-    firsts.dedup();
-    assert!(firsts.len() > 1, "the shard order never changed");
 }
 
-/// Every row a source gives in one epoch, inputs then targets.
+/// Every row a source gives in one epoch, inputs then targets, in order.
 fn drain(src: &mut StreamSource, be: &Cpu<f32>) -> Vec<Vec<f32>> {
+    drain_epoch(src, be, None)
+}
+
+/// Every row a source gives in one epoch: shuffled with `seed`, or in order.
+fn drain_epoch(src: &mut StreamSource, be: &Cpu<f32>, seed: Option<u64>) -> Vec<Vec<f32>> {
     use neuron::train::BatchSource;
     use neuron::Backend;
-    let mut rng = neuron::Rng::new(1);
-    BatchSource::<Cpu<f32>>::begin_epoch(src, be, &mut rng, false).unwrap();
+    let mut rng = neuron::Rng::new(seed.unwrap_or(1));
+    BatchSource::<Cpu<f32>>::begin_epoch(src, be, &mut rng, seed.is_some()).unwrap();
     let (xc, yc, n) = (
         BatchSource::<Cpu<f32>>::x_cols(src),
         BatchSource::<Cpu<f32>>::y_cols(src),
@@ -267,14 +266,14 @@ fn held_out_rows_never_reach_training_or_its_statistics_and_the_cache_agrees() {
         rules: Default::default(),
     };
     let f = Preprocessor::fit_stream_with(&mut s, &opts, &h, &mut kept).unwrap();
-    let (pre, rows) = (f.pre, f.rows);
+    let (pre, rows, segments) = (f.pre, f.rows, f.segments);
     assert_eq!(rows + held, 3000);
     assert_eq!(kept.validation_seen + kept.test_seen, held);
     assert!(kept.validation.rows.iter().all(|r| r[0] == "1000"));
     // Standardised with the training rows' statistics only: every input is small.
     let be = Cpu::<f32>::with_threads(1);
     let spec = (Loss::cross_entropy(), 2);
-    let mut text_src = StreamSource::with_rows(src, None, pre.clone(), spec, 500, rows)
+    let mut text_src = StreamSource::with_segments(src, None, pre.clone(), spec, 500, segments)
         .unwrap()
         .holding_out(h);
     let trained = drain(&mut text_src, &be);
@@ -379,17 +378,28 @@ fn a_stream_checkpointed_mid_epoch_resumes_to_the_same_model() {
 /// of 64 rows) and training on its share of every batch, the gradients summed across them. With
 /// momentum, not Adam: Adam's step hardly changes if every worker trained on the whole batch.
 fn streamed_on_workers(path: &str, pre: &Preprocessor, workers: usize) -> Vec<Vec<Vec<f32>>> {
+    on_workers(path, pre, workers, (model, cfg(true)))
+}
+
+/// The weights each of `workers` threads trains a network made by `net` with `cfg` (see
+/// [`streamed_on_workers`]).
+fn on_workers(
+    path: &str,
+    pre: &Preprocessor,
+    workers: usize,
+    (net, cfg): (fn() -> Sequential<Cpu<f32>>, FitConfig),
+) -> Vec<Vec<Vec<f32>>> {
     let threads: Vec<_> = neuron::ThreadSync::group(workers)
         .into_iter()
         .enumerate()
         .map(|(k, mut sync)| {
-            let (path, pre) = (path.to_string(), pre.clone());
+            let (path, pre, cfg) = (path.to_string(), pre.clone(), cfg.clone());
             std::thread::spawn(move || {
-                let mut m = model();
+                let mut m = net();
                 let mut opt = Optimizer::new(OptimizerConfig::momentum(0.1, 0.9)).unwrap();
                 let src = StreamSource::new(&path, None, pre, Loss::cross_entropy(), 2, 64);
                 let mut src = src.unwrap().shard(k, workers).unwrap();
-                TrainRun::new(&mut m, &mut opt, &mut src, &cfg(true))
+                TrainRun::new(&mut m, &mut opt, &mut src, &cfg)
                     .unwrap()
                     .sync(&mut sync)
                     .run()
@@ -425,4 +435,111 @@ fn workers_sharing_a_stream_train_the_model_of_one() {
         }
         assert_eq!(streamed_on_workers(path, &pre, workers)[0], all[0]);
     }
+}
+
+/// A table of several segments: each worker reads only its own, the rows of a batch are
+/// arranged by segment, and dropout is drawn per position of the global batch, so 1, 2 and 3
+/// workers (3 own unequal numbers of segments) train the same network.
+#[test]
+fn workers_reading_their_own_segments_train_the_model_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    let text = csv_of(40_000);
+    std::fs::write(&path, &text).unwrap();
+    let path = path.to_str().unwrap();
+    let mut s = TableStream::open(path, None).unwrap();
+    let (pre, _) = Preprocessor::fit_stream(
+        &mut s,
+        None,
+        None,
+        neuron::data::scaling::Scaling::Standard,
+        None,
+    )
+    .unwrap();
+    let src = StreamSource::new(path, None, pre.clone(), Loss::cross_entropy(), 2, 64).unwrap();
+    assert!(src.segments().len() >= 3, "{:?}", src.segments());
+    fn net() -> Sequential<Cpu<f32>> {
+        Sequential::builder(2)
+            .dense(16)
+            .relu()
+            .dropout(0.2)
+            .dense(2)
+            .loss(Loss::cross_entropy())
+            .seed(5)
+            .build(Cpu::<f32>::with_threads(1))
+            .unwrap()
+    }
+    let cfg = FitConfig {
+        epochs: 1,
+        batch_size: 250,
+        ..cfg(true)
+    };
+    let one = on_workers(path, &pre, 1, (net, cfg.clone())).remove(0);
+    assert_ne!(one, net().params().unwrap(), "nothing was trained");
+    for workers in [2, 3] {
+        let all = on_workers(path, &pre, workers, (net, cfg.clone()));
+        for params in &all {
+            assert_eq!(params, &all[0], "workers disagree");
+            for (p, q) in params.iter().flatten().zip(one.iter().flatten()) {
+                assert!(
+                    (p - q).abs() <= 1e-5 * p.abs().max(1.0),
+                    "{workers} workers: {p} vs {q}"
+                );
+            }
+        }
+    }
+}
+
+/// Shuffled, an epoch gives every row once, its first rows come from all over the table (the
+/// segments of four large shards), in a new seeded order each epoch.
+#[test]
+fn a_shuffled_epoch_mixes_rows_from_all_over_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = 4;
+    let rows = 100_000;
+    for k in 0..shards {
+        let mut text = String::from("id,u,class\n");
+        for i in k * rows / shards..(k + 1) * rows / shards {
+            text.push_str(&format!("{i},{}.{},{}\n", i % 17, i % 7, ["a", "b"][i % 2]));
+        }
+        std::fs::write(dir.path().join(format!("part-{k}.csv")), text).unwrap();
+    }
+    let src = dir.path().to_str().unwrap();
+    let opts = neuron::data::preprocess::StreamFit {
+        target: None,
+        task: None,
+        scaling: neuron::data::scaling::Scaling::None,
+        impute: None,
+        skip_bad_rows: false,
+        rules: Default::default(),
+    };
+    let mut s = TableStream::open(src, None).unwrap();
+    let f =
+        Preprocessor::fit_stream_with(&mut s, &opts, &Holdout::none(), &mut HeldRows::default())
+            .unwrap();
+    assert!(f.segments.len() >= shards, "{:?}", f.segments);
+    let be = Cpu::<f32>::with_threads(1);
+    let spec = (Loss::cross_entropy(), 2);
+    let mut firsts = Vec::new();
+    for seed in [1, 2] {
+        let mut src =
+            StreamSource::with_segments(src, None, f.pre.clone(), spec, 1000, f.segments.clone())
+                .unwrap();
+        let mut ids: Vec<usize> = drain_epoch(&mut src, &be, Some(seed))
+            .iter()
+            .map(|r| r[0] as usize)
+            .collect();
+        let mut from: Vec<usize> = ids[..20].iter().map(|i| i * shards / rows).collect();
+        from.sort();
+        from.dedup();
+        assert_eq!(
+            from.len(),
+            shards,
+            "the first rows come from shards {from:?}"
+        );
+        firsts.push(ids[..20].to_vec());
+        ids.sort();
+        assert_eq!(ids, (0..rows).collect::<Vec<_>>());
+    }
+    assert_ne!(firsts[0], firsts[1]);
 }

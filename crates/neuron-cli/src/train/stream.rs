@@ -1,7 +1,8 @@
 //! `neuron train --stream`: training on a table read from disk chunk by chunk, in bounded memory.
 //! One pass fits the preprocessing (`Preprocessor::fit_stream`: mean and standard deviation,
-//! categories, labels, rows); then each epoch reads the table again through a seeded shuffle
-//! buffer (`StreamSource`), or, with `--cache DIR`, reads the encoded rows from a cache that the
+//! categories, labels, the table's segments and their rows); then each epoch reads the table again
+//! through seeded shuffle buffers, one per segment (`StreamSource`), or, with `--cache DIR`, reads
+//! the encoded rows from a cache that the
 //! first run builds (`RowCache`). Rows held out by a hash of their place validate and test; there
 //! is no cross-validation. Checkpoints (`--checkpoint`, `--checkpoint-steps` within an epoch) resume
 //! in the middle of an epoch: the reader reads the epoch's earlier batches again without training.
@@ -11,6 +12,7 @@ use neuron::data::cache::{cache_key, encode_held, target_cols, RowCache, BLOCK_R
 use neuron::data::holdout::{HeldRows, Holdout};
 use neuron::data::preprocess::{ColumnRules, Impute, Preprocessor, StreamFit, Task};
 use neuron::data::scaling::Scaling;
+use neuron::data::segments::Segment;
 use neuron::data::stream::TableStream;
 use neuron::io::checkpoint::Checkpoint;
 use neuron::{Backend, Dataset, FitConfig, Loss, StreamSource, TrainRun};
@@ -36,6 +38,8 @@ const HOLDOUT_SEED: u64 = 0x5EED_D47A;
 struct Prepared {
     pre: Preprocessor,
     rows: usize,
+    /// The table's segments and their training rows (none when read from a cache).
+    segments: Vec<Segment>,
     held: HeldRows,
     /// Validation and test rows held out in all.
     held_out: (usize, usize),
@@ -62,6 +66,7 @@ fn prepare(a: &TrainArgs, key: Option<&Value>, holdout: &Holdout) -> Result<Prep
             return Ok(Prepared {
                 pre: c.meta().preprocessor.clone(),
                 rows: c.meta().rows,
+                segments: Vec::new(),
                 held: HeldRows::default(),
                 held_out: c.meta().held_out,
                 cache: Some(c),
@@ -112,6 +117,7 @@ fn prepare(a: &TrainArgs, key: Option<&Value>, holdout: &Holdout) -> Result<Prep
     Ok(Prepared {
         pre: f.pre,
         rows: f.rows,
+        segments: f.segments,
         held_out: (held.validation_seen, held.test_seen),
         held,
         cache: None,
@@ -186,15 +192,20 @@ fn source(
         }
         _ => None,
     };
+    if cache.is_some() {
+        // Read from the cache, the table's segments play no part (and a process that found the
+        // cache built has none).
+        p.segments.clear();
+    }
     let src = match &cache {
         Some(c) => StreamSource::from_cache(c, spec, a.shuffle_buffer)?,
-        None => StreamSource::with_rows(
+        None => StreamSource::with_segments(
             &a.data,
             a.delimiter,
             p.pre.clone(),
             spec,
             a.shuffle_buffer,
-            p.rows,
+            p.segments.clone(),
         )?
         .holding_out(*holdout)
         .skipping_bad_rows(a.bad_rows == BadRowsArg::Skip),
@@ -278,14 +289,16 @@ fn set_up_in<B: Backend<E = f32>>(
     let mut digest = std::collections::hash_map::DefaultHasher::new();
     std::hash::Hasher::write(&mut digest, serde_json::to_string(&s.p.pre)?.as_bytes());
     std::hash::Hasher::write_usize(&mut digest, s.p.rows);
+    std::hash::Hash::hash(&s.p.segments, &mut digest);
     let digest = std::hash::Hasher::finish(&digest);
     c.check_same("table statistics or row counts", digest)?;
     Ok(s)
 }
 
 /// Trains on `a.data` streamed, on `be` (continuing `ck` when resuming), and saves the model. In a
-/// job of several processes each reads the whole table in the same order and trains on its share
-/// of every batch; process 0 alone writes checkpoints and the model.
+/// job of several processes each reads its own segments of the table and trains on the rows of
+/// every batch that come from them (from a cache, each reads all of it and trains on its slice of
+/// every batch); process 0 alone writes checkpoints and the model.
 pub(super) fn train_streamed<B: Backend<E = f32>>(
     a: &TrainArgs,
     ck: Option<Checkpoint>,

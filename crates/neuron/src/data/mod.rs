@@ -15,5 +15,7 @@ mod parquet_rows;
 pub mod preprocess;
 pub mod records;
 pub mod scaling;
+pub mod segments;
 pub mod stream;
+mod stream_rows;
 pub mod table;

@@ -4,18 +4,19 @@
 //! their file and line for error messages.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use parquet::file::reader::SerializedFileReader;
 
-use super::csv::{push_place, sniff_delimiter, RawTable};
+use super::csv::{sniff_delimiter, RawTable};
 use super::parquet::{guarded, MAGIC};
 use super::parquet_rows::ParquetRows;
 use super::records::RecordChunk;
+use super::segments::{segment_bytes, Mark, Marks, Segment};
+use super::stream_rows::{recoverable, Rows};
 use super::table::table_files;
 use crate::error::{NeuronError, Result};
-use crate::rng::Rng;
 
 /// Bytes read from the start of a CSV file to detect its delimiter.
 const SNIFF_BYTES: usize = 1 << 16;
@@ -48,6 +49,17 @@ pub struct TableStream {
     skip_malformed: bool,
     /// Malformed records skipped, and why the first was.
     malformed: (usize, Option<String>),
+    /// Whether the open file is plain CSV text (so its records can be found again by offset).
+    plain: bool,
+    /// Where segments start, when they are looked for (`mark_segments`).
+    marks: Option<Marks>,
+    /// One segment is read (`open_segment`): where it starts and ends.
+    segment: Option<Segment>,
+    /// The delimiter of the last CSV file opened.
+    detected: Option<u8>,
+    /// What to add to the lines the CSV reader counts: a segment's first file is read from its
+    /// first record, not from the file's start.
+    line_base: u64,
 }
 
 fn first_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
@@ -59,11 +71,16 @@ fn first_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Opens one file: Parquet by its magic bytes, else CSV (gzip by its own).
-fn open(path: &Path, delimiter: Option<u8>) -> Result<(Reader, Vec<String>)> {
+/// An open file: its reader, its column names, whether it is plain CSV text, and its CSV
+/// delimiter.
+type Opened = (Reader, Vec<String>, bool, Option<u8>);
+
+/// Opens one file: Parquet by its magic bytes, else CSV (gzip by its own). With `range` (a
+/// segment's start offset and end) a plain CSV file is read from that record to that end.
+fn open(path: &Path, delimiter: Option<u8>, range: Option<(u64, Option<u64>)>) -> Result<Opened> {
     let source = path.display().to_string();
     let head = first_bytes(path, SNIFF_BYTES)?;
-    let file = File::open(path).map_err(|e| NeuronError::io(path, e))?;
+    let mut file = File::open(path).map_err(|e| NeuronError::io(path, e))?;
     if head.starts_with(MAGIC) {
         let bad = |e: parquet::errors::ParquetError| {
             NeuronError::data(format!("{source}: not a readable Parquet file ({e})"))
@@ -73,14 +90,21 @@ fn open(path: &Path, delimiter: Option<u8>) -> Result<(Reader, Vec<String>)> {
             let reader = SerializedFileReader::new(file).map_err(bad)?;
             super::parquet::check_layout(&reader, len, &source)?;
             let headers = super::parquet::flat_headers(&reader, &source)?;
-            Ok((Reader::Parquet(ParquetRows::new(Box::new(reader))), headers))
+            let rows = ParquetRows::new(Box::new(reader));
+            Ok((Reader::Parquet(rows), headers, false, None))
         });
     }
     let gz = super::csv::is_gzip(&head);
+    let (from, end) = range.filter(|_| !gz).unwrap_or((0, None));
     let input: Box<dyn Read + Send> = if gz {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
     } else {
-        Box::new(BufReader::with_capacity(1 << 20, file))
+        file.seek(SeekFrom::Start(from))
+            .map_err(|e| NeuronError::io(path, e))?;
+        let file = file.take(end.map_or(u64::MAX, |e| e.saturating_sub(from)));
+        // A segment's buffer is smaller: a process may have dozens open.
+        let capacity = if range.is_some() { 1 << 16 } else { 1 << 20 };
+        Box::new(BufReader::with_capacity(capacity, file))
     };
     let delimiter = match delimiter {
         Some(d) => d,
@@ -94,34 +118,42 @@ fn open(path: &Path, delimiter: Option<u8>) -> Result<(Reader, Vec<String>)> {
     };
     // Fields are trimmed as they are copied out (`next_csv`): cheaper than the reader's own
     // trimming, which rebuilds every record.
-    let mut r = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(input);
-    let headers = r
+    let csv_reader = |input| {
+        csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(from == 0)
+            .flexible(false)
+            .from_reader(input)
+    };
+    let mut r = csv_reader(input);
+    // A segment's reader starts after the header: it is read from the file's first bytes.
+    let mut first = (from > 0).then(|| csv_reader(Box::new(std::io::Cursor::new(head))));
+    let headers = first
+        .as_mut()
+        .unwrap_or(&mut r)
         .headers()
         .map_err(|e| super::csv::csv_error(&source, e))?
         .iter()
         .map(|h| h.trim_ascii().to_string())
         .collect();
-    Ok((Reader::Csv(r), headers))
+    Ok((Reader::Csv(r), headers, !gz, Some(delimiter)))
 }
 
 impl TableStream {
-    /// Opens `src` (a file, a directory of tables, or a glob), reading CSV with `delimiter` or
-    /// the detected one.
+    /// Opens `src` (a file, a directory of tables, or a glob, its files read in name order),
+    /// reading CSV with `delimiter` or the detected one.
     pub fn open(src: &str, delimiter: Option<u8>) -> Result<Self> {
-        Self::open_in_order(src, delimiter, None)
+        let files = table_files(src)?.unwrap_or_else(|| vec![PathBuf::from(src)]);
+        Self::with_files(src, files, delimiter, None)
     }
 
-    /// [`TableStream::open`], reading the files of a directory or glob in an order shuffled by
-    /// `rng` (in name order without one).
-    pub fn open_in_order(src: &str, delimiter: Option<u8>, rng: Option<&mut Rng>) -> Result<Self> {
-        let mut files = table_files(src)?.unwrap_or_else(|| vec![PathBuf::from(src)]);
-        if let Some(rng) = rng {
-            rng.shuffle(&mut files);
-        }
+    /// A stream over `files` (of the table `src`), or over one segment of its only file.
+    fn with_files(
+        src: &str,
+        files: Vec<PathBuf>,
+        delimiter: Option<u8>,
+        segment: Option<&Segment>,
+    ) -> Result<Self> {
         let mut s = TableStream {
             source: src.to_string(),
             files,
@@ -136,9 +168,62 @@ impl TableStream {
             numbers: Vec::new(),
             skip_malformed: false,
             malformed: (0, None),
+            plain: false,
+            marks: None,
+            segment: segment.cloned(),
+            line_base: 0,
+            detected: None,
         };
         s.next_reader()?;
         Ok(s)
+    }
+
+    /// Looks for the places where the table's [`Segment`]s start while it is read: call it
+    /// before reading the first row, and read the table to its end; then [`TableStream::marks`]
+    /// gives them.
+    pub fn mark_segments(&mut self) -> Result<()> {
+        let (every, sizes) = segment_bytes(&self.files)?;
+        self.marks = Some(Marks::new(every, sizes));
+        Ok(())
+    }
+
+    /// The segment starts found so far ([`TableStream::mark_segments`]), and the number of
+    /// files of the table.
+    pub fn marks(&self) -> (&[Mark], usize) {
+        let found = self.marks.as_ref().map_or(&[][..], |m| &m.found[..]);
+        (found, self.marks.as_ref().map_or(0, Marks::files))
+    }
+
+    /// Reads segment `seg` of `src` alone: from its first record to its end. `headers` are the
+    /// table's column names, which its files must have.
+    pub fn open_segment(
+        src: &str,
+        delimiter: Option<u8>,
+        seg: &Segment,
+        headers: &[String],
+    ) -> Result<Self> {
+        let files = table_files(src)?.unwrap_or_else(|| vec![PathBuf::from(src)]);
+        let Some(files) = files.get(seg.file..=seg.last_file) else {
+            return Err(NeuronError::data(format!(
+                "{src}: it has {} files, not the {} it had when it was first read (did it change?)",
+                files.len(),
+                seg.last_file + 1
+            )));
+        };
+        let s = Self::with_files(src, files.to_vec(), delimiter, Some(seg))?;
+        if s.headers != headers {
+            return Err(NeuronError::data(format!(
+                "{}: its columns changed since the table was first read",
+                files[0].display()
+            )));
+        }
+        Ok(s)
+    }
+
+    /// The delimiter of the CSV files read so far (the last one's): the one given, or the one
+    /// detected. `None` for Parquet.
+    pub fn csv_delimiter(&self) -> Option<u8> {
+        self.detected
     }
 
     /// The column names.
@@ -179,8 +264,18 @@ impl TableStream {
             self.reader = None;
             return Ok(false);
         };
-        let (reader, headers) = open(&path, self.delimiter)?;
+        // A segment starts within its first file and ends within its last.
+        let range = self.segment.as_ref().map(|g| {
+            let first = self.next_file == 0;
+            let last = self.next_file + 1 == self.files.len();
+            let start = if first { g.start } else { (0, 0) };
+            self.line_base = start.1.saturating_sub(1);
+            (start.0, g.end.filter(|_| last))
+        });
+        let (reader, headers, plain, delimiter) = open(&path, self.delimiter, range)?;
+        self.detected = delimiter.or(self.detected);
         let name = path.display().to_string();
+        self.plain = plain;
         if self.next_file == 0 {
             self.headers = headers;
         } else if headers != self.headers {
@@ -234,20 +329,27 @@ impl TableStream {
             let Some((reader, name)) = self.reader.as_mut() else {
                 break;
             };
+            // Where the next record starts (blank lines before it included).
+            let mut at = None;
             let line = match reader {
-                Reader::Csv(r) => match t.read_csv(n, r, &mut self.record) {
-                    Ok(line) => line,
-                    Err(e) if self.skip_malformed && recoverable(&e) => {
-                        self.malformed.0 += 1;
-                        let why = match super::csv::csv_error(name, e) {
-                            NeuronError::Data(m) => m,
-                            other => other.to_string(),
-                        };
-                        self.malformed.1.get_or_insert(why);
-                        continue;
+                Reader::Csv(r) => {
+                    let p = r.position();
+                    at = (self.marks.is_some() && self.plain).then(|| (p.byte(), p.line()));
+                    let read = t.read_csv(n, r, &mut self.record);
+                    match read {
+                        Ok(line) => line,
+                        Err(e) if self.skip_malformed && recoverable(&e) => {
+                            self.malformed.0 += 1;
+                            let why = match super::csv::csv_error(name, e) {
+                                NeuronError::Data(m) => m,
+                                other => other.to_string(),
+                            };
+                            self.malformed.1.get_or_insert(why);
+                            continue;
+                        }
+                        Err(e) => return Err(super::csv::csv_error(name, e)),
                     }
-                    Err(e) => return Err(super::csv::csv_error(name, e)),
-                },
+                }
                 Reader::Parquet(rows) => {
                     self.row_in_file += 1;
                     let row = self.row_in_file;
@@ -264,6 +366,10 @@ impl TableStream {
             };
             match line {
                 Some(line) => {
+                    if let Some(m) = &mut self.marks {
+                        m.row_read(self.next_file - 1, at);
+                    }
+                    let line = line + self.line_base;
                     t.commit(name, line, listed != Some(self.next_file));
                     listed = Some(self.next_file);
                     n += 1;
@@ -274,122 +380,6 @@ impl TableStream {
             }
         }
         Ok(n)
-    }
-}
-
-/// Where [`TableStream::read_rows`] puts rows: owned cells, or CSV records.
-trait Rows {
-    /// Reads the next CSV record into row `n`; its line, `None` at the file's end.
-    fn read_csv(
-        &mut self,
-        n: usize,
-        r: &mut csv::Reader<Box<dyn Read + Send>>,
-        rec: &mut csv::StringRecord,
-    ) -> std::result::Result<Option<u64>, csv::Error>;
-    /// The cells to read Parquet row `n` into: the row's own, or `spare`.
-    fn cells<'a>(&'a mut self, n: usize, spare: &'a mut Vec<String>) -> &'a mut Vec<String>;
-    /// Called after Parquet row `n` was read into `spare` (when [`Rows::cells`] gave it) and
-    /// `numbers` (see [`Rows::takes_numbers`]).
-    fn parquet_done(&mut self, n: usize, spare: &[String], numbers: &[Option<f64>]);
-    /// Whether rows may carry numbers instead of text (`TableStream::numbers_for`).
-    fn takes_numbers(&self) -> bool {
-        false
-    }
-    /// Makes row `n` part of the chunk, read from `file` at `line`.
-    fn commit(&mut self, file: &str, line: u64, new_file: bool);
-}
-
-impl Rows for RawTable {
-    fn read_csv(
-        &mut self,
-        n: usize,
-        r: &mut csv::Reader<Box<dyn Read + Send>>,
-        rec: &mut csv::StringRecord,
-    ) -> std::result::Result<Option<u64>, csv::Error> {
-        if n == self.rows.len() {
-            self.rows.push(Vec::new());
-        }
-        next_csv(r, rec, &mut self.rows[n])
-    }
-    fn cells<'a>(&'a mut self, n: usize, _: &'a mut Vec<String>) -> &'a mut Vec<String> {
-        if n == self.rows.len() {
-            self.rows.push(Vec::new());
-        }
-        &mut self.rows[n]
-    }
-    fn parquet_done(&mut self, _: usize, _: &[String], _: &[Option<f64>]) {}
-    fn commit(&mut self, file: &str, line: u64, new_file: bool) {
-        let places = (&mut self.files, &mut self.file_of, &mut self.lines);
-        push_place(places, file, line, new_file);
-    }
-}
-
-impl Rows for RecordChunk {
-    fn read_csv(
-        &mut self,
-        _: usize,
-        r: &mut csv::Reader<Box<dyn Read + Send>>,
-        _: &mut csv::StringRecord,
-    ) -> std::result::Result<Option<u64>, csv::Error> {
-        self.set_numbers(&[]);
-        next_record(r, self.slot())
-    }
-    fn cells<'a>(&'a mut self, _: usize, spare: &'a mut Vec<String>) -> &'a mut Vec<String> {
-        spare
-    }
-    fn parquet_done(&mut self, _: usize, spare: &[String], numbers: &[Option<f64>]) {
-        self.set_numbers(numbers);
-        let rec = self.slot();
-        rec.clear();
-        for cell in spare {
-            rec.push_field(cell);
-        }
-    }
-    fn takes_numbers(&self) -> bool {
-        true
-    }
-    fn commit(&mut self, file: &str, line: u64, new_file: bool) {
-        RecordChunk::commit(self, file, line, new_file);
-    }
-}
-
-/// Whether reading can go on after `e` (a record of the wrong length, or invalid UTF-8).
-fn recoverable(e: &csv::Error) -> bool {
-    matches!(
-        e.kind(),
-        csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
-    )
-}
-
-/// The next CSV record into `cells` (their strings reused), and its line; blank lines skipped.
-fn next_csv(
-    r: &mut csv::Reader<Box<dyn Read + Send>>,
-    rec: &mut csv::StringRecord,
-    cells: &mut Vec<String>,
-) -> std::result::Result<Option<u64>, csv::Error> {
-    let line = next_record(r, rec)?;
-    if line.is_some() {
-        cells.resize(rec.len(), String::new());
-        for (cell, field) in cells.iter_mut().zip(rec.iter()) {
-            cell.clear();
-            cell.push_str(field.trim_ascii());
-        }
-    }
-    Ok(line)
-}
-
-/// The next CSV record into `rec`, and its line; blank lines skipped.
-fn next_record(
-    r: &mut csv::Reader<Box<dyn Read + Send>>,
-    rec: &mut csv::StringRecord,
-) -> std::result::Result<Option<u64>, csv::Error> {
-    loop {
-        if !r.read_record(rec)? {
-            return Ok(None);
-        }
-        if !(rec.len() == 1 && rec[0].trim_ascii().is_empty()) {
-            return Ok(Some(rec.position().map_or(0, |p| p.line())));
-        }
     }
 }
 

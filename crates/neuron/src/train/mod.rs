@@ -6,14 +6,17 @@ mod config;
 mod evaluate;
 mod history;
 mod inspect;
+mod interleave;
 #[cfg(feature = "mpi")]
 mod mpi_sync;
 mod observer;
+mod pool;
 mod read_ahead;
 mod run;
 mod source;
 mod state;
 mod stream_source;
+mod stream_text;
 mod sync;
 
 pub use config::FitConfig;

@@ -1,26 +1,21 @@
-//! Reading a streamed table on a thread of its own: the text is read, split, held out, and
-//! encoded into network rows a few blocks ahead of training, so that parsing overlaps the
-//! training steps instead of stopping them. One thread reads the rows in file order and hands
-//! them over in blocks whose boundaries depend only on the files, so what training receives (and
-//! so the trained model) is the same as reading on the training thread.
+//! Reading a streamed table on a thread of its own, ahead of training, so that parsing overlaps
+//! the training steps instead of stopping them. Training asks for chunks of its segments (see
+//! [`super::stream_text`]) and the thread reads them, in the order asked: each segment in file
+//! order, its held-out rows left out, encoded. Which rows training draws does not depend on when
+//! the chunks arrive, only on the rows they hold.
 
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use crate::data::cache::encode_into;
-use crate::data::csv::{Cells, RawTable};
+use crate::data::csv::Cells;
 use crate::data::holdout::Holdout;
 use crate::data::preprocess::Preprocessor;
 use crate::data::records::{RecordChunk, CHUNK_ROWS};
+use crate::data::segments::Segment;
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
 use crate::nn::loss::Loss;
-
-/// Rows of the table in a block handed to training (fewer at its end, and the held-out rows
-/// left out).
-const BLOCK_ROWS: usize = 1 << 14;
-/// Encoded blocks waiting for training, at most.
-const AHEAD: usize = 2;
 
 /// How the text of a table becomes training rows.
 #[derive(Clone, Debug)]
@@ -35,71 +30,98 @@ pub(super) struct TextFeed {
     pub spec: (Loss, usize, usize),
 }
 
-/// Encoded training rows, row-major.
-#[derive(Default)]
-pub(super) struct Block {
-    pub x: Vec<f32>,
-    pub y: Vec<f32>,
+/// The segments a worker reads.
+pub(super) struct Segments {
+    /// The table, its CSV delimiter (if given), and the one detected in its first file.
+    pub src: (String, Option<u8>, Option<u8>),
+    /// The table's column names.
+    pub headers: Vec<String>,
+    /// The worker's segments.
+    pub segments: Vec<Segment>,
 }
 
-/// The blocks of one pass over a table, read on their own thread.
+/// Encoded training rows of one segment, row-major, read at once; or the news that the segment
+/// has no more.
+#[derive(Default)]
+pub(super) struct Chunk {
+    /// The segment: its index among the worker's.
+    pub seg: usize,
+    pub x: Vec<f32>,
+    pub y: Vec<f32>,
+    /// The segment is read to its end (and the chunk is empty).
+    pub end: bool,
+}
+
+/// A thread reading chunks of segments when asked.
 pub(super) struct ReadAhead {
-    blocks: Option<Receiver<Result<Block>>>,
+    asks: Option<Sender<usize>>,
+    chunks: Receiver<Result<Chunk>>,
+    /// Chunks used, whose memory the thread fills again.
+    used: Sender<Chunk>,
     reader: Option<JoinHandle<()>>,
 }
 
 impl ReadAhead {
-    /// Starts reading `stream` (opened by the caller, so that opening errors come at once).
-    pub fn start(stream: TableStream, feed: TextFeed) -> Result<Self> {
-        let (tx, rx) = sync_channel(AHEAD);
+    /// Starts a thread that reads `segs` as `feed` says; it can hold `ahead` chunks read and not
+    /// yet received.
+    pub fn start(segs: Segments, feed: TextFeed, ahead: usize) -> Result<Self> {
+        let (tx, rx) = sync_channel(ahead.max(1));
+        let (ask, asked) = channel();
+        let (used, spare) = channel();
         let reader = std::thread::Builder::new()
             .name("neuron-read".into())
             .spawn(move || {
-                let mut read = Reader::new(stream, feed);
-                loop {
-                    let block = read.next_block();
-                    let last = !matches!(block, Ok(Some(_)));
-                    let sent = match block {
-                        Ok(None) => return,
-                        Ok(Some(b)) => tx.send(Ok(b)),
-                        Err(e) => tx.send(Err(e)),
-                    };
-                    // Stop at the end, at an error, or when nobody reads any more.
-                    if last || sent.is_err() {
+                let mut read = Reader::new(segs, feed);
+                // It stops when asked for nothing more or nobody receives any more.
+                while let Ok(k) = asked.recv() {
+                    let chunk = read.read(k, spare.try_recv().unwrap_or_default());
+                    let failed = chunk.is_err();
+                    if tx.send(chunk).is_err() || failed {
                         return;
                     }
                 }
             })
             .map_err(|e| NeuronError::data(format!("cannot start the reading thread: {e}")))?;
         Ok(ReadAhead {
-            blocks: Some(rx),
+            asks: Some(ask),
+            chunks: rx,
+            used,
             reader: Some(reader),
         })
     }
 
-    /// The next block; `None` once the table is read.
-    pub fn next(&mut self) -> Result<Option<Block>> {
-        let Some(rx) = &self.blocks else {
-            return Ok(None);
-        };
-        match rx.recv() {
-            Ok(block) => block.map(Some),
-            Err(_) => {
-                // The reader has finished: at the table's end, or by a panic.
-                self.blocks = None;
-                match self.reader.take().map(JoinHandle::join) {
-                    Some(Err(_)) => Err(NeuronError::data("the thread reading the table failed")),
-                    _ => Ok(None),
-                }
-            }
+    /// Asks for the next chunk of segment `k`.
+    pub fn ask(&self, k: usize) -> Result<()> {
+        match &self.asks {
+            Some(a) if a.send(k).is_ok() => Ok(()),
+            _ => Err(self.failed()),
         }
+    }
+
+    /// The next chunk read (of whichever segment).
+    pub fn next(&mut self) -> Result<Chunk> {
+        match self.chunks.recv() {
+            Ok(chunk) => chunk,
+            Err(_) => Err(self.failed()),
+        }
+    }
+
+    /// Hands back a chunk used up, so that its memory is filled again (not allocated anew).
+    pub fn recycle(&self, chunk: Chunk) {
+        // The thread may have stopped: the chunk is then freed.
+        let _ = self.used.send(chunk);
+    }
+
+    fn failed(&self) -> NeuronError {
+        NeuronError::data("the thread reading the table stopped")
     }
 }
 
 impl Drop for ReadAhead {
     fn drop(&mut self) {
-        // Its next send fails, so the reader stops after the block it is reading.
-        self.blocks = None;
+        // With nothing more asked and nobody receiving, the thread stops after its chunk.
+        self.asks = None;
+        drop(std::mem::replace(&mut self.chunks, channel().1));
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
@@ -108,127 +130,141 @@ impl Drop for ReadAhead {
 
 /// The reading thread's state.
 struct Reader {
-    stream: TableStream,
+    segs: Segments,
     feed: TextFeed,
-    /// Rows as read, when bad rows are skipped (they are edited).
-    chunk: RawTable,
-    /// Rows as read, when not.
+    /// The worker's segments, opened when first asked for, closed at their end.
+    open: Vec<Option<TableStream>>,
+    /// Which are read to their end.
+    done: Vec<bool>,
+    /// The records of the chunk being read, of whichever segment: one set, so that they stay
+    /// in the core's cache.
     records: RecordChunk,
 }
 
 impl Reader {
-    fn new(mut stream: TableStream, feed: TextFeed) -> Self {
-        // Parquet's number columns come as numbers, not text written to be parsed again.
-        stream.numbers_for(feed.pre.numeric_inputs(stream.headers()));
+    fn new(segs: Segments, feed: TextFeed) -> Self {
         Reader {
-            stream,
-            feed,
-            chunk: RawTable::default(),
+            open: segs.segments.iter().map(|_| None).collect(),
+            done: vec![false; segs.segments.len()],
             records: RecordChunk::default(),
+            segs,
+            feed,
         }
     }
 
-    /// The next non-empty block of training rows (those among the next [`BLOCK_ROWS`] rows of
-    /// the table); `None` at the table's end. The rows are read and encoded [`CHUNK_ROWS`] at a
-    /// time, which gives the same block.
-    fn next_block(&mut self) -> Result<Option<Block>> {
-        let mut block = Block::default();
-        let mut read = 0;
-        loop {
-            let want = CHUNK_ROWS.min(BLOCK_ROWS - read);
-            let n = self.read_chunk(want, &mut block)?;
-            read += n;
-            if n < want || read == BLOCK_ROWS {
-                if !block.y.is_empty() {
-                    return Ok(Some(block));
-                }
-                if n < want {
-                    return Ok(None);
-                }
-                read = 0;
-            }
-        }
-    }
-
-    /// Reads up to `rows` rows and appends the training rows among them to `block`; returns
-    /// how many rows were read (fewer than `rows` only at the table's end).
-    fn read_chunk(&mut self, rows: usize, block: &mut Block) -> Result<usize> {
+    /// The next chunk of segment `k` (in `chunk`'s memory), opening it first if need be.
+    fn read(&mut self, k: usize, mut chunk: Chunk) -> Result<Chunk> {
         let f = &self.feed;
-        if f.skip_bad {
-            self.stream.next_chunk_into(&mut self.chunk, rows)?;
-            let n = self.chunk.row_count();
-            f.holdout.keep_training(&mut self.chunk);
-            f.pre.drop_bad_rows(&mut self.chunk)?;
-            encode(f, &self.chunk, block)?;
-            Ok(n)
-        } else {
-            self.stream.next_records_into(&mut self.records, rows)?;
-            let n = self.records.row_count();
-            f.holdout.keep_training(&mut self.records);
-            encode(f, &self.records, block)?;
-            Ok(n)
+        let (xc, yc) = (f.pre.input_width(), f.spec.2);
+        chunk.seg = k;
+        chunk.end = false;
+        chunk.x.clear();
+        chunk.y.clear();
+        chunk.x.reserve(CHUNK_ROWS * xc);
+        chunk.y.reserve(CHUNK_ROWS * yc);
+        if self.open[k].is_none() && !self.done[k] {
+            self.open[k] = Some(open_segment(&self.segs, k, f)?);
         }
+        let t = &mut self.records;
+        let more = match self.open[k].as_mut() {
+            Some(stream) => stream.next_records_into(t, CHUNK_ROWS)?,
+            None => false,
+        };
+        if !more {
+            (self.open[k], self.done[k]) = (None, true);
+            chunk.end = true;
+            return Ok(chunk);
+        }
+        f.holdout.keep_training(t);
+        if f.skip_bad {
+            f.pre.drop_bad_rows(t)?;
+        }
+        if t.row_count() > 0 {
+            encode_into(&f.pre, t, f.spec, &mut chunk.x, &mut chunk.y)?;
+        }
+        Ok(chunk)
     }
 }
 
-/// Appends the encoded rows of `t`, if any, to the block.
-fn encode(f: &TextFeed, t: &impl Cells, b: &mut Block) -> Result<()> {
-    if t.row_count() > 0 {
-        encode_into(&f.pre, t, f.spec, &mut b.x, &mut b.y)?;
+/// Opens segment `k` of `segs`, to be read as `feed` says.
+fn open_segment(segs: &Segments, k: usize, feed: &TextFeed) -> Result<TableStream> {
+    let (src, given, detected) = &segs.src;
+    let seg = &segs.segments[k];
+    // The first file's delimiter saves detecting it again; a file with another is detected.
+    let open = |d| TableStream::open_segment(src, d, seg, &segs.headers);
+    let stream = match (given, open(given.or(*detected))) {
+        (None, Err(_)) => open(None),
+        (_, opened) => opened,
+    };
+    let mut stream = stream?.skipping_malformed(feed.skip_bad);
+    if !feed.skip_bad {
+        // Parquet's number columns come as numbers, not text written to be parsed again.
+        stream.numbers_for(feed.pre.numeric_inputs(stream.headers()));
     }
-    Ok(())
+    Ok(stream)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::holdout::HeldRows;
+    use crate::data::preprocess::{ColumnRules, StreamFit};
     use crate::data::scaling::Scaling;
 
-    /// The blocks of an epoch are the training rows among each [`BLOCK_ROWS`] rows of the
-    /// table, as when each block was read at once, though they are read [`CHUNK_ROWS`] at a time.
+    /// The chunks of each segment, read to its end, are the table's training rows in file order,
+    /// as many as the segment counted.
     #[test]
-    fn blocks_are_the_training_rows_of_each_block_of_the_table() {
+    fn segments_read_to_their_end_are_the_training_rows_in_file_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         let mut text = String::from("a,b,label\n");
-        let rows = 2 * BLOCK_ROWS + 1234;
-        for i in 0..rows {
+        for i in 0..60_000 {
             let label = ["no", "yes"][i % 3 % 2];
-            text.push_str(&format!("{}.{},{},{label}\n", i % 97, i % 10, i % 13));
+            text.push_str(&format!("{}.{},{},{label}\n", i % 9973, i % 10, i));
         }
         std::fs::write(&path, text).unwrap();
         let path = path.to_str().unwrap();
-        let mut s = TableStream::open(path, None).unwrap();
-        let (pre, _) =
-            Preprocessor::fit_stream(&mut s, None, None, Scaling::Standard, None).unwrap();
-        let loss = Loss::CrossEntropy {
-            label_smoothing: 0.0,
+        let holdout = Holdout::new(5, 0.2, 0.1).unwrap();
+        let opts = StreamFit {
+            target: None,
+            task: None,
+            scaling: Scaling::None,
+            impute: None,
+            skip_bad_rows: false,
+            rules: ColumnRules::default(),
         };
-        for skip_bad in [false, true] {
-            let feed = TextFeed {
-                pre: pre.clone(),
-                holdout: Holdout::new(5, 0.2, 0.1).unwrap(),
-                skip_bad,
-                spec: (loss, 2, 1),
-            };
-            let stream = TableStream::open(path, None).unwrap();
-            let mut ahead = ReadAhead::start(stream, feed.clone()).unwrap();
-            let mut s = TableStream::open(path, None).unwrap();
-            let mut records = RecordChunk::default();
-            let mut blocks = 0;
-            while s.next_records_into(&mut records, BLOCK_ROWS).unwrap() {
-                let read = records.row_count();
-                let kept = read - feed.holdout.keep_training(&mut records);
-                let mut want = Block::default();
-                encode(&feed, &records, &mut want).unwrap();
-                let got = ahead.next().unwrap().unwrap();
-                assert!(kept > 0 && kept < read);
-                assert_eq!(got.y.len(), kept);
-                assert_eq!((got.x, got.y), (want.x, want.y), "block {blocks}");
-                blocks += 1;
+        let mut s = TableStream::open(path, None).unwrap();
+        let f = Preprocessor::fit_stream_with(&mut s, &opts, &holdout, &mut HeldRows::default())
+            .unwrap();
+        assert!(f.segments.len() >= 3, "{:?}", f.segments);
+        let feed = TextFeed {
+            pre: f.pre.clone(),
+            holdout,
+            skip_bad: false,
+            spec: (Loss::cross_entropy(), 2, 1),
+        };
+        let segs = Segments {
+            src: (path.to_string(), None, s.csv_delimiter()),
+            headers: s.headers().to_vec(),
+            segments: f.segments.clone(),
+        };
+        let mut ahead = ReadAhead::start(segs, feed, 2).unwrap();
+        // The second feature is the row's number.
+        let mut b: Vec<f32> = Vec::new();
+        for (k, seg) in f.segments.iter().enumerate() {
+            let before = b.len();
+            loop {
+                ahead.ask(k).unwrap();
+                let c = ahead.next().unwrap();
+                assert_eq!(c.seg, k);
+                if c.end {
+                    break;
+                }
+                b.extend(c.x.chunks(2).map(|r| r[1]));
             }
-            assert_eq!(blocks, 3);
-            assert!(ahead.next().unwrap().is_none());
+            assert_eq!(b.len() - before, seg.rows, "segment {k}");
         }
+        assert_eq!(b.len(), f.rows);
+        assert!(b.windows(2).all(|w| w[0] < w[1]));
     }
 }

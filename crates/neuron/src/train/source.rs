@@ -36,9 +36,10 @@ pub trait BatchSource<B: Backend> {
         x: &mut B::Buf,
         y: &mut B::Buf,
     ) -> Result<usize>;
-    /// Where the rows that [`BatchSource::load`] writes for positions `batch` start within that
-    /// batch: dropout and augmentation are drawn per position in the global batch, so that
-    /// workers sharing it draw what one worker would. 0 for a source that loads the whole batch.
+    /// Where the rows that [`BatchSource::load`] wrote for positions `batch` (the batch it
+    /// loaded last) start within that batch: dropout and augmentation are drawn per position in
+    /// the global batch, so that workers sharing it draw what one worker would. 0 for a source
+    /// that loads the whole batch.
     fn first_row(&self, batch: Range<usize>) -> usize {
         let _ = batch;
         0

@@ -1,53 +1,47 @@
 //! A [`BatchSource`] that reads its table from disk while training goes on, so the table may be
 //! larger than memory: rows are read in chunks ([`TableStream`]: a CSV or Parquet file, or
-//! shards), encoded by a fitted [`Preprocessor`], and held in a shuffle buffer of a bounded
+//! shards), encoded by a fitted [`Preprocessor`], and held in shuffle buffers of a bounded
 //! number of rows from which each batch draws at random (seeded). Without shuffling, rows come in
 //! file order, exactly as an in-memory [`super::DatasetSource`] that does not shuffle gives them.
 //! Batches must be asked for in order (positions `0..b`, `b..2b`, ...), as the training loop does.
 //!
-//! Shuffling works at two levels: each epoch reads the files of a sharded table (or the blocks
-//! of a [`RowCache`]) in a new seeded order, and the buffer mixes the rows. A source made
-//! [`StreamSource::from_cache`] reads encoded rows from the cache instead of parsing text.
+//! The table is read in [`Segment`]s (runs of rows that can be read alone), each through a buffer
+//! of its own; each position of a shuffled epoch takes its row from a segment picked at random in
+//! proportion to the rows it has left ([`super::interleave`]), so every batch mixes rows from all
+//! over the table. A batch's rows are then arranged by segment.
 //!
-//! Several workers (processes under MPI) each stream the whole table in the same seeded order
-//! and train on their [`worker_share`] of every batch ([`StreamSource::shard`]): together they
-//! train the model one worker would. The reading is repeated by each; the training is divided.
+//! Several workers (processes under MPI) each read only their own segments
+//! ([`StreamSource::shard`]): every worker computes the same order across segments, and loads
+//! the rows of the batch that come from its segments. Together they train the model that one
+//! worker would, and each reads and parses only its part of the table.
+//!
+//! A source made [`StreamSource::from_cache`] reads encoded rows from a [`RowCache`] instead of
+//! parsing text: each epoch reads its blocks in a new seeded order into one shuffle buffer, and
+//! each worker reads them all and loads its [`worker_share`] of every batch.
 
 use std::ops::Range;
 
-use super::read_ahead::{ReadAhead, TextFeed};
+use super::interleave::owned_segments;
+use super::pool::Pool;
+use super::read_ahead::TextFeed;
 use super::source::{check_worker, worker_share, BatchSource};
+use super::stream_text::{not_begun, Text};
 use crate::backend::Backend;
 use crate::data::cache::{target_cols, CacheReader, RowCache};
-use crate::data::csv::RawTable;
+use crate::data::csv::Cells;
 use crate::data::holdout::Holdout;
 use crate::data::preprocess::Preprocessor;
+use crate::data::records::{RecordChunk, CHUNK_ROWS};
+use crate::data::segments::{Segment, SegmentCounter};
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
 use crate::nn::loss::Loss;
 use crate::rng::Rng;
 
-/// Rows read at a time by the counting pass.
-const READ_ROWS: usize = 1 << 14;
-
-/// The shuffle buffer: encoded rows, row-major; `head` rows at the front are already used (in
-/// file order, without shuffling).
-#[derive(Default)]
-struct Pool {
-    x: Vec<f32>,
-    y: Vec<f32>,
-    head: usize,
-}
-
 /// Where the rows come from.
 enum Feed {
     /// The table's text (or Parquet), encoded as it is read, on a thread of its own.
-    Text {
-        src: String,
-        delimiter: Option<u8>,
-        feed: Box<TextFeed>,
-        ahead: Option<ReadAhead>,
-    },
+    Text(Box<Text>),
     /// A cache of the encoded rows.
     Cache(Box<CacheReader>),
 }
@@ -65,6 +59,8 @@ pub struct StreamSource {
     shuffle: bool,
     next: usize,
     stage: (Vec<f32>, Vec<f32>),
+    /// Where this worker's rows start in the batch last loaded.
+    row0: usize,
     /// This worker and the number of workers.
     worker: (usize, usize),
 }
@@ -72,7 +68,8 @@ pub struct StreamSource {
 impl StreamSource {
     /// A source over `src` (a file, a directory of tables, or a glob; CSV read with `delimiter`
     /// or the detected one), encoded by `pre` for a network of `outputs` outputs trained with
-    /// `loss`, shuffling through a buffer of `buffer` rows. Counts the rows with one pass.
+    /// `loss`, shuffling through buffers of `buffer` rows in all. Finds the table's segments and
+    /// counts their rows with one pass.
     pub fn new(
         src: &str,
         delimiter: Option<u8>,
@@ -82,48 +79,57 @@ impl StreamSource {
         buffer: usize,
     ) -> Result<Self> {
         let mut stream = TableStream::open(src, delimiter)?;
-        let mut chunk = RawTable::default();
-        let mut rows = 0;
-        while stream.next_chunk_into(&mut chunk, READ_ROWS)? {
-            rows += chunk.rows.len();
+        stream.mark_segments()?;
+        let (mut chunk, mut counter, mut read) =
+            (RecordChunk::default(), SegmentCounter::default(), 0);
+        while stream.next_records_into(&mut chunk, CHUNK_ROWS)? {
+            for _ in 0..chunk.row_count() {
+                counter.row(read, stream.marks().0, true);
+                read += 1;
+            }
         }
-        Self::with_rows(src, delimiter, pre, (loss, outputs), buffer, rows)
+        let segments = counter.segments(stream.marks(), &[]);
+        Self::with_segments(src, delimiter, pre, (loss, outputs), buffer, segments)
     }
 
-    /// [`StreamSource::new`] for a table known to hold `rows` rows (counted by
-    /// [`Preprocessor::fit_stream`]), without the counting pass.
-    pub fn with_rows(
+    /// [`StreamSource::new`] for a table whose segments and their training rows are known
+    /// (found by [`Preprocessor::fit_stream_with`]), without the counting pass.
+    pub fn with_segments(
         src: &str,
         delimiter: Option<u8>,
         pre: Preprocessor,
         (loss, outputs): (Loss, usize),
         buffer: usize,
-        rows: usize,
+        segments: Vec<Segment>,
     ) -> Result<Self> {
         let cols = (pre.input_width(), target_cols(&pre, loss, outputs));
-        let feed = Feed::Text {
-            src: src.to_string(),
-            delimiter,
-            feed: Box::new(TextFeed {
-                pre,
-                holdout: Holdout::none(),
-                skip_bad: false,
-                spec: (loss, outputs, cols.1),
-            }),
-            ahead: None,
+        let first = TableStream::open(src, delimiter)?;
+        let (headers, detected) = (first.headers().to_vec(), first.csv_delimiter());
+        let rows = segments.iter().map(|s| s.rows).sum();
+        let feed = TextFeed {
+            pre,
+            holdout: Holdout::none(),
+            skip_bad: false,
+            spec: (loss, outputs, cols.1),
         };
+        let text = Text::new(
+            (src.to_string(), delimiter, detected),
+            headers,
+            feed,
+            segments,
+        );
         Ok(StreamSource {
             cols,
             name: src.to_string(),
-            ..Self::empty(feed, buffer, rows)
+            ..Self::empty(Feed::Text(Box::new(text)), buffer, rows)
         })
     }
 
     /// Trains only on the rows that `holdout` does not hold out (for a source over a table's
-    /// text; a cache holds training rows only). `rows` must then count those.
+    /// text; a cache holds training rows only). The segments' rows must then count those.
     pub fn holding_out(mut self, holdout: Holdout) -> Self {
-        if let Feed::Text { feed, .. } = &mut self.feed {
-            feed.holdout = holdout;
+        if let Feed::Text(t) = &mut self.feed {
+            t.feed.holdout = holdout;
         }
         self
     }
@@ -131,8 +137,8 @@ impl StreamSource {
     /// Skips malformed records and rows that `pre` cannot encode (as
     /// [`Preprocessor::fit_stream_with`] with `skip_bad_rows` counted them) instead of failing.
     pub fn skipping_bad_rows(mut self, skip: bool) -> Self {
-        if let Feed::Text { feed, .. } = &mut self.feed {
-            feed.skip_bad = skip;
+        if let Feed::Text(t) = &mut self.feed {
+            t.feed.skip_bad = skip;
         }
         self
     }
@@ -173,44 +179,39 @@ impl StreamSource {
             shuffle: false,
             next: 0,
             stage: (Vec::new(), Vec::new()),
+            row0: 0,
             worker: (0, 1),
         }
     }
 
-    /// The same stream as worker `k` of `n`: every worker reads the same rows in the same order
-    /// and loads its [`worker_share`] of each batch.
+    /// The same stream as worker `k` of `n`: every worker follows the same order. Over a table's
+    /// text, each reads only its own segments and loads the rows of each batch that come from
+    /// them; over a cache, each reads every row and loads its [`worker_share`] of each batch.
     pub fn shard(mut self, k: usize, n: usize) -> Result<Self> {
         check_worker(k, n)?;
         self.worker = (k, n);
+        if let Feed::Text(t) = &mut self.feed {
+            let rows: Vec<usize> = t.segments.iter().map(|s| s.rows).collect();
+            t.mine = owned_segments(&rows, k, n);
+        }
         Ok(self)
     }
 
-    fn pooled(&self) -> usize {
-        self.pool.y.len() / self.cols.1 - self.pool.head
+    /// The table's segments and their training rows (none for a cache).
+    pub fn segments(&self) -> &[Segment] {
+        match &self.feed {
+            Feed::Text(t) => &t.segments,
+            Feed::Cache(_) => &[],
+        }
     }
 
-    /// Reads (and encodes) rows until the pool holds `want` (or the table ends).
+    /// Reads (and encodes) cached rows until the pool holds `want` (or the cache ends).
     fn fill(&mut self, want: usize) -> Result<()> {
-        if !self.begun {
-            return Err(NeuronError::arg(
-                "a batch was asked for before the epoch began",
-            ));
-        }
-        while self.pooled() < want {
+        while self.pool.len() < want {
             let (x, y) = (&mut self.pool.x, &mut self.pool.y);
             let more = match &mut self.feed {
-                Feed::Text {
-                    ahead: Some(ahead), ..
-                } => match ahead.next()? {
-                    Some(b) => {
-                        x.extend_from_slice(&b.x);
-                        y.extend_from_slice(&b.y);
-                        true
-                    }
-                    None => false,
-                },
-                Feed::Text { ahead: None, .. } => false,
                 Feed::Cache(reader) => reader.next_block_into(x, y)?,
+                Feed::Text(_) => false,
             };
             if !more {
                 break;
@@ -222,46 +223,43 @@ impl StreamSource {
     /// Reads until the pool can give `n` rows, then draws them into the staging rows.
     fn take(&mut self, n: usize) -> Result<()> {
         self.fill(self.buffer.max(n))?;
-        if self.pooled() < n {
-            return Err(NeuronError::data(format!(
-                "{}: the table ended after fewer rows than the {} counted before training (did it change?)",
-                self.name, self.rows
-            )));
+        if self.pool.len() < n {
+            return Err(self.ended());
         }
-        self.draw(n);
-        Ok(())
-    }
-
-    /// Moves `n` rows from the pool to the staging rows: at random, or the oldest first.
-    fn draw(&mut self, n: usize) {
-        let ((xc, yc), pool) = (self.cols, &mut self.pool);
         let (sx, sy) = &mut self.stage;
         sx.clear();
         sy.clear();
-        for _ in 0..n {
-            let len = pool.y.len() / yc;
-            let i = if self.shuffle {
-                self.rng.below(len - pool.head) + pool.head
-            } else {
-                pool.head
-            };
-            sx.extend_from_slice(&pool.x[i * xc..(i + 1) * xc]);
-            sy.extend_from_slice(&pool.y[i * yc..(i + 1) * yc]);
-            if self.shuffle {
-                // The last row takes the drawn row's place.
-                pool.x.copy_within((len - 1) * xc..len * xc, i * xc);
-                pool.y.copy_within((len - 1) * yc..len * yc, i * yc);
-                pool.x.truncate((len - 1) * xc);
-                pool.y.truncate((len - 1) * yc);
-            } else {
-                pool.head += 1;
-            }
+        let rng = self.shuffle.then_some(&mut self.rng);
+        self.pool.draw(n, rng, Some([sx, sy]));
+        Ok(())
+    }
+
+    fn ended(&self) -> NeuronError {
+        NeuronError::data(format!(
+            "{}: the table ended after fewer rows than the {} counted before training (did it change?)",
+            self.name, self.rows
+        ))
+    }
+
+    /// Loads this worker's rows of `batch` from the cache into the staging rows; returns where
+    /// they start in the batch and how many there are.
+    fn load_cached(&mut self, batch: Range<usize>) -> Result<(usize, usize)> {
+        let n = batch.len();
+        // A resumed epoch starts at a later batch: the earlier ones are read and drawn again
+        // (not trained on), so that the shuffle buffer holds what it held when the run stopped.
+        while self.next < batch.start {
+            let skip = n.min(batch.start - self.next);
+            self.take(skip)?;
+            self.next += skip;
         }
-        if pool.head > 0 && pool.head * 2 >= pool.y.len() / yc {
-            pool.x.drain(..pool.head * xc);
-            pool.y.drain(..pool.head * yc);
-            pool.head = 0;
-        }
+        self.take(n)?;
+        let mine = worker_share(0..n, self.worker.0, self.worker.1);
+        let (xc, yc) = self.cols;
+        self.stage.0.drain(..mine.start * xc);
+        self.stage.0.truncate(mine.len() * xc);
+        self.stage.1.drain(..mine.start * yc);
+        self.stage.1.truncate(mine.len() * yc);
+        Ok((mine.start, mine.len()))
     }
 }
 
@@ -283,22 +281,14 @@ impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
         self.shuffle = shuffle;
         let mut order = shuffle.then(|| self.rng.fork());
         match &mut self.feed {
-            Feed::Text {
-                src,
-                delimiter,
-                feed,
-                ahead,
-            } => {
-                // The previous pass's reader stops first.
-                *ahead = None;
-                let s = TableStream::open_in_order(src, *delimiter, order.as_mut())?;
-                let s = s.skipping_malformed(feed.skip_bad);
-                *ahead = Some(ReadAhead::start(s, (**feed).clone())?);
+            Feed::Text(t) => {
+                let seeds = order.as_mut().map(|o| (o.next_u64(), o.next_u64()));
+                t.begin(self.buffer, seeds)?;
             }
             Feed::Cache(reader) => reader.begin(order.as_mut()),
         }
         self.begun = true;
-        self.pool = Pool::default();
+        self.pool = Pool::new(self.cols);
         self.next = 0;
         Ok(())
     }
@@ -310,30 +300,35 @@ impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
         x: &mut B::Buf,
         y: &mut B::Buf,
     ) -> Result<usize> {
+        if !self.begun {
+            return Err(not_begun());
+        }
         if batch.start < self.next || batch.end > self.rows {
             return Err(NeuronError::arg(format!(
                 "a streamed table gives its {} rows in order; batch {batch:?} was asked for at row {}",
                 self.rows, self.next
             )));
         }
-        let n = batch.len();
-        // A resumed epoch starts at a later batch: the earlier ones are read and drawn again
-        // (not trained on), so that the shuffle buffer holds what it held when the run stopped.
-        while self.next < batch.start {
-            let skip = n.min(batch.start - self.next);
-            self.take(skip)?;
-            self.next += skip;
+        let (first, n) = match &mut self.feed {
+            Feed::Text(t) => {
+                // A resumed epoch starts at a later batch: the earlier rows are read and drawn
+                // again (not trained on), so that the buffers hold what they held when the run
+                // stopped.
+                t.skip(batch.start - self.next)?;
+                t.load(batch.len(), &mut self.stage)?
+            }
+            Feed::Cache(_) => self.load_cached(batch.clone())?,
+        };
+        if n > 0 {
+            be.write(&self.stage.0, x)?;
+            be.write(&self.stage.1, y)?;
         }
-        self.take(n)?;
-        let mine = worker_share(0..n, self.worker.0, self.worker.1);
-        let (xc, yc) = self.cols;
-        be.write(&self.stage.0[mine.start * xc..mine.end * xc], x)?;
-        be.write(&self.stage.1[mine.start * yc..mine.end * yc], y)?;
         self.next = batch.end;
-        Ok(mine.len())
+        self.row0 = first;
+        Ok(n)
     }
 
-    fn first_row(&self, batch: Range<usize>) -> usize {
-        worker_share(0..batch.len(), self.worker.0, self.worker.1).start
+    fn first_row(&self, _batch: Range<usize>) -> usize {
+        self.row0
     }
 }

@@ -8,6 +8,7 @@ use crate::data::csv::{Cells, RawTable};
 use crate::data::holdout::{HeldRows, Holdout, Part};
 use crate::data::records::{RecordChunk, CHUNK_ROWS};
 use crate::data::scaling::Scaling;
+use crate::data::segments::{Segment, SegmentCounter};
 use crate::data::stream::TableStream;
 use crate::error::{NeuronError, Result};
 
@@ -66,7 +67,7 @@ impl Preprocessor {
             None => headers.len() - 1,
         };
         opts.rules.check(&headers, tc)?;
-        let (stats, rows) = gather(stream, opts.skip_bad_rows, (holdout, held))?;
+        let (stats, rows, counter) = gather(stream, opts.skip_bad_rows, (holdout, held))?;
         if rows == 0 {
             return Err(NeuronError::data("no data rows to train on"));
         }
@@ -90,11 +91,12 @@ impl Preprocessor {
                 dropped.len()
             )));
         }
-        let (bad_rows, first_bad) = if skip {
+        let (bad, first_bad) = if skip {
             bad_rows((&stats, &headers), &kept, tc, &target)?
         } else {
-            (0, None)
+            (Vec::new(), None)
         };
+        let bad_rows = bad.len();
         if bad_rows >= rows {
             return Err(NeuronError::data(format!(
                 "every row to train on is bad{}",
@@ -115,45 +117,55 @@ impl Preprocessor {
             rows: rows - bad_rows,
             bad_rows,
             first_bad,
+            segments: counter.segments(stream.marks(), &bad),
         })
     }
 }
 
 /// Reads `stream` to its end: each column's statistics over the training rows (the rows
-/// `holdout` holds out go to `held`), and the number of training rows.
+/// `holdout` holds out go to `held`), the number of training rows, and those of each segment
+/// of the table.
 fn gather(
     stream: &mut TableStream,
     track: bool,
     (holdout, held): (&Holdout, &mut HeldRows),
-) -> Result<(Vec<Stats>, usize)> {
+) -> Result<(Vec<Stats>, usize, SegmentCounter)> {
     let headers = stream.headers().to_vec();
     let mut stats: Vec<Stats> = headers.iter().map(|_| Stats::new(track)).collect();
     let (mut chunk, mut rows) = (RecordChunk::default(), 0);
+    let mut counter = SegmentCounter::default();
+    stream.mark_segments()?;
     // Parquet's number columns as numbers: most of them need no text (`Stats::add_number`).
     stream.numbers_for(vec![true; headers.len()]);
-    let read = gather_chunks(stream, &mut chunk, (&mut stats, &mut rows), (holdout, held));
+    let count = (&mut stats[..], &mut rows, &mut counter);
+    let read = gather_chunks(stream, &mut chunk, count, (holdout, held));
     stream.numbers_for(Vec::new());
     read?;
-    Ok((stats, rows))
+    Ok((stats, rows, counter))
 }
 
 /// The loop of [`gather`]: every chunk's cells into `stats`, counting the training rows.
 fn gather_chunks(
     stream: &mut TableStream,
     chunk: &mut RecordChunk,
-    (stats, rows): (&mut [Stats], &mut usize),
+    (stats, rows, counter): (&mut [Stats], &mut usize, &mut SegmentCounter),
     (holdout, held): (&Holdout, &mut HeldRows),
 ) -> Result<()> {
     let headers = stream.headers().to_vec();
+    let mut read = 0;
     while stream.next_records_into(chunk, CHUNK_ROWS)? {
         let chunk = &*chunk;
         for r in 0..chunk.row_count() {
-            if holdout.holds_out() {
-                let part = holdout.part_of(chunk, r);
-                if part != Part::Train {
-                    held.take(part, chunk, r);
-                    continue;
-                }
+            let part = if holdout.holds_out() {
+                holdout.part_of(chunk, r)
+            } else {
+                Part::Train
+            };
+            counter.row(read, stream.marks().0, part == Part::Train);
+            read += 1;
+            if part != Part::Train {
+                held.take(part, chunk, r);
+                continue;
             }
             let row = *rows as u64;
             // A row of text in one pass over its cells (a short row's last cells are empty).
@@ -207,6 +219,8 @@ pub struct StreamFitted {
     pub bad_rows: usize,
     /// Where the first bad cell is, and what it holds.
     pub first_bad: Option<String>,
+    /// The table's segments, with their training rows.
+    pub segments: Vec<Segment>,
 }
 
 #[cfg(test)]

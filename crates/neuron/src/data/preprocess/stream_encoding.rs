@@ -57,7 +57,7 @@ pub(super) fn bad_rows(
     kept: &[(usize, ColumnEncoding)],
     tc: usize,
     target: &TargetEncoding,
-) -> Result<(usize, Option<String>)> {
+) -> Result<(Vec<u64>, Option<String>)> {
     let mut rows: Vec<u64> = Vec::new();
     let mut first: Option<String> = None;
     for (col, c) in kept.iter().map(|(c, e)| (Some(e), *c)).chain([(None, tc)]) {
@@ -101,7 +101,7 @@ pub(super) fn bad_rows(
     }
     rows.sort_unstable();
     rows.dedup();
-    Ok((rows.len(), first))
+    Ok((rows, first))
 }
 
 pub(super) fn fit_target(

@@ -94,9 +94,9 @@ impl<B: Backend> TrainRun<'_, B> {
         let (b, bs) = (c.batch, self.plan.batch_size);
         let range = b * bs..((b + 1) * bs).min(self.plan.rows);
         let global = range.len();
-        self.model.row0 = self.source.first_row(range.clone());
         let m = &mut *self.model;
-        let rows = self.source.load(&be, range, &mut m.x, &mut m.t)?;
+        let rows = self.source.load(&be, range.clone(), &mut m.x, &mut m.t)?;
+        self.model.row0 = self.source.first_row(range);
         if rows > 0 {
             self.augment(rows);
             self.model.forward_loaded(rows, true);
