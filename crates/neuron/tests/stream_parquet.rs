@@ -40,13 +40,18 @@ fn row(i: usize) -> (f32, f64, i32, Option<f32>, &'static str) {
 }
 
 fn write_parquet(path: &std::path::Path) {
+    // Two row groups.
+    write_groups(path, &[0..5_000, 5_000..ROWS]);
+}
+
+/// Writes rows [`row`] in row groups of the given rows.
+fn write_groups(path: &std::path::Path, groups: &[std::ops::Range<usize>]) {
     let schema = "message t { required float u; required double v; required int32 k;
         optional float w; required binary class (UTF8); }";
     let schema = Arc::new(parse_message_type(schema).unwrap());
     let file = std::fs::File::create(path).unwrap();
     let mut w = SerializedFileWriter::new(file, schema, Default::default()).unwrap();
-    // Two row groups.
-    for rows in [0..5_000, 5_000..ROWS] {
+    for rows in groups.iter().cloned() {
         let r: Vec<_> = rows.map(row).collect();
         let mut g = w.next_row_group().unwrap();
         let mut c = g.next_column().unwrap().unwrap();
@@ -187,4 +192,87 @@ fn parquet_numbers_read_as_numbers_fit_and_train_as_their_text_does() {
         .run()
         .unwrap();
     assert_eq!(c.params().unwrap(), m.params().unwrap(), "cache");
+}
+
+/// A Parquet file of many row groups is cut into segments at row groups: streamed in order it
+/// trains exactly what its rows in memory train, and shuffled, 2 and 3 workers, each reading its
+/// own segments, train what one does.
+#[test]
+fn a_parquet_file_is_cut_into_segments_at_its_row_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("t.parquet");
+    let groups: Vec<_> = (0..10).map(|g| g * 15_000..(g + 1) * 15_000).collect();
+    write_groups(&pq, &groups);
+    let pq = pq.to_str().unwrap();
+    let mut s = TableStream::open(pq, None).unwrap();
+    let impute = Some(neuron::data::preprocess::Impute::Mean);
+    let (pre, rows) =
+        Preprocessor::fit_stream(&mut s, None, None, Scaling::Standard, impute).unwrap();
+    assert_eq!(rows, 150_000);
+    let source = || StreamSource::new(pq, None, pre.clone(), Loss::cross_entropy(), 2, 1000);
+    let segments = source().unwrap().segments().to_vec();
+    assert!(segments.len() >= 5, "{segments:?}");
+    for g in &segments {
+        assert_eq!((g.start.1.max(1) - 1) % 15_000, 0, "{segments:?}");
+    }
+    let train = |src: &mut StreamSource, cfg: &FitConfig| {
+        let mut m = model();
+        let mut opt = Optimizer::new(OptimizerConfig::momentum(0.05, 0.9)).unwrap();
+        TrainRun::new(&mut m, &mut opt, src, cfg)
+            .unwrap()
+            .run()
+            .unwrap();
+        m.params().unwrap()
+    };
+    // In order: the rows in memory, in the same order.
+    let cfg = FitConfig {
+        epochs: 1,
+        batch_size: 500,
+        ..cfg()
+    };
+    let t = read_parquet_path(pq).unwrap();
+    let e = pre.transform(&t, true).unwrap();
+    let data = Dataset::new(e.x.clone(), e.targets(Loss::cross_entropy(), 2).unwrap()).unwrap();
+    let mut m = model();
+    let mut opt = Optimizer::new(OptimizerConfig::momentum(0.05, 0.9)).unwrap();
+    let be = m.backend().clone();
+    let mut mem = DatasetSource::new(&be, &data).unwrap();
+    TrainRun::new(&mut m, &mut opt, &mut mem, &cfg)
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(train(&mut source().unwrap(), &cfg), m.params().unwrap());
+    // Shuffled, on workers (30 steps: over hundreds, momentum makes the sums' other order grow
+    // past 1e-5).
+    let cfg = FitConfig {
+        shuffle: true,
+        batch_size: 5000,
+        ..cfg
+    };
+    let one = train(&mut source().unwrap(), &cfg);
+    for workers in [2, 3] {
+        let all: Vec<Vec<Vec<f32>>> = neuron::ThreadSync::group(workers)
+            .into_iter()
+            .enumerate()
+            .map(|(k, mut sync)| {
+                let (mut src, cfg) = (source().unwrap().shard(k, workers).unwrap(), cfg.clone());
+                std::thread::spawn(move || {
+                    let mut m = model();
+                    let mut opt = Optimizer::new(OptimizerConfig::momentum(0.05, 0.9)).unwrap();
+                    let run = TrainRun::new(&mut m, &mut opt, &mut src, &cfg).unwrap();
+                    run.sync(&mut sync).run().unwrap();
+                    m.params().unwrap()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        for (p, q) in all[0].iter().flatten().zip(one.iter().flatten()) {
+            assert!(
+                (p - q).abs() <= 1e-5 * p.abs().max(1.0),
+                "{workers} workers: {p} vs {q}"
+            );
+        }
+    }
 }

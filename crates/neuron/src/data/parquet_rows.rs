@@ -11,6 +11,7 @@
 //! not written as text at all (their cells are left empty), which is most of the reading's cost.
 
 use std::fmt::Write;
+use std::ops::Range;
 
 use parquet::basic::{ConvertedType, LogicalType, Type as Physical};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
@@ -43,15 +44,50 @@ impl ParquetRows {
         let schema = file.metadata().file_metadata().schema_descr_ptr();
         let kinds: Option<Vec<Text>> = schema.columns().iter().map(|c| text_of(c)).collect();
         match kinds {
-            Some(kinds) => ParquetRows::Columns(Box::new(ColumnBatches {
-                file,
-                kinds,
-                group: 0,
-                columns: Vec::new(),
-                len: 0,
-                at: 0,
-            })),
+            Some(kinds) => {
+                // Where each row group starts, counted in compressed bytes.
+                let mut offsets = Vec::new();
+                let mut at = 0;
+                for g in file.metadata().row_groups() {
+                    offsets.push(at);
+                    at += g.compressed_size().max(0) as u64;
+                }
+                ParquetRows::Columns(Box::new(ColumnBatches {
+                    end_group: offsets.len(),
+                    offsets,
+                    file,
+                    kinds,
+                    group: 0,
+                    started: None,
+                    columns: Vec::new(),
+                    len: 0,
+                    at: 0,
+                }))
+            }
             None => ParquetRows::Records(RowIter::from_file_into(file)),
+        }
+    }
+
+    /// Reads only the row groups that start at `range.start` or later and before `range.end`
+    /// (places given by [`ParquetRows::group_started`]); `None` if the file cannot be read from
+    /// a row group (it is read through the row API).
+    pub(crate) fn within(mut self, range: Range<u64>) -> Option<Self> {
+        match &mut self {
+            ParquetRows::Columns(c) => {
+                c.group = c.offsets.partition_point(|&o| o < range.start);
+                c.end_group = c.offsets.partition_point(|&o| o < range.end);
+                Some(self)
+            }
+            ParquetRows::Records(_) => None,
+        }
+    }
+
+    /// Where a row group starts (in compressed bytes from the first), if the row read last was
+    /// the first of a row group after the first (a place a segment can start).
+    pub(crate) fn group_started(&mut self) -> Option<u64> {
+        match self {
+            ParquetRows::Columns(c) => c.started.take().filter(|&o| o > 0),
+            ParquetRows::Records(_) => None,
         }
     }
 
@@ -343,8 +379,13 @@ fn write_i32(out: &mut String, v: i32, kind: Text) -> bool {
 pub(crate) struct ColumnBatches {
     file: Box<dyn FileReader>,
     kinds: Vec<Text>,
-    /// The next row group to open.
+    /// Where each row group starts (in compressed bytes from the first).
+    offsets: Vec<u64>,
+    /// The next row group to open, and the one after the last to read.
     group: usize,
+    end_group: usize,
+    /// Where the row group opened for the row read last starts.
+    started: Option<u64>,
     /// The open row group's columns (empty before the first and after the last).
     columns: Vec<AnyColumn>,
     /// Rows in the current batch, and the next to hand out.
@@ -380,9 +421,10 @@ impl ColumnBatches {
 
     /// Opens the next row group's columns; false when there is none.
     fn open_group(&mut self) -> std::result::Result<bool, ParquetError> {
-        if self.group >= self.file.num_row_groups() {
+        if self.group >= self.end_group.min(self.file.num_row_groups()) {
             return Ok(false);
         }
+        self.started = self.offsets.get(self.group).copied();
         let group = self.file.get_row_group(self.group)?;
         let schema = group.metadata().schema_descr_ptr();
         for i in 0..self.kinds.len() {

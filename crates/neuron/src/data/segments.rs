@@ -1,9 +1,10 @@
 //! Segments of a table: runs of its rows that can be read on their own, so that the processes of
 //! a distributed run each read only their own part of a streamed table, and so that a shuffled
 //! epoch can draw from all over the table at once. A segment starts about every
-//! [`segment_bytes`] bytes: at a record start within a plain CSV file, or at the start of a file
-//! (of any kind); small files are grouped into one segment, and a gzipped CSV or a Parquet file
-//! is never cut. One pass over the whole table finds them ([`TableStream::mark_segments`]) and
+//! [`segment_bytes`] bytes: at a record start within a plain CSV file, at a row group within a
+//! Parquet file read column by column, or at the start of a file (of any kind); small files are
+//! grouped into one segment, and a gzipped CSV file is never cut (nor a Parquet file read through
+//! the row API). One pass over the whole table finds them ([`TableStream::mark_segments`]) and
 //! counts each one's training rows ([`SegmentCounter`]); [`TableStream::open_segment`] then reads
 //! one alone.
 //!
@@ -25,8 +26,9 @@ pub const MIN_SEGMENT_BYTES: u64 = 1 << 18;
 pub struct Segment {
     /// Its first file: an index into the table's files in name order.
     pub file: usize,
-    /// Where its first record starts in that file: byte offset and line. `(0, 0)` is the start
-    /// of the file, its header included.
+    /// Where its first record starts in that file: byte offset and line (in a Parquet file, the
+    /// row group's offset in compressed bytes after the first, and the row's number). `(0, 0)`
+    /// is the start of the file, its header included.
     pub start: (u64, u64),
     /// Its last file (the first, or a later one; the files between are read whole).
     pub last_file: usize,
@@ -51,7 +53,8 @@ pub struct Mark {
 
 /// The marks of one pass over a table whose files have `sizes` bytes: a segment starts at the
 /// first row read once `every` bytes have gone by since the last mark, at the start of a file or
-/// (in a plain CSV file) of a record.
+/// where a segment can start within one (a record of a plain CSV file, a row group of a Parquet
+/// file).
 #[derive(Clone, Debug)]
 pub(super) struct Marks {
     every: u64,
@@ -83,7 +86,8 @@ impl Marks {
         self.sizes.len()
     }
 
-    /// A row was read from `file`; `at` is where its record starts in a plain CSV file.
+    /// A row was read from `file`; `at` is where a segment could start with it within the file
+    /// (see [`Segment::start`]), if one can.
     pub(super) fn row_read(&mut self, file: usize, at: Option<(u64, u64)>) {
         let start = if self.file != Some(file) {
             // The first row of a file: the bytes of the files since the last mark go by.

@@ -76,7 +76,8 @@ fn first_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
 type Opened = (Reader, Vec<String>, bool, Option<u8>);
 
 /// Opens one file: Parquet by its magic bytes, else CSV (gzip by its own). With `range` (a
-/// segment's start offset and end) a plain CSV file is read from that record to that end.
+/// segment's start offset and end) a plain CSV file is read from that record to that end, and a
+/// Parquet file from that row group to that one.
 fn open(path: &Path, delimiter: Option<u8>, range: Option<(u64, Option<u64>)>) -> Result<Opened> {
     let source = path.display().to_string();
     let head = first_bytes(path, SNIFF_BYTES)?;
@@ -90,7 +91,14 @@ fn open(path: &Path, delimiter: Option<u8>, range: Option<(u64, Option<u64>)>) -
             let reader = SerializedFileReader::new(file).map_err(bad)?;
             super::parquet::check_layout(&reader, len, &source)?;
             let headers = super::parquet::flat_headers(&reader, &source)?;
-            let rows = ParquetRows::new(Box::new(reader));
+            let mut rows = ParquetRows::new(Box::new(reader));
+            if let Some((from, end)) = range.filter(|&(from, end)| from > 0 || end.is_some()) {
+                rows = rows.within(from..end.unwrap_or(u64::MAX)).ok_or_else(|| {
+                    NeuronError::data(format!(
+                        "{source}: cannot be read from a row group (did the file change?)"
+                    ))
+                })?;
+            }
             Ok((Reader::Parquet(rows), headers, false, None))
         });
     }
@@ -360,6 +368,9 @@ impl TableStream {
                     };
                     let cells = t.cells(n, &mut self.cells);
                     let line = rows.next_typed(name, row, cells, numeric, &mut self.numbers)?;
+                    if self.marks.is_some() {
+                        at = rows.group_started().map(|o| (o, row));
+                    }
                     t.parquet_done(n, &self.cells, &self.numbers);
                     line
                 }
