@@ -278,7 +278,10 @@ def digits():
 
 def test_ctrl_c_interrupts_within_a_step_and_leaves_a_usable_estimator():
     X, y = digits()
-    est = MLPClassifier(hidden_layer_sizes=(256,), batch_size=64, max_iter=1000, random_state=0)
+    # No early end (`n_iter_no_change` as large as `max_iter`): on a fast machine the default
+    # stopping rule ended the fit before the interrupt came.
+    est = MLPClassifier(hidden_layer_sizes=(256,), batch_size=64, max_iter=1000,
+                        n_iter_no_change=1000, random_state=0)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     t0 = time.perf_counter()
     timer.start()

@@ -1,7 +1,8 @@
-//! The text side of a [`super::StreamSource`]: a table read by segments. A reading thread
-//! ([`ReadAhead`]) reads and encodes this worker's segments chunk by chunk, following the
-//! epoch's order across segments ([`Interleave`]); training draws each row from its segment's
-//! shuffle buffer and arranges a batch's rows by segment.
+//! The text side of a [`super::StreamSource`]: a table read by segments. Training follows the
+//! epoch's order across segments ([`Interleave`]), draws each of this worker's rows from its
+//! segment's shuffle buffer, and arranges a batch's rows by segment; a reading thread
+//! ([`ReadAhead`]) reads and encodes the chunks of this worker's segments that the buffers ask
+//! for, a chunk or two ahead.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -23,8 +24,7 @@ pub(super) struct Text {
     pub segments: Vec<Segment>,
     /// The segments this worker reads.
     pub mine: Range<usize>,
-    /// This epoch's reading, and its order across segments (the reading thread follows its own
-    /// copy).
+    /// The epoch in progress.
     epoch: Option<Epoch>,
 }
 
@@ -203,7 +203,14 @@ impl Epoch {
         }
         s.pool.draw_one(s.rng.as_mut(), out);
         s.left -= 1;
-        self.ask_ahead(k)
+        let drained = s.left <= s.pool.len() + s.pending_rows;
+        self.ask_ahead(k)?;
+        // Once a segment's last rows are in, the next one's first are read (in order, the next
+        // segment is drawn from next).
+        if drained && k + 1 < self.own.len() {
+            self.ask_ahead(k + 1)?;
+        }
+        Ok(())
     }
 
     /// Asks for chunks of segment `k` (at most [`ASKED`] at a time) while its buffer, the rows
