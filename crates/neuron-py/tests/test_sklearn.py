@@ -282,11 +282,18 @@ def test_ctrl_c_interrupts_within_a_step_and_leaves_a_usable_estimator():
     # stopping rule ended the fit before the interrupt came.
     est = MLPClassifier(hidden_layer_sizes=(256,), batch_size=64, max_iter=1000,
                         n_iter_no_change=1000, random_state=0)
+    # Python's own Ctrl-C handler, as at an interactive prompt: a process started in the
+    # background of a shell script inherits SIGINT ignored, and then no interrupt arrives.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     t0 = time.perf_counter()
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        est.fit(X, y)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            est.fit(X, y)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - t0 < 5
     assert est.predict(X[:5]).shape == (5,)
 
