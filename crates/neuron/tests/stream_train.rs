@@ -411,6 +411,20 @@ fn on_workers(
     threads.into_iter().map(|t| t.join().unwrap()).collect()
 }
 
+/// The weights of all workers are the same, and within 1e-5 relative of `one`'s.
+fn assert_agree(all: &[Vec<Vec<f32>>], one: &[Vec<f32>]) {
+    let workers = all.len();
+    for params in all {
+        assert_eq!(params, &all[0], "workers disagree");
+        for (p, q) in params.iter().flatten().zip(one.iter().flatten()) {
+            assert!(
+                (p - q).abs() <= 1e-5 * p.abs().max(1.0),
+                "{workers} workers: {p} vs {q}"
+            );
+        }
+    }
+}
+
 #[test]
 fn workers_sharing_a_stream_train_the_model_of_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -424,15 +438,7 @@ fn workers_sharing_a_stream_train_the_model_of_one() {
     // 3 cuts each batch of 32 unevenly (10, 11, 11), and the last batch of 20 too.
     for workers in [2, 3] {
         let all = streamed_on_workers(path, &pre, workers);
-        for params in &all {
-            assert_eq!(params, &all[0], "workers disagree");
-            for (p, q) in params.iter().flatten().zip(one.iter().flatten()) {
-                assert!(
-                    (p - q).abs() <= 1e-5 * p.abs().max(1.0),
-                    "{workers} workers: {p} vs {q}"
-                );
-            }
-        }
+        assert_agree(&all, &one);
         assert_eq!(streamed_on_workers(path, &pre, workers)[0], all[0]);
     }
 }
@@ -477,16 +483,7 @@ fn workers_reading_their_own_segments_train_the_model_of_one() {
     let one = on_workers(path, &pre, 1, (net, cfg.clone())).remove(0);
     assert_ne!(one, net().params().unwrap(), "nothing was trained");
     for workers in [2, 3] {
-        let all = on_workers(path, &pre, workers, (net, cfg.clone()));
-        for params in &all {
-            assert_eq!(params, &all[0], "workers disagree");
-            for (p, q) in params.iter().flatten().zip(one.iter().flatten()) {
-                assert!(
-                    (p - q).abs() <= 1e-5 * p.abs().max(1.0),
-                    "{workers} workers: {p} vs {q}"
-                );
-            }
-        }
+        assert_agree(&on_workers(path, &pre, workers, (net, cfg.clone())), &one);
     }
 }
 

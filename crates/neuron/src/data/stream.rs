@@ -71,6 +71,11 @@ fn first_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The files of the table `src` in name order: those of a directory or glob, or `src` itself.
+fn files_of(src: &str) -> Result<Vec<PathBuf>> {
+    Ok(table_files(src)?.unwrap_or_else(|| vec![PathBuf::from(src)]))
+}
+
 /// An open file: its reader, its column names, whether it is plain CSV text, and its CSV
 /// delimiter.
 type Opened = (Reader, Vec<String>, bool, Option<u8>);
@@ -151,8 +156,7 @@ impl TableStream {
     /// Opens `src` (a file, a directory of tables, or a glob, its files read in name order),
     /// reading CSV with `delimiter` or the detected one.
     pub fn open(src: &str, delimiter: Option<u8>) -> Result<Self> {
-        let files = table_files(src)?.unwrap_or_else(|| vec![PathBuf::from(src)]);
-        Self::with_files(src, files, delimiter, None)
+        Self::with_files(src, files_of(src)?, delimiter, None)
     }
 
     /// A stream over `files` (of the table `src`), or over one segment of its only file.
@@ -210,7 +214,7 @@ impl TableStream {
         seg: &Segment,
         headers: &[String],
     ) -> Result<Self> {
-        let files = table_files(src)?.unwrap_or_else(|| vec![PathBuf::from(src)]);
+        let files = files_of(src)?;
         let Some(files) = files.get(seg.file..=seg.last_file) else {
             return Err(NeuronError::data(format!(
                 "{src}: it has {} files, not the {} it had when it was first read (did it change?)",
@@ -273,13 +277,16 @@ impl TableStream {
             return Ok(false);
         };
         // A segment starts within its first file and ends within its last.
-        let range = self.segment.as_ref().map(|g| {
-            let first = self.next_file == 0;
-            let last = self.next_file + 1 == self.files.len();
-            let start = if first { g.start } else { (0, 0) };
-            self.line_base = start.1.saturating_sub(1);
-            (start.0, g.end.filter(|_| last))
-        });
+        let (first, last) = (self.next_file == 0, self.next_file + 1 == self.files.len());
+        let start = match &self.segment {
+            Some(g) if first => g.start,
+            _ => (0, 0),
+        };
+        self.line_base = start.1.saturating_sub(1);
+        let range = self
+            .segment
+            .as_ref()
+            .map(|g| (start.0, g.end.filter(|_| last)));
         let (reader, headers, plain, delimiter) = open(&path, self.delimiter, range)?;
         self.detected = delimiter.or(self.detected);
         let name = path.display().to_string();

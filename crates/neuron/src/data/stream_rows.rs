@@ -35,10 +35,7 @@ impl Rows for RawTable {
         r: &mut csv::Reader<Box<dyn Read + Send>>,
         rec: &mut csv::StringRecord,
     ) -> std::result::Result<Option<u64>, csv::Error> {
-        if n == self.rows.len() {
-            self.rows.push(Vec::new());
-        }
-        next_csv(r, rec, &mut self.rows[n])
+        next_csv(r, rec, self.cells(n, &mut Vec::new()))
     }
     fn cells<'a>(&'a mut self, n: usize, _: &'a mut Vec<String>) -> &'a mut Vec<String> {
         if n == self.rows.len() {

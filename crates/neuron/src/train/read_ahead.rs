@@ -42,7 +42,6 @@ pub(super) struct Segments {
 
 /// Encoded training rows of one segment, row-major, read at once; or the news that the segment
 /// has no more.
-#[derive(Default)]
 pub(super) struct Chunk {
     /// The segment: its index among the worker's.
     pub seg: usize,
@@ -56,8 +55,6 @@ pub(super) struct Chunk {
 pub(super) struct ReadAhead {
     asks: Option<Sender<usize>>,
     chunks: Receiver<Result<Chunk>>,
-    /// Chunks used, whose memory the thread fills again.
-    used: Sender<Chunk>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -67,14 +64,13 @@ impl ReadAhead {
     pub fn start(segs: Segments, feed: TextFeed, ahead: usize) -> Result<Self> {
         let (tx, rx) = sync_channel(ahead.max(1));
         let (ask, asked) = channel();
-        let (used, spare) = channel();
         let reader = std::thread::Builder::new()
             .name("neuron-read".into())
             .spawn(move || {
                 let mut read = Reader::new(segs, feed);
                 // It stops when asked for nothing more or nobody receives any more.
                 while let Ok(k) = asked.recv() {
-                    let chunk = read.read(k, spare.try_recv().unwrap_or_default());
+                    let chunk = read.read(k);
                     let failed = chunk.is_err();
                     if tx.send(chunk).is_err() || failed {
                         return;
@@ -85,7 +81,6 @@ impl ReadAhead {
         Ok(ReadAhead {
             asks: Some(ask),
             chunks: rx,
-            used,
             reader: Some(reader),
         })
     }
@@ -104,12 +99,6 @@ impl ReadAhead {
             Ok(chunk) => chunk,
             Err(_) => Err(self.failed()),
         }
-    }
-
-    /// Hands back a chunk used up, so that its memory is filled again (not allocated anew).
-    pub fn recycle(&self, chunk: Chunk) {
-        // The thread may have stopped: the chunk is then freed.
-        let _ = self.used.send(chunk);
     }
 
     fn failed(&self) -> NeuronError {
@@ -152,16 +141,16 @@ impl Reader {
         }
     }
 
-    /// The next chunk of segment `k` (in `chunk`'s memory), opening it first if need be.
-    fn read(&mut self, k: usize, mut chunk: Chunk) -> Result<Chunk> {
+    /// The next chunk of segment `k`, opening it first if need be.
+    fn read(&mut self, k: usize) -> Result<Chunk> {
         let f = &self.feed;
         let (xc, yc) = (f.pre.input_width(), f.spec.2);
-        chunk.seg = k;
-        chunk.end = false;
-        chunk.x.clear();
-        chunk.y.clear();
-        chunk.x.reserve(CHUNK_ROWS * xc);
-        chunk.y.reserve(CHUNK_ROWS * yc);
+        let mut chunk = Chunk {
+            seg: k,
+            x: Vec::with_capacity(CHUNK_ROWS * xc),
+            y: Vec::with_capacity(CHUNK_ROWS * yc),
+            end: false,
+        };
         if self.open[k].is_none() && !self.done[k] {
             self.open[k] = Some(open_segment(&self.segs, k, f)?);
         }

@@ -241,8 +241,8 @@ impl StreamSource {
         ))
     }
 
-    /// Loads this worker's rows of `batch` from the cache into the staging rows; returns where
-    /// they start in the batch and how many there are.
+    /// Draws the rows of `batch` from the cache into the staging rows; returns where this
+    /// worker's rows start in the batch and how many there are.
     fn load_cached(&mut self, batch: Range<usize>) -> Result<(usize, usize)> {
         let n = batch.len();
         // A resumed epoch starts at a later batch: the earlier ones are read and drawn again
@@ -254,11 +254,6 @@ impl StreamSource {
         }
         self.take(n)?;
         let mine = worker_share(0..n, self.worker.0, self.worker.1);
-        let (xc, yc) = self.cols;
-        self.stage.0.drain(..mine.start * xc);
-        self.stage.0.truncate(mine.len() * xc);
-        self.stage.1.drain(..mine.start * yc);
-        self.stage.1.truncate(mine.len() * yc);
         Ok((mine.start, mine.len()))
     }
 }
@@ -309,19 +304,26 @@ impl<B: Backend<E = f32>> BatchSource<B> for StreamSource {
                 self.rows, self.next
             )));
         }
-        let (first, n) = match &mut self.feed {
+        // Where this worker's rows start in the batch, how many there are, and where they start
+        // among the staging rows (the text stages only this worker's rows, the cache all).
+        let (first, n, staged) = match &mut self.feed {
             Feed::Text(t) => {
                 // A resumed epoch starts at a later batch: the earlier rows are read and drawn
                 // again (not trained on), so that the buffers hold what they held when the run
                 // stopped.
                 t.skip(batch.start - self.next)?;
-                t.load(batch.len(), &mut self.stage)?
+                let (first, n) = t.load(batch.len(), &mut self.stage)?;
+                (first, n, 0)
             }
-            Feed::Cache(_) => self.load_cached(batch.clone())?,
+            Feed::Cache(_) => {
+                let (first, n) = self.load_cached(batch.clone())?;
+                (first, n, first)
+            }
         };
         if n > 0 {
-            be.write(&self.stage.0, x)?;
-            be.write(&self.stage.1, y)?;
+            let (xc, yc) = self.cols;
+            be.write(&self.stage.0[staged * xc..(staged + n) * xc], x)?;
+            be.write(&self.stage.1[staged * yc..(staged + n) * yc], y)?;
         }
         self.next = batch.end;
         self.row0 = first;

@@ -184,9 +184,7 @@ impl Epoch {
         while self.own[k].pool.len() < need {
             let s = &mut self.own[k];
             if s.pending_rows > 0 {
-                if let Some(used) = s.move_pending(need) {
-                    self.ahead.recycle(used);
-                }
+                s.move_pending(need);
             } else if s.ended {
                 break;
             } else {
@@ -244,12 +242,13 @@ impl Epoch {
 }
 
 impl OwnSegment {
-    /// Moves received rows into the pool, in the order read, until it holds `need` rows or a
-    /// chunk is used up; returns that chunk.
-    fn move_pending(&mut self, need: usize) -> Option<Chunk> {
+    /// Moves received rows into the pool, in the order read, until it holds `need` rows.
+    fn move_pending(&mut self, need: usize) {
         let (xc, yc) = self.pool.cols();
         while self.pool.len() < need {
-            let c = self.pending.front()?;
+            let Some(c) = self.pending.front() else {
+                return;
+            };
             let rows = c.y.len() / yc;
             let n = (need - self.pool.len()).min(rows - self.used);
             let r = self.used..self.used + n;
@@ -263,10 +262,9 @@ impl OwnSegment {
             self.pending_rows -= n;
             if self.used == rows {
                 self.used = 0;
-                return self.pending.pop_front();
+                self.pending.pop_front();
             }
         }
-        None
     }
 }
 
