@@ -99,6 +99,31 @@ pub trait Backend: Clone + Send + Sync + 'static {
         z: &mut Self::Buf,
         y: &mut Self::Buf,
     );
+    /// A dense layer's weights `W[outputs, inputs]` arranged for [`Backend::dense_infer`], made
+    /// once for inference. By default `Wᵀ[inputs, outputs]`, which the product reads without
+    /// rearranging it for every call.
+    fn inference_weights(&self, outputs: usize, inputs: usize, w: &Self::Buf) -> Result<Self::Buf> {
+        transposed_weights(self, outputs, inputs, w)
+    }
+    /// Inference through a dense layer: `Y = g(X·Wᵀ + b)` for `rows` rows of `x`, with `w` made
+    /// by [`Backend::inference_weights`]; `z` is scratch space of the output's size.
+    fn dense_infer(
+        &self,
+        act: Activation,
+        shape: (usize, usize, usize),
+        x: &Self::Buf,
+        wb: (&Self::Buf, &Self::Buf),
+        z: &mut Self::Buf,
+        y: &mut Self::Buf,
+    ) {
+        dense_infer_by_product(self, act, shape, x, wb, z, y)
+    }
+    /// Whether [`Backend::dense_infer`] keeps its full speed whatever the size of the weights
+    /// (it reads them straight through, in order), so that slices of rows taken through the
+    /// whole network on every thread pay even for layers whose weights exceed a core's cache.
+    fn infers_any_width(&self) -> bool {
+        false
+    }
     /// Element-wise `Y = g(X)` over `n` elements.
     fn act_forward(&self, act: Activation, n: usize, x: &Self::Buf, y: &mut Self::Buf);
     /// Activation backward: `∂L/∂Z = ∂L/∂Y ⊙ g′(Z)` over `n` elements (uses `Z` or `Y = g(Z)`).
@@ -214,4 +239,45 @@ pub trait Backend: Clone + Send + Sync + 'static {
         g: &Self::Buf,
         sq: &mut Self::Buf,
     );
+}
+
+/// [`Backend::inference_weights`]' default: `Wᵀ[inputs, outputs]` of `W[outputs, inputs]`.
+pub(crate) fn transposed_weights<B: Backend>(
+    be: &B,
+    outputs: usize,
+    inputs: usize,
+    w: &B::Buf,
+) -> Result<B::Buf> {
+    let mut host = vec![B::E::default(); outputs * inputs];
+    be.download(w, &mut host)?;
+    let mut t = vec![B::E::default(); outputs * inputs];
+    for (i, row) in host.chunks_exact(inputs.max(1)).enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            t[j * outputs + i] = *v;
+        }
+    }
+    be.upload(&t)
+}
+
+/// [`Backend::dense_infer`]'s default: the product with `Wᵀ` from [`transposed_weights`], then
+/// the bias and activation.
+pub(crate) fn dense_infer_by_product<B: Backend>(
+    be: &B,
+    act: Activation,
+    (rows, outputs, inputs): (usize, usize, usize),
+    x: &B::Buf,
+    (w, b): (&B::Buf, &B::Buf),
+    z: &mut B::Buf,
+    y: &mut B::Buf,
+) {
+    let x = Operand {
+        buf: x,
+        transposed: false,
+    };
+    let w = Operand {
+        buf: w,
+        transposed: false,
+    };
+    be.matmul(rows, outputs, inputs, x, w, z, false);
+    be.bias_act(act, rows, outputs, Some(b), z, y);
 }

@@ -2,9 +2,12 @@
 //! products, plain loops (vectorised for the CPU at run time) for everything else.
 
 mod buffer;
+mod infer;
 mod kernels;
 mod loss;
 mod matmul;
+#[cfg(target_arch = "x86_64")]
+mod packed;
 mod pages;
 pub(crate) mod simd;
 mod team;
@@ -234,6 +237,26 @@ impl<T: Float> Backend for Cpu<T> {
             let (z, y) = unsafe { (sub(zp, s, e), sub(yp, s, e)) };
             kernels::bias_act(act, (e - s) / cols, cols, bias, z, y)
         });
+    }
+
+    fn inference_weights(&self, outputs: usize, inputs: usize, w: &CpuBuf<T>) -> Result<CpuBuf<T>> {
+        Cpu::inference_weights(self, outputs, inputs, w)
+    }
+
+    fn dense_infer(
+        &self,
+        act: Activation,
+        shape: (usize, usize, usize),
+        x: &CpuBuf<T>,
+        wb: (&CpuBuf<T>, &CpuBuf<T>),
+        z: &mut CpuBuf<T>,
+        y: &mut CpuBuf<T>,
+    ) {
+        Cpu::dense_infer(self, act, shape, x, wb, z, y)
+    }
+
+    fn infers_any_width(&self) -> bool {
+        self.packs_weights()
     }
 
     fn act_forward(&self, act: Activation, n: usize, x: &CpuBuf<T>, y: &mut CpuBuf<T>) {

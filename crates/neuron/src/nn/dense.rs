@@ -27,11 +27,11 @@ pub(crate) struct Dense<B: Backend> {
     outputs: usize,
     act: Activation,
     w: B::Buf,
-    /// `Wᵀ[in, out]`, for inference on slices of rows: the products then read the weights in
-    /// the order their kernels use without repacking them for every slice (about 6 % of a
-    /// small network's batch). Made by [`Layer::prepare_inference`]; dropped whenever the
-    /// parameters are borrowed mutably, which every change of the weights needs.
-    wt: Option<B::Buf>,
+    /// The weights arranged for inference on slices of rows ([`Backend::inference_weights`]:
+    /// `Wᵀ[in, out]`, or on the CPU with AVX-512 packed for its inference kernel), so that they
+    /// are not rearranged for every slice. Made by [`Layer::prepare_inference`]; dropped
+    /// whenever the parameters are borrowed mutably, which every change of the weights needs.
+    inference_w: Option<B::Buf>,
     b: B::Buf,
     gw: B::Buf,
     gb: B::Buf,
@@ -54,7 +54,7 @@ impl<B: Backend> Dense<B> {
             outputs,
             act,
             w: be.upload(weights)?,
-            wt: None,
+            inference_w: None,
             b: be.alloc(outputs)?,
             gw: be.alloc(inputs * outputs)?,
             gb: be.alloc(outputs)?,
@@ -68,8 +68,6 @@ impl<B: Backend> Dense<B> {
 /// A dense layer's parameters and shape, borrowed apart from its output buffers.
 struct Params<'a, B: Backend> {
     w: &'a B::Buf,
-    /// Whether `w` holds `Wᵀ[in, out]` rather than `W[out, in]`.
-    w_t: bool,
     b: &'a B::Buf,
     act: Activation,
     inputs: usize,
@@ -85,23 +83,10 @@ impl<B: Backend> Params<'_, B> {
         };
         let wt = Operand {
             buf: self.w,
-            transposed: !self.w_t,
+            transposed: true,
         };
         be.matmul(rows, self.outputs, self.inputs, xo, wt, z, false);
         be.bias_act(self.act, rows, self.outputs, Some(self.b), z, y);
-    }
-}
-
-impl<B: Backend> Dense<B> {
-    fn params_ref(&self) -> Params<'_, B> {
-        Params {
-            w: self.wt.as_ref().unwrap_or(&self.w),
-            w_t: self.wt.is_some(),
-            b: &self.b,
-            act: self.act,
-            inputs: self.inputs,
-            outputs: self.outputs,
-        }
     }
 }
 
@@ -131,7 +116,6 @@ impl<B: Backend> Layer<B> for Dense<B> {
         let (act, inputs, outputs) = (*act, *inputs, *outputs);
         let p = Params {
             w,
-            w_t: false,
             b,
             act,
             inputs,
@@ -141,23 +125,27 @@ impl<B: Backend> Layer<B> for Dense<B> {
     }
 
     fn prepare_inference(&mut self, be: &B) -> Result<()> {
-        if self.wt.is_none() {
-            let (n, k) = (self.outputs, self.inputs);
-            let mut w = vec![B::E::default(); n * k];
-            be.download(&self.w, &mut w)?;
-            let mut t = vec![B::E::default(); n * k];
-            for (i, row) in w.chunks_exact(k).enumerate() {
-                for (j, v) in row.iter().enumerate() {
-                    t[j * n + i] = *v;
-                }
-            }
-            self.wt = Some(be.upload(&t)?);
+        if self.inference_w.is_none() {
+            self.inference_w = Some(be.inference_weights(self.outputs, self.inputs, &self.w)?);
         }
         Ok(())
     }
 
     fn infer(&self, be: &B, x: &B::Buf, rows: usize, z: &mut B::Buf, y: &mut B::Buf) {
-        self.params_ref().apply(be, x, rows, z, y);
+        let shape = (rows, self.outputs, self.inputs);
+        match &self.inference_w {
+            Some(w) => be.dense_infer(self.act, shape, x, (w, &self.b), z, y),
+            None => {
+                let p = Params {
+                    w: &self.w,
+                    b: &self.b,
+                    act: self.act,
+                    inputs: self.inputs,
+                    outputs: self.outputs,
+                };
+                p.apply(be, x, rows, z, y);
+            }
+        }
     }
 
     fn output(&self) -> &B::Buf {
@@ -196,7 +184,7 @@ impl<B: Backend> Layer<B> for Dense<B> {
     }
 
     fn params<'a>(&'a mut self, out: &mut Vec<Param<'a, B>>) {
-        self.wt = None;
+        self.inference_w = None;
         let n = self.inputs * self.outputs;
         out.push(Param {
             value: &mut self.w,
@@ -218,7 +206,7 @@ impl<B: Backend> Layer<B> for Dense<B> {
     }
 
     fn param_values_mut(&mut self) -> Vec<&mut B::Buf> {
-        self.wt = None;
+        self.inference_w = None;
         vec![&mut self.w, &mut self.b]
     }
 

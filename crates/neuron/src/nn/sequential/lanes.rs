@@ -1,5 +1,5 @@
-//! Batch inference on several threads at once: the rows are cut into slices, and each thread
-//! takes whole slices through every layer with buffers of its own (a lane). The threads then meet
+//! Batch inference in slices of rows: the rows are cut into slices, and each of the backend's
+//! threads takes whole slices through every layer with buffers of its own (a lane). The threads then meet
 //! once per call instead of after every layer, a slice's activations stay in its core's cache,
 //! and a thread the machine delays leaves its remaining slices to the others.
 
@@ -36,11 +36,16 @@ fn slice_rows(rows: usize, threads: usize) -> usize {
 /// The largest weight matrix, in bytes, for which slices of rows pay: each thread then reads
 /// every layer's weights for each of its slices, which costs more than it saves once a layer's
 /// weights no longer fit in a core's own cache (about 1 MiB on current x86 server cores). Wider
-/// networks split each product among the threads instead, so each core reads only its share.
+/// networks split each product among the threads instead, so each core reads only its share,
+/// unless the backend's inference kernel reads the weights straight through in the order it uses
+/// them ([`Backend::infers_any_width`]).
 const LANE_MAX_WEIGHT_BYTES: usize = 1 << 20;
 
-/// Whether [`Sequential::predict_lanes`] is the faster way for `rows` rows: with several threads,
-/// at least [`LANE_MIN_ROWS`] rows, and layers whose weights fit in a core's cache.
+/// Whether [`Sequential::predict_lanes`] is the faster way for `rows` rows: for at least
+/// [`LANE_MIN_ROWS`] rows, when the backend's dense inference keeps its speed at any width (the
+/// CPU's packed kernel: slices then pay on any number of threads, since each layer's bias and
+/// activation are applied inside its product), or else with several threads and layers whose
+/// weights fit in a core's cache.
 pub(super) fn lanes_pay<B: Backend>(model: &Sequential<B>, rows: usize) -> bool {
     let max_weights = model
         .specs
@@ -48,9 +53,10 @@ pub(super) fn lanes_pay<B: Backend>(model: &Sequential<B>, rows: usize) -> bool 
         .map(|s| s.num_params())
         .max()
         .unwrap_or(0);
-    model.be.concurrency() > 1
-        && rows >= LANE_MIN_ROWS
-        && max_weights * std::mem::size_of::<B::E>() <= LANE_MAX_WEIGHT_BYTES
+    rows >= LANE_MIN_ROWS
+        && (model.be.infers_any_width()
+            || model.be.concurrency() > 1
+                && max_weights * std::mem::size_of::<B::E>() <= LANE_MAX_WEIGHT_BYTES)
 }
 
 impl<B: Backend> Lane<B> {
@@ -217,6 +223,11 @@ mod tests {
                         one.predict_rows(x, rows).unwrap(),
                     );
                     assert_close(&a, &b, &format!("{threads} threads, {rows} rows"));
+                    // Fewer rows than a slice needs go layer by layer, by the training kernels.
+                    let c = one.predict_rows(&x[..50 * 37], 50).unwrap();
+                    let head = a.as_slice()[..c.as_slice().len()].to_vec();
+                    let head = Matrix::from_vec(50, c.cols(), head);
+                    assert_close(&head.unwrap(), &c, &format!("{rows} rows, layer by layer"));
                 }
             }
         }
@@ -329,11 +340,12 @@ mod tests {
         }
     }
 
-    /// Small batches, one thread and layers whose weights exceed a core's cache keep the
-    /// layer-by-layer path.
+    /// Small batches keep the layer-by-layer path; so do one thread and layers whose weights
+    /// exceed a core's cache, unless the backend's dense inference keeps its speed at any width.
     #[test]
     fn when_slices_are_used() {
         let two = Cpu::<f32>::with_threads(2);
+        let any_width = two.infers_any_width();
         let small = Sequential::builder(37)
             .dense(10)
             .build(two.clone())
@@ -343,9 +355,12 @@ mod tests {
             .dense(10)
             .build(Cpu::<f32>::with_threads(1))
             .unwrap();
-        assert!(!lanes_pay(&solo, 1000));
+        assert_eq!(lanes_pay(&solo, 1000), any_width);
         let wide = Sequential::builder(784).dense(1024).build(two).unwrap();
-        assert!(!lanes_pay(&wide, 1000));
+        assert_eq!(lanes_pay(&wide, 1000), any_width);
+        let f64_wide = Sequential::builder(784).dense(1024);
+        let f64_wide = f64_wide.build(Cpu::<f64>::with_threads(2)).unwrap();
+        assert!(!lanes_pay(&f64_wide, 1000));
         assert_eq!(slice_rows(1024, 2), 128);
         assert_eq!(slice_rows(100, 2), 64);
         assert_eq!(slice_rows(64, 2), 32);

@@ -1,0 +1,125 @@
+//! Dense-layer inference on the CPU ([`crate::Backend::dense_infer`]): `f32` on a CPU with
+//! AVX-512 takes the kernel of [`super::packed`], on weights packed once; everything else the
+//! default (the product with `Wᵀ`, then the bias and activation).
+
+use std::any::TypeId;
+
+use super::{kernels, sub, Cpu, CpuBuf, Ptr};
+use crate::backend::{dense_infer_by_product, transposed_weights};
+use crate::error::Result;
+use crate::float::Float;
+use crate::nn::activation::Activation;
+
+/// Layers with fewer multiply-adds than this run on the calling thread.
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+
+/// `s` as a slice of `U`, which it is when `T` and `U` are the same type.
+fn same<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
+    // SAFETY: `T` and `U` are the same type (checked), so only the name changes.
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const U, s.len()) })
+}
+
+impl<T: Float> Cpu<T> {
+    /// Whether dense inference takes the packed kernel: `f32` elements on a CPU with AVX-512.
+    pub(super) fn packs_weights(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            TypeId::of::<T>() == TypeId::of::<f32>() && super::packed::available()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// [`crate::Backend::inference_weights`]: packed for the kernel where it runs, else `Wᵀ`.
+    pub(super) fn inference_weights(&self, n: usize, k: usize, w: &CpuBuf<T>) -> Result<CpuBuf<T>> {
+        #[cfg(target_arch = "x86_64")]
+        if let (true, Some(w)) = (self.packs_weights(), same::<T, f32>(&w[..n * k])) {
+            let packed = super::packed::pack(w, n, k);
+            if let Some(p) = same::<f32, T>(&packed) {
+                return super::pages::copy_of(p);
+            }
+        }
+        transposed_weights(self, n, k, w)
+    }
+
+    /// [`crate::Backend::dense_infer`]: the packed kernel where it runs, the rows shared among
+    /// the threads for a large enough layer; else the product with `Wᵀ`.
+    pub(super) fn dense_infer(
+        &self,
+        act: Activation,
+        (rows, n, k): (usize, usize, usize),
+        x: &CpuBuf<T>,
+        (w, b): (&CpuBuf<T>, &CpuBuf<T>),
+        z: &mut CpuBuf<T>,
+        y: &mut CpuBuf<T>,
+    ) {
+        if !self.packs_weights() {
+            return dense_infer_by_product(self, act, (rows, n, k), x, (w, b), z, y);
+        }
+        #[cfg(target_arch = "x86_64")]
+        self.dense_packed(act, (rows, n, k), x, (w, b), z, y);
+    }
+
+    /// [`Self::dense_infer`] by the packed kernel (`T` is `f32` and the CPU has AVX-512).
+    #[cfg(target_arch = "x86_64")]
+    fn dense_packed(
+        &self,
+        act: Activation,
+        (rows, n, k): (usize, usize, usize),
+        x: &CpuBuf<T>,
+        (w, b): (&CpuBuf<T>, &CpuBuf<T>),
+        z: &mut CpuBuf<T>,
+        y: &mut CpuBuf<T>,
+    ) {
+        use super::packed::{dense, Finish, Layer};
+        let (Some(xs), Some(ws), Some(bs)) = (
+            same::<T, f32>(&x[..rows * k]),
+            same::<T, f32>(w),
+            same::<T, f32>(&b[..n]),
+        ) else {
+            unreachable!("the packed kernel runs on f32 only");
+        };
+        let finish = Finish::of(act);
+        // Activations without an in-register finish: the sums go to `z`, then `g` to `y`.
+        let (yp, zp) = (
+            Ptr(y[..rows * n].as_mut_ptr()),
+            Ptr(z[..rows * n].as_mut_ptr()),
+        );
+        let out = if finish.is_some() { yp } else { zp };
+        let step = match rows * n * k >= PARALLEL_MIN_MACS {
+            true => rows.div_ceil(self.threads).next_multiple_of(12),
+            false => rows,
+        };
+        self.split(rows, step, |s, e| {
+            let l = Layer {
+                x: &xs[s * k..e * k],
+                rows: e - s,
+                k,
+                w: ws,
+                b: bs,
+                n,
+            };
+            // SAFETY: `split` hands out disjoint row ranges, inside `y` and `z`.
+            let o = unsafe { sub(out, s * n, e * n) };
+            let Some(o) = same_mut::<T, f32>(o) else {
+                unreachable!("the packed kernel runs on f32 only")
+            };
+            dense(l, finish.unwrap_or(Finish::Identity), o);
+            if finish.is_none() {
+                // SAFETY: as above.
+                let (z, y) = unsafe { (sub(zp, s * n, e * n), sub(yp, s * n, e * n)) };
+                kernels::act_forward(act, z, y);
+            }
+        });
+    }
+}
+
+/// [`same`] for a mutable slice.
+fn same_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
+    // SAFETY: as for `same`.
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut U, s.len()) })
+}
