@@ -80,7 +80,7 @@ pub fn builtin(name: &str, n: usize, noise: f64, seed: u64) -> Result<Points, Ap
 }
 
 fn circles(rng: &mut Rng, i: usize, noise: f64) -> (f64, f64, f64) {
-    let inner = i % 2 == 0;
+    let inner = i.is_multiple_of(2);
     let r = if inner {
         rng.uniform_in(0.0, 2.5)
     } else {

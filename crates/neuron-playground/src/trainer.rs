@@ -176,7 +176,7 @@ impl Trainer {
         }
         let more = self.train(run, steps)?;
         let watched = self.job.frames.receiver_count() > 0;
-        let due = self.last.map_or(true, |t| t.elapsed() >= self.period());
+        let due = self.last.is_none_or(|t| t.elapsed() >= self.period());
         if changed || (self.p.playing && due && watched) || !more {
             self.publish(run.model())?;
         }
