@@ -2,18 +2,23 @@
 //! AVX-512 takes the kernel of [`super::packed`], on weights packed once; everything else the
 //! default (the product with `Wᵀ`, then the bias and activation).
 
+#[cfg(target_arch = "x86_64")]
 use std::any::TypeId;
 
-use super::{kernels, sub, Cpu, CpuBuf, Ptr};
+#[cfg(target_arch = "x86_64")]
+use super::{kernels, sub, Ptr};
+use super::{Cpu, CpuBuf};
 use crate::backend::{dense_infer_by_product, transposed_weights};
 use crate::error::Result;
 use crate::float::Float;
 use crate::nn::activation::Activation;
 
 /// Layers with fewer multiply-adds than this run on the calling thread.
+#[cfg(target_arch = "x86_64")]
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
 /// `s` as a slice of `U`, which it is when `T` and `U` are the same type.
+#[cfg(target_arch = "x86_64")]
 fn same<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
     // SAFETY: `T` and `U` are the same type (checked), so only the name changes.
     (TypeId::of::<T>() == TypeId::of::<U>())
@@ -56,58 +61,53 @@ impl<T: Float> Cpu<T> {
         z: &mut CpuBuf<T>,
         y: &mut CpuBuf<T>,
     ) {
-        if !self.packs_weights() {
-            return dense_infer_by_product(self, act, (rows, n, k), x, (w, b), z, y);
-        }
         #[cfg(target_arch = "x86_64")]
-        self.dense_packed(act, (rows, n, k), x, (w, b), z, y);
+        if self.packs_weights() {
+            let inputs = (same(&x[..rows * k]), same(w), same(&b[..n]));
+            let outputs = (same_mut(&mut z[..rows * n]), same_mut(&mut y[..rows * n]));
+            if let ((Some(x), Some(w), Some(b)), (Some(z), Some(y))) = (inputs, outputs) {
+                let layer = super::packed::Layer {
+                    x,
+                    rows,
+                    k,
+                    w,
+                    b,
+                    n,
+                };
+                return self.dense_packed(act, layer, (Ptr(z.as_mut_ptr()), Ptr(y.as_mut_ptr())));
+            }
+        }
+        dense_infer_by_product(self, act, (rows, n, k), x, (w, b), z, y)
     }
 
-    /// [`Self::dense_infer`] by the packed kernel (`T` is `f32` and the CPU has AVX-512).
+    /// [`Self::dense_infer`] by the packed kernel into `y` (`rows × n`), through `z` (as large)
+    /// for activations it does not apply itself; the CPU has AVX-512.
     #[cfg(target_arch = "x86_64")]
     fn dense_packed(
         &self,
         act: Activation,
-        (rows, n, k): (usize, usize, usize),
-        x: &CpuBuf<T>,
-        (w, b): (&CpuBuf<T>, &CpuBuf<T>),
-        z: &mut CpuBuf<T>,
-        y: &mut CpuBuf<T>,
+        l: super::packed::Layer<'_>,
+        (zp, yp): (Ptr<f32>, Ptr<f32>),
     ) {
         use super::packed::{dense, Finish, Layer};
-        let (Some(xs), Some(ws), Some(bs)) = (
-            same::<T, f32>(&x[..rows * k]),
-            same::<T, f32>(w),
-            same::<T, f32>(&b[..n]),
-        ) else {
-            unreachable!("the packed kernel runs on f32 only");
-        };
+        let (rows, n, k) = (l.rows, l.n, l.k);
         let finish = Finish::of(act);
         // Activations without an in-register finish: the sums go to `z`, then `g` to `y`.
-        let (yp, zp) = (
-            Ptr(y[..rows * n].as_mut_ptr()),
-            Ptr(z[..rows * n].as_mut_ptr()),
-        );
         let out = if finish.is_some() { yp } else { zp };
         let step = match rows * n * k >= PARALLEL_MIN_MACS {
             true => rows.div_ceil(self.threads).next_multiple_of(12),
             false => rows,
         };
         self.split(rows, step, |s, e| {
-            let l = Layer {
-                x: &xs[s * k..e * k],
+            let part = Layer {
+                x: &l.x[s * k..e * k],
                 rows: e - s,
-                k,
-                w: ws,
-                b: bs,
-                n,
+                ..l
             };
             // SAFETY: `split` hands out disjoint row ranges, inside `y` and `z`.
-            let o = unsafe { sub(out, s * n, e * n) };
-            let Some(o) = same_mut::<T, f32>(o) else {
-                unreachable!("the packed kernel runs on f32 only")
-            };
-            dense(l, finish.unwrap_or(Finish::Identity), o);
+            dense(part, finish.unwrap_or(Finish::Identity), unsafe {
+                sub(out, s * n, e * n)
+            });
             if finish.is_none() {
                 // SAFETY: as above.
                 let (z, y) = unsafe { (sub(zp, s * n, e * n), sub(yp, s * n, e * n)) };
@@ -118,6 +118,7 @@ impl<T: Float> Cpu<T> {
 }
 
 /// [`same`] for a mutable slice.
+#[cfg(target_arch = "x86_64")]
 fn same_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
     // SAFETY: as for `same`.
     (TypeId::of::<T>() == TypeId::of::<U>())
