@@ -252,7 +252,9 @@ unsafe fn tile_rows(rows: usize, t: Tile, pass: Pass, out: Out) {
 #[allow(clippy::needless_range_loop)] // Index loops keep the sums in registers (see below).
 unsafe fn tile<const R: usize>(t: Tile, pass: Pass, out: Out) {
     // SAFETY: every access is inside the operands, as the caller promises; the masks keep the
-    // loads of `b` and the loads and stores of `Y` to the columns that exist.
+    // loads of `b` and the loads and stores of `Y` to the columns that exist (a masked access
+    // touches no memory where its mask is clear, and the pointer to a panel's second half, which
+    // may lie past the end of `b` or `Y`, is made with `wrapping_add`).
     unsafe {
         let [m0, m1] = out.masks;
         // Index loops over constant bounds: the compiler unrolls them and keeps `acc` in
@@ -265,7 +267,7 @@ unsafe fn tile<const R: usize>(t: Tile, pass: Pass, out: Out) {
                 out.y.add(r * out.ldy)
             };
             acc[r][0] = _mm512_maskz_loadu_ps(m0, src);
-            acc[r][1] = _mm512_maskz_loadu_ps(m1, src.add(16));
+            acc[r][1] = _mm512_maskz_loadu_ps(m1, src.wrapping_add(16));
         }
         let (mut x, mut w) = (t.x, t.w);
         for _ in 0..pass.steps {
@@ -290,7 +292,7 @@ unsafe fn tile<const R: usize>(t: Tile, pass: Pass, out: Out) {
                 _mm512_storeu_ps(y.add(16), v1);
             } else {
                 _mm512_mask_storeu_ps(y, m0, v0);
-                _mm512_mask_storeu_ps(y.add(16), m1, v1);
+                _mm512_mask_storeu_ps(y.wrapping_add(16), m1, v1);
             }
         }
     }
