@@ -2,7 +2,7 @@
 """Inference speed, neuron against ONNX Runtime on the same exported model, both called from Python.
 
     cargo build --release && pip install ./crates/neuron-py onnxruntime
-    python3 bench/onnx_speed.py [--threads 2] [--calls 2000] [--rounds 4]
+    python3 bench/onnx_speed.py [--threads 2] [--calls 2000] [--rounds 4] [--activation relu]
 
 For 784-256-128-10 and 784-1024-1024-1024-10 (random weights, float32): the model is saved by
 neuron, exported with `neuron export`, and run by ONNX Runtime's CPU execution provider (all graph
@@ -44,13 +44,14 @@ def timings(f, calls):
     return t
 
 
-def save_model(hidden, threads, d):
+def save_model(hidden, threads, d, activation="relu"):
     """Trains one epoch of random data into `d/m.safetensors` and exports it to `d/m.onnx`."""
     from neuron.sklearn import MLPClassifier
     rng = np.random.RandomState(0)
     X = rng.rand(2000, 784).astype(np.float32)
     y = rng.randint(0, 10, 2000)
-    est = MLPClassifier(hidden_layer_sizes=hidden, max_iter=1, n_threads=threads, random_state=0)
+    est = MLPClassifier(hidden_layer_sizes=hidden, activation=activation, max_iter=1,
+                        n_threads=threads, random_state=0)
     est.fit(X, y)
     path = os.path.join(d, "m.safetensors")
     est.save(path)
@@ -123,6 +124,9 @@ def main():
                    help="both runtimes in one process, alternating call by call (batch only)")
     p.add_argument("--ort-no-spin", action="store_true",
                    help="with --same-process: ONNX Runtime's threads stop spinning after a call")
+    p.add_argument("--activation", default="relu",
+                   help="the hidden layers' activation, as scikit-learn names it (relu, tanh, "
+                        "logistic, identity)")
     p.add_argument("--worker", choices=("ort", "neuron"), help=argparse.SUPPRESS)
     p.add_argument("--dir", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -131,12 +135,13 @@ def main():
         worker(a.worker, a.dir, a.threads, a.calls)
         return
     import onnxruntime as ort
-    print(f"threads: {a.threads}; onnxruntime {ort.__version__}; {a.rounds} rounds\n")
+    print(f"threads: {a.threads}; onnxruntime {ort.__version__}; {a.rounds} rounds; "
+          f"hidden layers: {a.activation}\n")
     print("| model | measure | ONNX Runtime | neuron |")
     print("| --- | --- | --- | --- |")
     for name, hidden in MODELS:
         with tempfile.TemporaryDirectory() as d:
-            save_model(hidden, a.threads, d)
+            save_model(hidden, a.threads, d, a.activation)
             got = same_process(d, a) if a.same_process else measure(d, a)
         q = lambda v, p: np.percentile(np.array(v) * 1e6, p)
         many = [f"{1024 / statistics.median(got[k]['many']):,.0f}" for k in ("ort", "neuron")]

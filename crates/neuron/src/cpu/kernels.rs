@@ -1,10 +1,13 @@
 //! Element-wise, row-wise and loss kernels for the CPU backend.
 
+use std::any::TypeId;
+
 use crate::float::Float;
 use crate::nn::activation::Activation;
 use crate::rng::hash_uniform;
 
 use super::simd::multiversion;
+use super::vmath;
 
 #[inline(always)]
 fn sigmoid<T: Float>(z: T) -> T {
@@ -14,6 +17,24 @@ fn sigmoid<T: Float>(z: T) -> T {
 #[inline(always)]
 fn gelu<T: Float>(z: T) -> T {
     T::of(Activation::Gelu.apply(z.f64()))
+}
+
+/// `dst[i] = f(src[i])` when `T` is `f32` (then true; else false, and nothing is written): the
+/// `f32` activations of [`vmath`], which compile to vector instructions.
+#[inline(always)]
+fn map_f32<T: Float>(src: &[T], dst: &mut [T], f: impl Fn(f32) -> f32) -> bool {
+    if TypeId::of::<T>() != TypeId::of::<f32>() {
+        return false;
+    }
+    // SAFETY: `T` is `f32` (checked above), so only the type's name changes.
+    let (src, dst) = unsafe {
+        (
+            std::slice::from_raw_parts(src.as_ptr() as *const f32, src.len()),
+            std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f32, dst.len()),
+        )
+    };
+    dst.iter_mut().zip(src).for_each(|(y, &z)| *y = f(z));
+    true
 }
 
 #[inline(always)]
@@ -28,8 +49,13 @@ fn apply<T: Float>(act: Activation, src: &[T], dst: &mut [T]) {
                 .zip(src)
                 .for_each(|(y, &z)| *y = if z > zero { z } else { a * z });
         }
-        Activation::Sigmoid => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = sigmoid(z)),
-        Activation::Tanh => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = z.tanh()),
+        Activation::Sigmoid if !map_f32(src, dst, vmath::sigmoid) => {
+            dst.iter_mut().zip(src).for_each(|(y, &z)| *y = sigmoid(z))
+        }
+        Activation::Tanh if !map_f32(src, dst, vmath::tanh) => {
+            dst.iter_mut().zip(src).for_each(|(y, &z)| *y = z.tanh())
+        }
+        Activation::Sigmoid | Activation::Tanh => {}
         Activation::Gelu => dst.iter_mut().zip(src).for_each(|(y, &z)| *y = gelu(z)),
     }
 }

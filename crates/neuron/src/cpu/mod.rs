@@ -12,6 +12,7 @@ mod pages;
 pub(crate) mod simd;
 mod team;
 mod update;
+mod vmath;
 
 use std::marker::PhantomData;
 
