@@ -1,6 +1,6 @@
 //! Dense-layer inference with AVX-512 on weights packed once: `Y = g(X·Wᵀ + b)` in one pass,
-//! the bias and (for identity, ReLU and leaky ReLU) the activation applied to each block of
-//! outputs while it is still in registers.
+//! the bias and (for every activation but GELU) the activation applied to each block of outputs
+//! while it is still in registers.
 //!
 //! Packed layout of `W[n, k]`: the outputs in panels of [`PANEL`] (32) columns; panel `p` holds,
 //! for `k = 0, 1, …` in order, the 32 weights `W[32p .. 32p + 32, k]` (zeros past the last
@@ -18,6 +18,7 @@ use std::arch::x86_64::{
     _mm512_max_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
 };
 
+use super::vmath;
 use crate::nn::activation::Activation;
 
 /// Output columns per panel: two vectors of 16 `f32`.
@@ -65,6 +66,10 @@ pub(super) enum Finish {
     Relu,
     /// `y = max(z, α·z)`, which is leaky ReLU for `0 ≤ α ≤ 1`.
     Leaky(f32),
+    /// `y = 1 / (1 + e⁻ᶻ)` ([`vmath::sigmoid`]).
+    Sigmoid,
+    /// `y = tanh z` ([`vmath::tanh`]).
+    Tanh,
 }
 
 impl Finish {
@@ -76,6 +81,8 @@ impl Finish {
             Activation::LeakyRelu { alpha } if (0.0..=1.0).contains(&alpha) => {
                 Some(Finish::Leaky(alpha as f32))
             }
+            Activation::Sigmoid => Some(Finish::Sigmoid),
+            Activation::Tanh => Some(Finish::Tanh),
             _ => None,
         }
     }
@@ -90,8 +97,23 @@ impl Finish {
                 // `max` gives its second operand where either is NaN.
                 Finish::Relu => _mm512_max_ps(z, _mm512_setzero_ps()),
                 Finish::Leaky(a) => _mm512_max_ps(_mm512_mul_ps(_mm512_set1_ps(a), z), z),
+                Finish::Sigmoid => map(z, vmath::sigmoid),
+                Finish::Tanh => map(z, vmath::tanh),
             }
         }
+    }
+}
+
+/// `f` applied to each of the 16 values of `z` (compiled to vector instructions, as [`vmath`]'s
+/// functions are written for).
+#[inline(always)]
+unsafe fn map(z: __m512, f: impl Fn(f32) -> f32) -> __m512 {
+    let mut v = [0.0f32; 16];
+    // SAFETY: `v` holds 16 values; the caller runs with AVX-512.
+    unsafe {
+        _mm512_storeu_ps(v.as_mut_ptr(), z);
+        v.iter_mut().for_each(|x| *x = f(*x));
+        _mm512_loadu_ps(v.as_ptr())
     }
 }
 
@@ -334,6 +356,8 @@ mod tests {
             Activation::Identity,
             Activation::Relu,
             Activation::LeakyRelu { alpha: 0.1 },
+            Activation::Sigmoid,
+            Activation::Tanh,
         ];
         // Rows around a tile, widths around a panel, inputs across a block of k.
         for (rows, k, n) in [
@@ -378,7 +402,7 @@ mod tests {
         if !available() {
             return;
         }
-        assert!(Finish::of(Activation::Sigmoid).is_none());
+        assert!(Finish::of(Activation::Gelu).is_none());
         assert!(Finish::of(Activation::LeakyRelu { alpha: 1.5 }).is_none());
         // One input of weight 1 and bias 0: the outputs are the inputs, finished.
         let x = [f32::NAN, -2.0, -0.0, 3.0, f32::NEG_INFINITY];
