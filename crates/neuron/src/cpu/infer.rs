@@ -6,6 +6,8 @@
 use std::any::TypeId;
 
 #[cfg(target_arch = "x86_64")]
+use super::same_type::{same, same_mut};
+#[cfg(target_arch = "x86_64")]
 use super::{kernels, sub, Ptr};
 use super::{Cpu, CpuBuf};
 use crate::backend::{dense_infer_by_product, transposed_weights};
@@ -16,14 +18,6 @@ use crate::nn::activation::Activation;
 /// Layers with fewer multiply-adds than this run on the calling thread.
 #[cfg(target_arch = "x86_64")]
 const PARALLEL_MIN_MACS: usize = 1 << 20;
-
-/// `s` as a slice of `U`, which it is when `T` and `U` are the same type.
-#[cfg(target_arch = "x86_64")]
-fn same<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
-    // SAFETY: `T` and `U` are the same type (checked), so only the name changes.
-    (TypeId::of::<T>() == TypeId::of::<U>())
-        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const U, s.len()) })
-}
 
 impl<T: Float> Cpu<T> {
     /// Whether dense inference takes the packed kernel: `f32` elements on a CPU with AVX-512.
@@ -115,12 +109,4 @@ impl<T: Float> Cpu<T> {
             }
         });
     }
-}
-
-/// [`same`] for a mutable slice.
-#[cfg(target_arch = "x86_64")]
-fn same_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
-    // SAFETY: as for `same`.
-    (TypeId::of::<T>() == TypeId::of::<U>())
-        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut U, s.len()) })
 }

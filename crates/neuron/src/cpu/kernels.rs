@@ -1,11 +1,10 @@
 //! Element-wise, row-wise and loss kernels for the CPU backend.
 
-use std::any::TypeId;
-
 use crate::float::Float;
 use crate::nn::activation::Activation;
 use crate::rng::hash_uniform;
 
+use super::same_type::{same, same_mut};
 use super::simd::multiversion;
 use super::vmath;
 
@@ -23,15 +22,8 @@ fn gelu<T: Float>(z: T) -> T {
 /// `f32` activations of [`vmath`], which compile to vector instructions.
 #[inline(always)]
 fn map_f32<T: Float>(src: &[T], dst: &mut [T], f: impl Fn(f32) -> f32) -> bool {
-    if TypeId::of::<T>() != TypeId::of::<f32>() {
+    let (Some(src), Some(dst)) = (same::<T, f32>(src), same_mut::<T, f32>(dst)) else {
         return false;
-    }
-    // SAFETY: `T` is `f32` (checked above), so only the type's name changes.
-    let (src, dst) = unsafe {
-        (
-            std::slice::from_raw_parts(src.as_ptr() as *const f32, src.len()),
-            std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut f32, dst.len()),
-        )
     };
     dst.iter_mut().zip(src).for_each(|(y, &z)| *y = f(z));
     true
@@ -286,15 +278,8 @@ pub(super) fn vec_mat_t<T: Float>(x: &[T], w: &[T], k: usize, y: &mut [T], accum
     #[cfg(target_arch = "x86_64")]
     {
         let level = super::simd::level();
-        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && level > 0 {
-            // SAFETY: `T` is `f32` (checked above), so the casts only restate the type.
-            let (x, w, y) = unsafe {
-                (
-                    std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()),
-                    std::slice::from_raw_parts(w.as_ptr() as *const f32, w.len()),
-                    std::slice::from_raw_parts_mut(y.as_mut_ptr() as *mut f32, y.len()),
-                )
-            };
+        let f32s = (same::<T, f32>(x), same::<T, f32>(w), same_mut::<T, f32>(y));
+        if let (true, (Some(x), Some(w), Some(y))) = (level > 0, f32s) {
             // SAFETY: `level` detected the features of the kernel it selects (AVX-512 comes
             // with AVX2 and FMA).
             unsafe {

@@ -9,6 +9,7 @@ mod matmul;
 #[cfg(target_arch = "x86_64")]
 mod packed;
 mod pages;
+mod same_type;
 pub(crate) mod simd;
 mod team;
 mod update;
