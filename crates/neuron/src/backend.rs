@@ -264,18 +264,33 @@ pub(crate) fn transposed_weights<B: Backend>(
 pub(crate) fn dense_infer_by_product<B: Backend>(
     be: &B,
     act: Activation,
-    (rows, outputs, inputs): (usize, usize, usize),
+    shape: (usize, usize, usize),
     x: &B::Buf,
     (w, b): (&B::Buf, &B::Buf),
     z: &mut B::Buf,
     y: &mut B::Buf,
 ) {
-    let x = Operand {
-        buf: x,
-        transposed: false,
-    };
     let w = Operand {
         buf: w,
+        transposed: false,
+    };
+    dense_by_product(be, act, shape, x, (w, b), z, y)
+}
+
+/// A dense layer's `Z = X·W' + b`, `Y = g(Z)` for `rows` rows of `x`, by the backend's product
+/// and its fused bias and activation: `W'` is `Wᵀ`, read from `W[outputs, inputs]` transposed
+/// (training) or stored so (inference).
+pub(crate) fn dense_by_product<B: Backend>(
+    be: &B,
+    act: Activation,
+    (rows, outputs, inputs): (usize, usize, usize),
+    x: &B::Buf,
+    (w, b): (Operand<'_, B::Buf>, &B::Buf),
+    z: &mut B::Buf,
+    y: &mut B::Buf,
+) {
+    let x = Operand {
+        buf: x,
         transposed: false,
     };
     be.matmul(rows, outputs, inputs, x, w, z, false);

@@ -16,7 +16,7 @@
 //! ∂L/∂X = G·W             [n, in]   (skipped for the first layer)
 //! ```
 
-use crate::backend::{Backend, Operand};
+use crate::backend::{dense_by_product, Backend, Operand};
 use crate::error::Result;
 use crate::nn::activation::Activation;
 use crate::nn::layer::{Ctx, Layer, Param};
@@ -65,28 +65,13 @@ impl<B: Backend> Dense<B> {
     }
 }
 
-/// A dense layer's parameters and shape, borrowed apart from its output buffers.
-struct Params<'a, B: Backend> {
-    w: &'a B::Buf,
-    b: &'a B::Buf,
-    act: Activation,
-    inputs: usize,
-    outputs: usize,
-}
-
-impl<B: Backend> Params<'_, B> {
-    /// `Z = X·Wᵀ + b`, `Y = g(Z)` for the first `rows` rows of `x`.
-    fn apply(&self, be: &B, x: &B::Buf, rows: usize, z: &mut B::Buf, y: &mut B::Buf) {
-        let xo = Operand {
-            buf: x,
-            transposed: false,
-        };
-        let wt = Operand {
-            buf: self.w,
+impl<B: Backend> Dense<B> {
+    /// `W` read transposed, as the training product takes it.
+    fn w_transposed(w: &B::Buf) -> Operand<'_, B::Buf> {
+        Operand {
+            buf: w,
             transposed: true,
-        };
-        be.matmul(rows, self.outputs, self.inputs, xo, wt, z, false);
-        be.bias_act(self.act, rows, self.outputs, Some(self.b), z, y);
+        }
     }
 }
 
@@ -113,15 +98,8 @@ impl<B: Backend> Layer<B> for Dense<B> {
             y,
             ..
         } = self;
-        let (act, inputs, outputs) = (*act, *inputs, *outputs);
-        let p = Params {
-            w,
-            b,
-            act,
-            inputs,
-            outputs,
-        };
-        p.apply(be, x, rows, z, y);
+        let wb = (Self::w_transposed(w), &*b);
+        dense_by_product(be, *act, (rows, *outputs, *inputs), x, wb, z, y);
     }
 
     fn prepare_inference(&mut self, be: &B) -> Result<()> {
@@ -136,14 +114,8 @@ impl<B: Backend> Layer<B> for Dense<B> {
         match &self.inference_w {
             Some(w) => be.dense_infer(self.act, shape, x, (w, &self.b), z, y),
             None => {
-                let p = Params {
-                    w: &self.w,
-                    b: &self.b,
-                    act: self.act,
-                    inputs: self.inputs,
-                    outputs: self.outputs,
-                };
-                p.apply(be, x, rows, z, y);
+                let wb = (Self::w_transposed(&self.w), &self.b);
+                dense_by_product(be, self.act, shape, x, wb, z, y)
             }
         }
     }
